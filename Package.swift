@@ -1,0 +1,22 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "vae-dist",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries, found by pkg-config (scripts/setup.sh installs them).
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // The C edge: functions returning the MPI/HDF5 macros Swift cannot import,
+        // and the CPU-control calls (flush-to-zero, BLAS kernel name). No logic.
+        .target(name: "CVAESupport", dependencies: ["CMPI", "CHDF5"]),
+        // Flush-to-zero for the math threads; kept apart so VAECore sees no MPI/HDF5.
+        .target(name: "CVAECPU"),
+    ]
+)

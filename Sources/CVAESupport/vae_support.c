@@ -1,0 +1,45 @@
+#include "vae_support.h"
+
+MPI_Comm vae_mpi_comm_world(void) { return MPI_COMM_WORLD; }
+MPI_Datatype vae_mpi_float(void) { return MPI_FLOAT; }
+MPI_Datatype vae_mpi_double(void) { return MPI_DOUBLE; }
+MPI_Datatype vae_mpi_int64(void) { return MPI_INT64_T; }
+MPI_Datatype vae_mpi_int32(void) { return MPI_INT32_T; }
+MPI_Datatype vae_mpi_uint8(void) { return MPI_UINT8_T; }
+MPI_Datatype vae_mpi_char(void) { return MPI_CHAR; }
+MPI_Op vae_mpi_sum(void) { return MPI_SUM; }
+MPI_Op vae_mpi_max(void) { return MPI_MAX; }
+MPI_Op vae_mpi_min(void) { return MPI_MIN; }
+void *vae_mpi_in_place(void) { return MPI_IN_PLACE; }
+MPI_Request vae_mpi_request_null(void) { return MPI_REQUEST_NULL; }
+MPI_Status *vae_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+MPI_Errhandler vae_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+int vae_mpi_success(void) { return MPI_SUCCESS; }
+int vae_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+int vae_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+
+hid_t vae_h5p_default(void) { return H5P_DEFAULT; }
+hid_t vae_h5s_all(void) { return H5S_ALL; }
+hid_t vae_h5e_default(void) { return H5E_DEFAULT; }
+hid_t vae_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+hid_t vae_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
+hid_t vae_h5p_link_create(void) { return H5P_LINK_CREATE; }
+unsigned vae_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+unsigned vae_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
+unsigned vae_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+unsigned vae_h5f_acc_excl(void) { return H5F_ACC_EXCL; }
+hid_t vae_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
+hid_t vae_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
+hid_t vae_h5t_native_uint8(void) { return H5T_NATIVE_UINT8; }
+hid_t vae_h5t_native_int8(void) { return H5T_NATIVE_INT8; }
+hid_t vae_h5t_native_int32(void) { return H5T_NATIVE_INT32; }
+hid_t vae_h5t_native_int64(void) { return H5T_NATIVE_INT64; }
+hid_t vae_h5t_native_uint32(void) { return H5T_NATIVE_UINT32; }
+hid_t vae_h5t_native_uint64(void) { return H5T_NATIVE_UINT64; }
+hid_t vae_h5t_c_s1(void) { return H5T_C_S1; }
+hid_t vae_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+hid_t vae_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
+hid_t vae_h5t_std_u8le(void) { return H5T_STD_U8LE; }
+hid_t vae_h5t_std_i32le(void) { return H5T_STD_I32LE; }
+hid_t vae_h5t_std_i64le(void) { return H5T_STD_I64LE; }
+hsize_t vae_h5s_unlimited(void) { return H5S_UNLIMITED; }
