@@ -18,5 +18,9 @@ let package = Package(
         .target(name: "CVAESupport", dependencies: ["CMPI", "CHDF5"]),
         // Flush-to-zero for the math threads; kept apart so VAECore sees no MPI/HDF5.
         .target(name: "CVAECPU"),
+
+        // Numerics and the model: no MPI, no HDF5.
+        .target(name: "VAECore", dependencies: ["COpenBLAS", "CVAECPU"]),
+        .testTarget(name: "VAECoreTests", dependencies: ["VAECore"]),
     ]
 )

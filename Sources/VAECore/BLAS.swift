@@ -1,0 +1,33 @@
+import COpenBLAS
+
+/// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C,
+/// with op(A) [m, k], op(B) [k, n], C [m, n]. Leading dimensions are the
+/// stored row lengths.
+@inline(__always)
+func sgemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if m == 0 || n == 0 { return }
+    cblas_sgemm(
+        CblasRowMajor,
+        transposeA ? CblasTrans : CblasNoTrans,
+        transposeB ? CblasTrans : CblasNoTrans,
+        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+        beta, c, blasint(ldc))
+}
+
+/// Facts about the BLAS library this process loaded.
+public enum BLASLibrary {
+    /// OpenBLAS's name for the kernel it chose for this CPU (e.g. "SkylakeX", "Prescott").
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
+    public static var threadCount: Int { Int(openblas_get_num_threads()) }
+
+    public static func setThreadCount(_ count: Int) { openblas_set_num_threads(Int32(count)) }
+}

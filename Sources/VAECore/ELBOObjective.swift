@@ -1,0 +1,286 @@
+import Foundation
+
+/// What is optimised: the likelihood, the posterior family, the estimator and
+/// the number of samples per datapoint.
+public struct ObjectiveSettings: Sendable {
+    public var likelihood: any Likelihood
+    public var posterior: any PosteriorFamily
+    public var estimator: Estimator
+    public var samples: Int
+
+    public init(likelihood: any Likelihood, posterior: any PosteriorFamily = DiagonalGaussian(),
+                estimator: Estimator, samples: Int) {
+        precondition(samples >= 1, "samples per datapoint must be at least 1")
+        self.likelihood = likelihood
+        self.posterior = posterior
+        self.estimator = estimator
+        self.samples = samples
+    }
+}
+
+/// Forward and backward of the negative ELBO for a batch, over buffers made
+/// once for at most `maxRows` rows. Reads the flat parameter buffer and writes
+/// the flat gradient buffer; allocates nothing per call.
+///
+/// The gradient written is that of the SUM over the batch rows of the
+/// per-datapoint loss: the trainer sums it over ranks and divides by the
+/// global row count, which is right even when ranks hold different counts.
+public final class ELBOObjective {
+    public let architecture: ModelArchitecture
+    public let settings: ObjectiveSettings
+    public let layout: ParameterLayout
+    public let maxRows: Int
+
+    private let encoder: [Dense]
+    private let head: Dense
+    private let decoder: [Dense]
+    private let output: Dense
+
+    // Activations. Encoder rows are datapoints; decoder rows are (datapoint, draw) pairs.
+    private let encoderActivations: [FloatBuffer]   // [maxRows, h_i]
+    private let headOutput: FloatBuffer              // [maxRows, 2Z]: mu then logvar per row
+    private let noise: FloatBuffer                   // [maxRows * L, Z]
+    private let latent: FloatBuffer                  // [maxRows * L, Z]
+    private let decoderActivations: [FloatBuffer]   // [maxRows * L, h_(k-i)]
+    private let decoderOutput: FloatBuffer           // [maxRows * L, D]; becomes its own gradient
+    // Gradients w.r.t. activations.
+    private let latentGradient: FloatBuffer          // [maxRows * L, Z]
+    private let headGradient: FloatBuffer            // [maxRows, 2Z]
+    private let gradientScratch: (FloatBuffer, FloatBuffer)  // [maxRows * L, widest hidden]
+
+    public init(architecture: ModelArchitecture, settings: ObjectiveSettings, maxRows: Int) {
+        precondition(maxRows >= 1, "maxRows must be at least 1")
+        self.architecture = architecture
+        self.settings = settings
+        self.maxRows = maxRows
+        let layers = architecture.buildLayers()
+        (encoder, head, decoder, output, layout) =
+            (layers.encoder, layers.head, layers.decoder, layers.output, layers.layout)
+
+        let draws = maxRows * settings.samples
+        let z = architecture.latentDimension
+        encoderActivations = encoder.map { FloatBuffer(count: maxRows * $0.outFeatures) }
+        headOutput = FloatBuffer(count: maxRows * 2 * z)
+        noise = FloatBuffer(count: draws * z)
+        latent = FloatBuffer(count: draws * z)
+        decoderActivations = decoder.map { FloatBuffer(count: draws * $0.outFeatures) }
+        decoderOutput = FloatBuffer(count: draws * architecture.dataDimension)
+        latentGradient = FloatBuffer(count: draws * z)
+        headGradient = FloatBuffer(count: maxRows * 2 * z)
+        let widest = architecture.hiddenSizes.max() ?? 0
+        gradientScratch = (FloatBuffer(count: draws * widest), FloatBuffer(count: draws * widest))
+    }
+
+    /// Encodes `count` rows of `batch` [count, D] into mu and logvar [count, Z].
+    public func encode(batch: UnsafePointer<Float>, count: Int, parameters: UnsafePointer<Float>,
+                       mu: UnsafeMutablePointer<Float>, logVariance: UnsafeMutablePointer<Float>) {
+        precondition(count <= maxRows, "batch of \(count) rows exceeds the workspace of \(maxRows)")
+        runEncoder(batch: batch, count: count, parameters: parameters)
+        let z = architecture.latentDimension
+        for row in 0..<count {
+            let source = headOutput.pointer + row * 2 * z
+            (mu + row * z).update(from: source, count: z)
+            (logVariance + row * z).update(from: source + z, count: z)
+        }
+    }
+
+    private func runEncoder(batch: UnsafePointer<Float>, count: Int, parameters: UnsafePointer<Float>) {
+        var input = batch
+        for (layer, activations) in zip(encoder, encoderActivations) {
+            layer.forward(input: input, rows: count, parameters: parameters,
+                          output: activations.pointer, activation: architecture.activation)
+            input = UnsafePointer(activations.pointer)
+        }
+        head.forward(input: input, rows: count, parameters: parameters, output: headOutput.pointer)
+    }
+
+    /// The loss terms of `count` rows of `batch` [count, D] whose data-file rows
+    /// are `rowIndices` (they key the noise), with noise from `epoch` of
+    /// `noisePurpose`, KL weight `beta`. When `gradients` is non-nil, writes
+    /// d(sum of row losses)/d(parameters) into it (every element is overwritten).
+    /// When `logWeights` is non-nil, writes log p(x, z_l) - log q(z_l|x) for each
+    /// row and draw, [count, L] (importance weights for evaluation).
+    @discardableResult
+    public func evaluate(
+        batch: UnsafePointer<Float>, rowIndices: UnsafeBufferPointer<Int>, count: Int,
+        streams: RandomStreams, noisePurpose: RandomPurpose = .trainingNoise, epoch: Int, beta: Float,
+        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?,
+        logWeights: UnsafeMutablePointer<Double>? = nil
+    ) -> LossTerms {
+        precondition(count <= maxRows, "batch of \(count) rows exceeds the workspace of \(maxRows)")
+        precondition(rowIndices.count >= count, "fewer row indices than rows")
+        var terms = LossTerms()
+        terms.rows = count
+        guard count > 0 else {
+            gradients?.update(repeating: 0, count: layout.totalCount)
+            return terms
+        }
+        let z = architecture.latentDimension
+        let d = architecture.dataDimension
+        let draws = settings.samples
+        let drawRows = count * draws
+        let posterior = settings.posterior
+        let estimatorA = settings.estimator == .A
+
+        // Encoder, then z = mu + sigma * eps for every (row, draw).
+        runEncoder(batch: batch, count: count, parameters: parameters)
+        for row in 0..<count {
+            for draw in 0..<draws {
+                let offset = (row * draws + draw) * z
+                posterior.noise(streams: streams, purpose: noisePurpose, epoch: epoch,
+                                row: rowIndices[row], draw: draw, count: z, into: noise.pointer + offset)
+                let loc = headOutput.pointer + row * 2 * z
+                for j in 0..<z {
+                    latent[offset + j] = loc[j] + Foundation.exp(0.5 * loc[z + j]) * noise[offset + j]
+                }
+            }
+        }
+
+        // Decoder.
+        var input = UnsafePointer(latent.pointer)
+        for (layer, activations) in zip(decoder, decoderActivations) {
+            layer.forward(input: input, rows: drawRows, parameters: parameters,
+                          output: activations.pointer, activation: architecture.activation)
+            input = UnsafePointer(activations.pointer)
+        }
+        output.forward(input: input, rows: drawRows, parameters: parameters, output: decoderOutput.pointer)
+
+        // Reconstruction: -log p(x|z_l); its gradient (times 1/L) replaces the output in place.
+        let inverseDraws = 1 / Float(draws)
+        for row in 0..<count {
+            var rowReconstruction = 0.0
+            for draw in 0..<draws {
+                let outputRow = decoderOutput.pointer + (row * draws + draw) * d
+                let nll = settings.likelihood.negativeLogLikelihood(
+                    data: batch + row * d, output: outputRow, count: d,
+                    gradientScale: inverseDraws, gradient: outputRow)
+                rowReconstruction += nll
+                logWeights?[row * draws + draw] = -nll
+            }
+            terms.reconstruction += rowReconstruction / Double(draws)
+        }
+
+        // KL: analytic (B) or log q - log p at the samples (A, and for the importance weights).
+        let needSampleDensities = estimatorA || logWeights != nil
+        for row in 0..<count {
+            let loc = headOutput.pointer + row * 2 * z
+            if estimatorA {
+                var sum = 0.0
+                for draw in 0..<draws {
+                    sum += sampleLogRatio(row: row, draw: draw, loc: loc)
+                }
+                terms.kl += sum / Double(draws)
+            } else {
+                var kl: Float = 0
+                for j in 0..<z { kl += posterior.klToStandardNormal(loc: loc[j], rawScale: loc[z + j]).value }
+                terms.kl += Double(kl)
+            }
+            if needSampleDensities, let logWeights {
+                for draw in 0..<draws {
+                    logWeights[row * draws + draw] -= sampleLogRatio(row: row, draw: draw, loc: loc)
+                }
+            }
+        }
+        terms.loss = terms.reconstruction + Double(beta) * terms.kl
+
+        if let gradients {
+            backward(batch: batch, count: count, beta: beta, parameters: parameters, gradients: gradients)
+        }
+        return terms
+    }
+
+    /// log q(z|x) - log p(z) of one (row, draw), summed over the latent coordinates.
+    private func sampleLogRatio(row: Int, draw: Int, loc: UnsafePointer<Float>) -> Double {
+        let z = architecture.latentDimension
+        let offset = (row * settings.samples + draw) * z
+        var sum: Float = 0
+        for j in 0..<z {
+            let eps = noise[offset + j]
+            let sample = latent[offset + j]
+            let logQ = settings.posterior.standardLogDensity(eps).value - 0.5 * loc[z + j]
+            let logP = -0.5 * sample * sample - Self.halfLogTwoPi
+            sum += logQ - logP
+        }
+        return Double(sum)
+    }
+
+    private static let halfLogTwoPi = Float(0.5 * Foundation.log(2 * Double.pi))
+
+    private func backward(batch: UnsafePointer<Float>, count: Int, beta: Float,
+                          parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        let z = architecture.latentDimension
+        let draws = settings.samples
+        let drawRows = count * draws
+
+        // Decoder, from the likelihood gradient already in decoderOutput down to dL/dz.
+        var upstream = UnsafeMutablePointer(decoderOutput.pointer)
+        var scratch = gradientScratch
+        for index in stride(from: decoder.count, through: 0, by: -1) {
+            let layer = index == decoder.count ? output : decoder[index]
+            let layerInput = index == 0 ? UnsafePointer(latent.pointer)
+                                        : UnsafePointer(decoderActivations[index - 1].pointer)
+            let inputGradient = index == 0 ? latentGradient.pointer : scratch.0.pointer
+            layer.backward(input: layerInput, outputGradient: upstream, rows: drawRows,
+                           parameters: parameters, gradients: gradients, inputGradient: inputGradient)
+            if index > 0 {
+                architecture.activation.backward(
+                    gradient: inputGradient, output: decoderActivations[index - 1].pointer,
+                    count: drawRows * layer.inFeatures)
+                upstream = inputGradient
+                swap(&scratch.0, &scratch.1)
+            }
+        }
+
+        // Through the sample z = loc + scale * eps to (loc, rawScale), plus the KL terms.
+        let posterior = settings.posterior
+        let estimatorA = settings.estimator == .A
+        let drawWeight = beta / Float(draws)
+        for row in 0..<count {
+            let loc = headOutput.pointer + row * 2 * z
+            let locGradient = headGradient.pointer + row * 2 * z
+            for j in 0..<z {
+                var dLoc: Float = 0
+                var dRawScale: Float = 0
+                let scale = Foundation.exp(0.5 * loc[z + j])
+                for draw in 0..<draws {
+                    let offset = (row * draws + draw) * z + j
+                    let eps = noise[offset]
+                    var dSample = latentGradient[offset]
+                    if estimatorA {
+                        // beta/L * (log q(z) - log p(z)); log q through z and through (loc, rawScale).
+                        let logDensitySlope = posterior.standardLogDensity(eps).derivative
+                        dSample += drawWeight * (logDensitySlope / scale + latent[offset])
+                        dLoc -= drawWeight * logDensitySlope / scale
+                        dRawScale -= drawWeight * 0.5 * (logDensitySlope * eps + 1)
+                    }
+                    dLoc += dSample
+                    dRawScale += dSample * 0.5 * scale * eps
+                }
+                if !estimatorA {
+                    let kl = posterior.klToStandardNormal(loc: loc[j], rawScale: loc[z + j])
+                    dLoc += beta * kl.dLoc
+                    dRawScale += beta * kl.dRawScale
+                }
+                locGradient[j] = dLoc
+                locGradient[z + j] = dRawScale
+            }
+        }
+
+        // Encoder: the heads, then the hidden layers; the data needs no gradient.
+        upstream = headGradient.pointer
+        for index in stride(from: encoder.count, through: 0, by: -1) {
+            let layer = index == encoder.count ? head : encoder[index]
+            let layerInput = index == 0 ? batch : UnsafePointer(encoderActivations[index - 1].pointer)
+            let inputGradient = index == 0 ? nil : scratch.0.pointer
+            layer.backward(input: layerInput, outputGradient: upstream, rows: count,
+                           parameters: parameters, gradients: gradients, inputGradient: inputGradient)
+            if let inputGradient {
+                architecture.activation.backward(
+                    gradient: inputGradient, output: encoderActivations[index - 1].pointer,
+                    count: count * layer.inFeatures)
+                upstream = inputGradient
+                swap(&scratch.0, &scratch.1)
+            }
+        }
+    }
+}

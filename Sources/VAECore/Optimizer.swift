@@ -1,0 +1,151 @@
+import Foundation
+
+/// An update rule over the flat parameter and gradient buffers (PyTorch
+/// semantics; docs/algorithm.md, "Optimizers"). `step` consumes the averaged
+/// gradient of one global batch; weight decay is coupled L2, added to it.
+public protocol Optimizer: AnyObject {
+    var name: String { get }
+    /// Number of updates applied so far (t of the last update).
+    var stepCount: Int { get set }
+    /// Per-parameter state, each buffer laid out like the parameters; named for checkpoints.
+    var state: [(name: String, buffer: FloatBuffer)] { get }
+    func step(parameters: FloatBuffer, gradients: FloatBuffer)
+}
+
+/// The closed set of optimizers and their settings, as chosen on the command line.
+public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
+    case adam, adagrad, sgd
+
+    public func make(parameterCount: Int, learningRate: Float, weightDecay: Float, momentum: Float) -> any Optimizer {
+        switch self {
+        case .adam: return Adam(parameterCount: parameterCount, learningRate: learningRate, weightDecay: weightDecay)
+        case .adagrad: return Adagrad(parameterCount: parameterCount, learningRate: learningRate, weightDecay: weightDecay)
+        case .sgd: return SGD(parameterCount: parameterCount, learningRate: learningRate,
+                              momentum: momentum, weightDecay: weightDecay)
+        }
+    }
+}
+
+/// Adam (Kingma & Ba) with bias correction; one fused pass over the buffers.
+public final class Adam: Optimizer {
+    public let learningRate: Float
+    public let beta1: Float = 0.9
+    public let beta2: Float = 0.999
+    public let epsilon: Float = 1e-8
+    public let weightDecay: Float
+    public var stepCount = 0
+    let firstMoment: FloatBuffer
+    let secondMoment: FloatBuffer
+
+    public init(parameterCount: Int, learningRate: Float, weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+        firstMoment = FloatBuffer(count: parameterCount)
+        secondMoment = FloatBuffer(count: parameterCount)
+    }
+
+    public var name: String { "adam" }
+    public var state: [(name: String, buffer: FloatBuffer)] { [("exp_avg", firstMoment), ("exp_avg_sq", secondMoment)] }
+
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer) {
+        stepCount += 1
+        let t = Double(stepCount)
+        let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
+        let inverseCorrection2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
+        let (b1, b2, eps, decay) = (beta1, beta2, epsilon, weightDecay)
+        let m = firstMoment.pointer, v = secondMoment.pointer
+        precondition(parameters.count == gradients.count, "parameter and gradient buffers differ in size")
+        let p = parameters.pointer, g = gradients.pointer
+        for i in 0..<parameters.count {
+            let gradient = g[i] + decay * p[i]
+            m[i] = b1 * m[i] + (1 - b1) * gradient
+            v[i] = b2 * v[i] + (1 - b2) * gradient * gradient
+            p[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2Root + eps)
+        }
+    }
+}
+
+/// Adagrad (Duchi et al.), the optimizer of Kingma & Welling's experiments.
+public final class Adagrad: Optimizer {
+    public let learningRate: Float
+    public let epsilon: Float = 1e-10
+    public let weightDecay: Float
+    public var stepCount = 0
+    let squaredSum: FloatBuffer
+
+    public init(parameterCount: Int, learningRate: Float, weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+        squaredSum = FloatBuffer(count: parameterCount)
+    }
+
+    public var name: String { "adagrad" }
+    public var state: [(name: String, buffer: FloatBuffer)] { [("sum", squaredSum)] }
+
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer) {
+        stepCount += 1
+        let (lr, eps, decay) = (learningRate, epsilon, weightDecay)
+        let s = squaredSum.pointer
+        precondition(parameters.count == gradients.count, "parameter and gradient buffers differ in size")
+        let p = parameters.pointer, g = gradients.pointer
+        for i in 0..<parameters.count {
+            let gradient = g[i] + decay * p[i]
+            s[i] += gradient * gradient
+            p[i] -= lr * gradient / (s[i].squareRoot() + eps)
+        }
+    }
+}
+
+/// SGD with heavy-ball momentum (PyTorch's form: the buffer starts as the first gradient).
+public final class SGD: Optimizer {
+    public let learningRate: Float
+    public let momentum: Float
+    public let weightDecay: Float
+    public var stepCount = 0
+    let velocity: FloatBuffer
+
+    public init(parameterCount: Int, learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+        velocity = FloatBuffer(count: parameterCount)
+    }
+
+    public var name: String { "sgd" }
+    public var state: [(name: String, buffer: FloatBuffer)] { [("momentum_buffer", velocity)] }
+
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer) {
+        stepCount += 1
+        let first = stepCount == 1
+        let (lr, mu, decay) = (learningRate, momentum, weightDecay)
+        let buffer = velocity.pointer
+        precondition(parameters.count == gradients.count, "parameter and gradient buffers differ in size")
+        let p = parameters.pointer, g = gradients.pointer
+        for i in 0..<parameters.count {
+            let gradient = g[i] + decay * p[i]
+            buffer[i] = first ? gradient : mu * buffer[i] + gradient
+            p[i] -= lr * buffer[i]
+        }
+    }
+}
+
+/// Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_).
+public enum GradientClipping {
+    /// The L2 norm of the whole buffer, accumulated in Double.
+    public static func norm(_ gradients: UnsafeBufferPointer<Float>) -> Double {
+        var sum = 0.0
+        for value in gradients { sum += Double(value) * Double(value) }
+        return sum.squareRoot()
+    }
+
+    /// Scales the buffer to norm `maxNorm` when it is larger; returns the norm before clipping.
+    @discardableResult
+    public static func clip(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Double) -> Double {
+        let total = norm(UnsafeBufferPointer(gradients))
+        if total > maxNorm {
+            let factor = Float(maxNorm / (total + 1e-6))
+            for i in gradients.indices { gradients[i] *= factor }
+        }
+        return total
+    }
+}

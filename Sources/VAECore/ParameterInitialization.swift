@@ -1,0 +1,32 @@
+/// How the initial parameters are drawn; both are pure functions of the seed.
+public enum ParameterInitialization: String, CaseIterable, Codable, Sendable {
+    /// PyTorch's nn.Linear default: W and b uniform in +-1/sqrt(fan_in).
+    case pytorch
+    /// Glorot/Xavier uniform weights, +-sqrt(6/(fan_in+fan_out)); zero biases.
+    case glorot
+
+    /// Fills `parameters` (laid out by `layout`) from the init stream of `seed`.
+    public func initialize(_ parameters: UnsafeMutablePointer<Float>, layout: ParameterLayout, seed: UInt64) {
+        let streams = RandomStreams(seed: seed)
+        // A bias takes its fan-in from the weight of its layer, the tensor named alike.
+        func fans(ofWeightFor spec: TensorSpec) -> (fanIn: Int, fanOut: Int) {
+            let weightName = spec.name.hasSuffix(".bias")
+                ? String(spec.name.dropLast(".bias".count)) + ".weight" : spec.name
+            let weight = layout.tensor(named: weightName)!
+            return (weight.shape[1], weight.shape[0])
+        }
+        for (tensorIndex, spec) in layout.tensors.enumerated() {
+            let isBias = spec.shape.count == 1
+            let (fanIn, fanOut) = fans(ofWeightFor: spec)
+            let bound: Double
+            switch self {
+            case .pytorch: bound = 1 / Double(fanIn).squareRoot()
+            case .glorot: bound = isBias ? 0 : (6 / Double(fanIn + fanOut)).squareRoot()
+            }
+            for element in 0..<spec.count {
+                let u = streams.initUniform(tensor: tensorIndex, element: element)
+                parameters[spec.offset + element] = Float(bound * (2 * u - 1))
+            }
+        }
+    }
+}
