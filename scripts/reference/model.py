@@ -1,0 +1,212 @@
+"""The VAE of docs/algorithm.md: parameter layout, init, loss and a
+hand-written backward (no autograd), all in float64.
+
+Parameters are a dict name -> float64 array in layout order; `flatten`
+gives the flat buffer the optimizers and the allreduce see.
+"""
+from dataclasses import dataclass
+import numpy as np
+
+from philox import init_uniforms
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    data_dim: int
+    hidden: tuple
+    latent: int
+    activation: str = "relu"
+    likelihood: str = "bernoulli"
+    gaussian_variance: float = 1.0
+    estimator: str = "B"
+    samples: int = 1
+
+
+def layout(cfg):
+    """[(name, shape, fan_in, fan_out, is_bias)] in the buffer order."""
+    out = []
+
+    def dense(prefix, n_in, n_out):
+        out.append((f"{prefix}.weight", (n_out, n_in), n_in, n_out, False))
+        out.append((f"{prefix}.bias", (n_out,), n_in, n_out, True))
+
+    sizes = [cfg.data_dim, *cfg.hidden]
+    for i in range(len(cfg.hidden)):
+        dense(f"encoder.fc{i + 1}", sizes[i], sizes[i + 1])
+    hk, Z = cfg.hidden[-1], cfg.latent
+    # Heads interleaved so the two weights, then the two biases, are contiguous.
+    out.append(("encoder.mu.weight", (Z, hk), hk, Z, False))
+    out.append(("encoder.logvar.weight", (Z, hk), hk, Z, False))
+    out.append(("encoder.mu.bias", (Z,), hk, Z, True))
+    out.append(("encoder.logvar.bias", (Z,), hk, Z, True))
+    dec = [Z, *reversed(cfg.hidden)]
+    for i in range(len(cfg.hidden)):
+        dense(f"decoder.fc{i + 1}", dec[i], dec[i + 1])
+    dense("decoder.out", cfg.hidden[0], cfg.data_dim)
+    return out
+
+
+def init_params(cfg, seed, scheme):
+    params = {}
+    for index, (name, shape, fan_in, fan_out, is_bias) in enumerate(layout(cfg)):
+        u = init_uniforms(seed, index, int(np.prod(shape))).reshape(shape)
+        if scheme == "pytorch":
+            value = (1.0 / np.sqrt(fan_in)) * (2.0 * u - 1.0)
+        elif scheme == "glorot":
+            value = np.zeros(shape) if is_bias else np.sqrt(6.0 / (fan_in + fan_out)) * (2.0 * u - 1.0)
+        else:
+            raise ValueError(f"unknown init {scheme!r}")
+        params[name] = value.astype(np.float32).astype(np.float64)  # rounded once to float32
+    return params
+
+
+def flatten(params):
+    return np.concatenate([p.reshape(-1) for p in params.values()])
+
+
+def unflatten(flat, like):
+    out, at = {}, 0
+    for name, p in like.items():
+        out[name] = flat[at:at + p.size].reshape(p.shape)
+        at += p.size
+    assert at == flat.size
+    return out
+
+
+def _sigmoid(v):
+    return 0.5 * (1.0 + np.tanh(0.5 * v))  # no overflow for large |v|
+
+
+def _act(kind, v):
+    if kind == "relu":
+        return np.maximum(v, 0.0)
+    if kind == "tanh":
+        return np.tanh(v)
+    if kind == "softplus":
+        return np.logaddexp(0.0, v)
+    if kind == "sigmoid":
+        return _sigmoid(v)
+    raise ValueError(f"unknown activation {kind!r}")
+
+
+def _act_grad(kind, v, a):
+    """d act / d v at pre-activation v (output a)."""
+    if kind == "relu":
+        return (v > 0.0).astype(np.float64)  # 0 at exactly 0, as the spec says
+    if kind == "tanh":
+        return 1.0 - a * a
+    if kind == "softplus":
+        return _sigmoid(v)
+    if kind == "sigmoid":
+        return a * (1.0 - a)
+    raise ValueError(kind)
+
+
+def _mlp_forward(params, prefix, n_layers, a, kind):
+    """Hidden layers fc1..fcn with activation; returns output and per-layer (input, pre, out)."""
+    cache = []
+    for i in range(1, n_layers + 1):
+        v = a @ params[f"{prefix}.fc{i}.weight"].T + params[f"{prefix}.fc{i}.bias"]
+        out = _act(kind, v)
+        cache.append((a, v, out))
+        a = out
+    return a, cache
+
+
+def _mlp_backward(params, grads, prefix, cache, d_out, kind):
+    """Accumulates weight/bias grads of fc layers; returns d loss / d input."""
+    for i in range(len(cache), 0, -1):
+        a_in, v, out = cache[i - 1]
+        dv = d_out * _act_grad(kind, v, out)
+        grads[f"{prefix}.fc{i}.weight"] = dv.T @ a_in
+        grads[f"{prefix}.fc{i}.bias"] = dv.sum(axis=0)
+        d_out = dv @ params[f"{prefix}.fc{i}.weight"]
+    return d_out
+
+
+def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
+    """Batch-mean loss for data x [B, D] and noise eps [B, L, Z].
+
+    Returns dict with loss, recon, kl (batch means), mu, logvar and, if
+    want_grad, grads (dict like params) = d loss / d params.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    eps = np.asarray(eps, dtype=np.float64)
+    B, L, Z, k = x.shape[0], cfg.samples, cfg.latent, len(cfg.hidden)
+    assert eps.shape == (B, L, Z)
+
+    # Encoder; the fused head is one [2Z, h_k] GEMM, split into mu and logvar.
+    h, enc_cache = _mlp_forward(params, "encoder", k, x, cfg.activation)
+    w_head = np.concatenate([params["encoder.mu.weight"], params["encoder.logvar.weight"]])
+    b_head = np.concatenate([params["encoder.mu.bias"], params["encoder.logvar.bias"]])
+    head = h @ w_head.T + b_head
+    mu, logvar = head[:, :Z], head[:, Z:]
+    sigma = np.exp(0.5 * logvar)
+    z = mu[:, None, :] + sigma[:, None, :] * eps  # [B, L, Z]
+
+    # Decoder on all B*L samples at once.
+    g, dec_cache = _mlp_forward(params, "decoder", k, z.reshape(B * L, Z), cfg.activation)
+    y = g @ params["decoder.out.weight"].T + params["decoder.out.bias"]  # [B*L, D]
+    xr = np.repeat(x, L, axis=0)  # row b*L + l is datapoint b
+    if cfg.likelihood == "bernoulli":
+        nll = (np.maximum(y, 0.0) - xr * y + np.log1p(np.exp(-np.abs(y)))).sum(axis=1)
+    elif cfg.likelihood == "gaussian":
+        s2 = cfg.gaussian_variance
+        nll = (0.5 * np.log(2.0 * np.pi * s2) + (xr - y) ** 2 / (2.0 * s2)).sum(axis=1)
+    else:
+        raise ValueError(cfg.likelihood)
+    recon = nll.reshape(B, L).mean(axis=1)  # [B]
+
+    if cfg.estimator == "B":
+        kl = 0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar).sum(axis=1)
+    elif cfg.estimator == "A":
+        var = np.exp(logvar)[:, None, :]
+        diff = z - mu[:, None, :]
+        log_q = (-0.5 * LOG_2PI - 0.5 * logvar[:, None, :] - diff ** 2 / (2.0 * var)).sum(axis=2)
+        log_p = (-0.5 * LOG_2PI - 0.5 * z ** 2).sum(axis=2)
+        kl = (log_q - log_p).mean(axis=1)
+    else:
+        raise ValueError(cfg.estimator)
+    per_point = recon + beta * kl
+    result = dict(loss=per_point.mean(), recon=recon.mean(), kl=kl.mean(), mu=mu, logvar=logvar)
+    if not want_grad:
+        return result
+
+    # Backward. Every (b, l) term carries weight 1/(B L); per-datapoint terms 1/B.
+    grads = {}
+    w = 1.0 / (B * L)
+    if cfg.likelihood == "bernoulli":
+        dy = w * (_sigmoid(y) - xr)
+    else:
+        dy = w * (y - xr) / cfg.gaussian_variance
+    grads["decoder.out.weight"] = dy.T @ g
+    grads["decoder.out.bias"] = dy.sum(axis=0)
+    dg = dy @ params["decoder.out.weight"]
+    dz = _mlp_backward(params, grads, "decoder", dec_cache, dg, cfg.activation).reshape(B, L, Z)
+
+    if cfg.estimator == "A":
+        # Through z: d(log q - log p)/dz = -(z - mu)/sigma^2 + z.
+        dz = dz + beta * w * (-diff / var + z)
+    # Reparameterization: dz/dmu = 1, dz/dlogvar = 0.5 sigma eps.
+    dmu = dz.sum(axis=1)
+    dlogvar = (dz * 0.5 * sigma[:, None, :] * eps).sum(axis=1)
+    if cfg.estimator == "A":
+        # Explicit arguments of log q (log p has none besides z).
+        dmu += beta * w * (diff / var).sum(axis=1)
+        dlogvar += beta * w * (-0.5 + diff ** 2 / (2.0 * var)).sum(axis=1)
+    else:
+        dmu += (beta / B) * mu
+        dlogvar += (beta / B) * 0.5 * (np.exp(logvar) - 1.0)
+
+    dhead = np.concatenate([dmu, dlogvar], axis=1)  # [B, 2Z]
+    dw_head = dhead.T @ h
+    grads["encoder.mu.weight"], grads["encoder.logvar.weight"] = dw_head[:Z], dw_head[Z:]
+    db_head = dhead.sum(axis=0)
+    grads["encoder.mu.bias"], grads["encoder.logvar.bias"] = db_head[:Z], db_head[Z:]
+    dh = dhead @ w_head
+    _mlp_backward(params, grads, "encoder", enc_cache, dh, cfg.activation)
+
+    result["grads"] = {name: grads[name] for name in params}  # layout order
+    return result
