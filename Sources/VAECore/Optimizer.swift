@@ -54,7 +54,8 @@ public final class Adam: Optimizer {
         let inverseCorrection2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let (b1, b2, eps, decay) = (beta1, beta2, epsilon, weightDecay)
         let m = firstMoment.pointer, v = secondMoment.pointer
-        precondition(parameters.count == gradients.count, "parameter and gradient buffers differ in size")
+        // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
+        precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
         for i in 0..<parameters.count {
             let gradient = g[i] + decay * p[i]
@@ -86,7 +87,8 @@ public final class Adagrad: Optimizer {
         stepCount += 1
         let (lr, eps, decay) = (learningRate, epsilon, weightDecay)
         let s = squaredSum.pointer
-        precondition(parameters.count == gradients.count, "parameter and gradient buffers differ in size")
+        // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
+        precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
         for i in 0..<parameters.count {
             let gradient = g[i] + decay * p[i]
@@ -119,7 +121,8 @@ public final class SGD: Optimizer {
         let first = stepCount == 1
         let (lr, mu, decay) = (learningRate, momentum, weightDecay)
         let buffer = velocity.pointer
-        precondition(parameters.count == gradients.count, "parameter and gradient buffers differ in size")
+        // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
+        precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
         for i in 0..<parameters.count {
             let gradient = g[i] + decay * p[i]

@@ -1,0 +1,93 @@
+/// The observation model chosen on the command line.
+public enum LikelihoodKind: String, CaseIterable, Codable, Sendable {
+    case bernoulli, gaussian
+}
+
+/// What happens to the last global batch of an epoch when it is short.
+public enum LastBatchPolicy: String, CaseIterable, Codable, Sendable {
+    /// Train on it as it is; its gradient is the mean over its own rows.
+    case partial
+    /// Skip it: every step sees exactly `globalBatch` rows.
+    case drop
+}
+
+/// Everything that determines a training run's numbers. Stored as JSON in
+/// every checkpoint and embedding file, so a file says how it was made.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    public var architecture: ModelArchitecture
+    public var likelihood: LikelihoodKind = .bernoulli
+    /// Fixed variance of the Gaussian likelihood.
+    public var gaussianVariance: Float = 1
+    public var posterior: String = "gaussian"
+    public var estimator: Estimator = .B
+    /// L, samples of z per datapoint.
+    public var samples: Int = 1
+    public var beta: Float = 1
+    /// Linear KL warm-up length in epochs (0 = off).
+    public var klWarmupEpochs: Double = 0
+    public var optimizer: OptimizerKind = .adam
+    public var learningRate: Float = 1e-3
+    public var weightDecay: Float = 0
+    public var momentum: Float = 0.9
+    /// Global gradient-norm clip (0 = off).
+    public var clipNorm: Float = 0
+    /// Rows per optimizer step summed over all ranks.
+    public var globalBatch: Int = 128
+    public var epochs: Int = 10
+    public var seed: UInt64 = 0
+    public var initialization: ParameterInitialization = .pytorch
+    public var lastBatch: LastBatchPolicy = .partial
+
+    public init(architecture: ModelArchitecture) { self.architecture = architecture }
+
+    /// The default model of the PyTorch VAE example: 784-400-20, ReLU.
+    public static func defaults(dataDimension: Int = 784) -> TrainingConfiguration {
+        TrainingConfiguration(architecture: ModelArchitecture(
+            dataDimension: dataDimension, hiddenSizes: [400], latentDimension: 20, activation: .relu))
+    }
+
+    public var objectiveSettings: ObjectiveSettings {
+        let model: any Likelihood = switch likelihood {
+        case .bernoulli: BernoulliLikelihood()
+        case .gaussian: GaussianLikelihood(variance: gaussianVariance)
+        }
+        return ObjectiveSettings(likelihood: model, posterior: DiagonalGaussian(), estimator: estimator, samples: samples)
+    }
+
+    public func makeOptimizer(parameterCount: Int) -> any Optimizer {
+        optimizer.make(parameterCount: parameterCount, learningRate: learningRate,
+                       weightDecay: weightDecay, momentum: momentum)
+    }
+
+    /// The KL weight at optimizer step `step` (1-based): linear warm-up to `beta`.
+    public func klWeight(step: Int, stepsPerEpoch: Int) -> Float {
+        guard klWarmupEpochs > 0 else { return beta }
+        let warmupSteps = klWarmupEpochs * Double(stepsPerEpoch)
+        return beta * Float(min(1, Double(step) / warmupSteps))
+    }
+
+    /// Problems a user can fix, in the words of the command line; empty when valid.
+    public var problems: [String] {
+        var found: [String] = []
+        if architecture.dataDimension < 1 { found.append("the data dimension must be at least 1") }
+        if architecture.latentDimension < 1 { found.append("--latent must be at least 1 (got \(architecture.latentDimension))") }
+        if architecture.hiddenSizes.contains(where: { $0 < 1 }) {
+            found.append("--hidden sizes must be at least 1 (got \(architecture.hiddenSizes.map(String.init).joined(separator: ",")))")
+        }
+        if samples < 1 { found.append("--samples must be at least 1 (got \(samples))") }
+        if samples >= 1 << 24 { found.append("--samples must be below 16777216 (got \(samples))") }
+        if !(beta >= 0) || !beta.isFinite { found.append("--beta must be a finite number >= 0 (got \(beta))") }
+        if !(klWarmupEpochs >= 0) || !klWarmupEpochs.isFinite { found.append("--kl-warmup must be >= 0 epochs (got \(klWarmupEpochs))") }
+        if !(learningRate > 0) || !learningRate.isFinite { found.append("--lr must be a positive number (got \(learningRate))") }
+        if !(weightDecay >= 0) || !weightDecay.isFinite { found.append("--weight-decay must be >= 0 (got \(weightDecay))") }
+        if !(momentum >= 0 && momentum < 1) { found.append("--momentum must be in [0, 1) (got \(momentum))") }
+        if !(clipNorm >= 0) || !clipNorm.isFinite { found.append("--clip must be >= 0, 0 meaning off (got \(clipNorm))") }
+        if globalBatch < 1 { found.append("--batch must be at least 1 (got \(globalBatch))") }
+        if epochs < 1 { found.append("--epochs must be at least 1 (got \(epochs))") }
+        if likelihood == .gaussian && !(gaussianVariance > 0 && gaussianVariance.isFinite) {
+            found.append("--gaussian-variance must be a positive number (got \(gaussianVariance))")
+        }
+        if posterior != "gaussian" { found.append("--posterior must be gaussian (got \(posterior))") }
+        return found
+    }
+}
