@@ -120,5 +120,12 @@ public struct GatheredRows: Equatable, Sendable {
     public let width: Int
     public let rowsPerRank: [Int]
 
+    public init(values: [Float], width: Int, rowsPerRank: [Int]) {
+        precondition(values.count == width * rowsPerRank.reduce(0, +), "gathered rows do not add up")
+        self.values = values
+        self.width = width
+        self.rowsPerRank = rowsPerRank
+    }
+
     public var rowCount: Int { values.count / width }
 }
