@@ -27,6 +27,15 @@ struct MPICheck: ParsableCommand {
         discussion: "Tests the failure path: every rank must exit non-zero with this rank's message, none may hang."))
     var failOnRank: Int?
 
+    @Option(help: ArgumentHelp(
+        "How --fail-on-rank fails: 'agreement' (the trainer's path) or 'abort'.",
+        discussion: "'abort' throws on that rank alone, as an error the trainer forgot to agree on would: the job must end by MPI_Abort with the message."))
+    var failurePath: FailurePath = .agreement
+
+    enum FailurePath: String, ExpressibleByArgument, CaseIterable {
+        case agreement, abort
+    }
+
     func validate() throws {
         guard floats > 0 else { throw ValidationError("--floats must be at least 1, got \(floats)") }
         guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
@@ -62,13 +71,20 @@ struct MPICheck: ParsableCommand {
             report("ok   \(check.name)")
         }
 
+        if let failOnRank, failurePath == .abort {
+            // The safety net: an error only this rank knows of. withCommunicator must
+            // MPI_Abort, or the other ranks would wait in the next collective forever.
+            if communicator.rank == failOnRank {
+                throw SimulatedFailure(rank: failOnRank)
+            }
+            try communicator.barrier()
+            throw SimulatedFailureNotPropagated()
+        }
         if let failOnRank {
             // What the trainer does when one rank's step fails: it still joins the fused
             // gradient allreduce, with zeros and a raised status, and every rank then
             // throws that rank's message.
-            let failure = communicator.rank == failOnRank
-                ? "simulated failure requested by --fail-on-rank \(failOnRank) (mpi-check; not a real error)"
-                : nil
+            let failure = communicator.rank == failOnRank ? SimulatedFailure(rank: failOnRank).description : nil
             var gradient = [Float](repeating: 1, count: floats + 1)
             try gradient.withUnsafeMutableBufferPointer {
                 try communicator.allreduceSum($0, reportingFailure: failure)
@@ -108,8 +124,17 @@ struct OptionOutOfRange: CollectiveError, CustomStringConvertible {
     }
 }
 
-/// The fused allreduce returned although one rank reported a failure: the agreement
-/// protocol is broken. Every rank reaches this together, so it is collective.
+/// The failure `--fail-on-rank` injects, labelled so nobody mistakes it for a real one.
+struct SimulatedFailure: Error, CustomStringConvertible {
+    let rank: Int
+
+    var description: String {
+        "simulated failure requested by --fail-on-rank \(rank) (mpi-check; not a real error)"
+    }
+}
+
+/// The simulated failure did not end the job: the agreement protocol (or the abort) is
+/// broken. Every remaining rank reaches this together, so it is collective.
 struct SimulatedFailureNotPropagated: CollectiveError, CustomStringConvertible {
-    var description: String { "the simulated failure was not propagated by the error-agreement protocol" }
+    var description: String { "the simulated failure did not end the job: error propagation is broken" }
 }

@@ -47,6 +47,17 @@ final class MultiRankTests: XCTestCase {
                        result.standardError)
     }
 
+    func testUnagreedFailureAbortsEveryRankWithItsMessage() throws {
+        // Rank 1 throws alone while the others wait in a barrier: only MPI_Abort ends them.
+        let result = try mpiCheck(ranks: 3, ["--fail-on-rank", "1", "--failure-path", "abort"] + quickTiming)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.errorLines(containing: "vae-dist: error: rank 1: simulated failure").count, 1,
+                       result.standardError)
+        XCTAssertTrue(result.standardError.contains("aborting the job"), result.standardError)
+        XCTAssertFalse(result.standardError.contains("did not end the job"), result.standardError)
+        XCTAssertLessThan(result.seconds, 30)
+    }
+
     func testFailOnRankOutsideTheJobIsAnErrorOnEveryRank() throws {
         let result = try mpiCheck(ranks: 2, ["--fail-on-rank", "5"] + quickTiming)
         XCTAssertNotEqual(result.status, 0)
