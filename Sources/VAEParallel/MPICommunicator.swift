@@ -103,29 +103,31 @@ public final class MPICommunicator: Communicator {
         }
 
         let type = MPICommunicator.datatype(Element.self)
-        // MPI reads nothing from an empty send buffer, but wants a non-null pointer.
+        // MPI reads nothing from an empty send buffer but wants a non-null pointer.
         var placeholder = Element.zero
-        let sendAddress = UnsafeRawPointer(local.baseAddress) ?? withUnsafePointer(to: &placeholder) { UnsafeRawPointer($0) }
-        guard rank == root else {
-            try MPICommunicator.check(
-                MPI_Gatherv(sendAddress, Int32(local.count), type, nil, nil, nil, type, Int32(root), world),
-                "MPI_Gatherv")
-            return nil
+        return try withUnsafePointer(to: &placeholder) { placeholder in
+            let sendAddress = UnsafeRawPointer(local.baseAddress ?? placeholder)
+            guard rank == root else {
+                try MPICommunicator.check(
+                    MPI_Gatherv(sendAddress, Int32(local.count), type, nil, nil, nil, type, Int32(root), world),
+                    "MPI_Gatherv")
+                return nil
+            }
+            let receiveCounts = counts.map { Int32($0) }
+            var displacements = [Int32](repeating: 0, count: size)
+            for index in 1 ..< size {
+                displacements[index] = displacements[index - 1] + receiveCounts[index - 1]
+            }
+            var values = [Element](repeating: .zero, count: Int(total) + 1)  // +1: never a null pointer
+            try values.withUnsafeMutableBytes { values in
+                try MPICommunicator.check(
+                    MPI_Gatherv(sendAddress, Int32(local.count), type, values.baseAddress,
+                                receiveCounts, displacements, type, Int32(root), world),
+                    "MPI_Gatherv")
+            }
+            values.removeLast()
+            return Gathered(values: values, counts: counts.map { Int($0) })
         }
-        let receiveCounts = counts.map { Int32($0) }
-        var displacements = [Int32](repeating: 0, count: size)
-        for index in 1 ..< max(size, 1) {
-            displacements[index] = displacements[index - 1] + receiveCounts[index - 1]
-        }
-        var values = [Element](repeating: .zero, count: Int(total) + 1)  // +1: never a null pointer
-        try values.withUnsafeMutableBytes { values in
-            try MPICommunicator.check(
-                MPI_Gatherv(sendAddress, Int32(local.count), type, values.baseAddress,
-                            receiveCounts, displacements, type, Int32(root), world),
-                "MPI_Gatherv")
-        }
-        values.removeLast()
-        return Gathered(values: values, counts: counts.map { Int($0) })
     }
 
     public func barrier() throws {
