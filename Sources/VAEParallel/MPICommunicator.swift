@@ -178,9 +178,16 @@ public final class MPICommunicator: Communicator {
         var text = [CChar](repeating: 0, count: Int(vae_mpi_max_error_string()) + 1)
         var length: Int32 = 0
         let message = MPI_Error_string(code, &text, &length) == vae_mpi_success()
-            ? String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            ? cString(text, length: length)
             : "unknown MPI error"
         throw MPIError(function: function, code: code, message: message)
+    }
+
+    /// The text MPI wrote into `text`. Open MPI's `length` may count the terminating
+    /// NUL, so stop at the first NUL as well.
+    static func cString(_ text: [CChar], length: Int32) -> String {
+        let characters = text.prefix(Int(length)).prefix { $0 != 0 }
+        return String(decoding: characters.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     // MARK: - Mapping to MPI
@@ -211,7 +218,7 @@ public final class MPICommunicator: Communicator {
         var text = [CChar](repeating: 0, count: Int(vae_mpi_max_library_version_string()) + 1)
         var length: Int32 = 0
         guard MPI_Get_library_version(&text, &length) == vae_mpi_success() else { return "MPI (unknown version)" }
-        let version = String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let version = cString(text, length: length)
         let firstLine = version.split(whereSeparator: \.isNewline).first.map(String.init) ?? "MPI"
         return firstLine.trimmingCharacters(in: .whitespaces)
     }

@@ -11,6 +11,7 @@ final class MPILifecycleTests: XCTestCase {
         XCTAssertEqual(communicator.rank, 0)
         XCTAssertEqual(communicator.size, 1)
         XCTAssertTrue(communicator.backendDescription.hasPrefix("Open MPI"), communicator.backendDescription)
+        XCTAssertFalse(communicator.backendDescription.contains("\0"), "MPI's terminating NUL leaked into the text")
         XCTAssertEqual(try communicator.allreduce(Int64(5), .sum), 5)
 
         XCTAssertThrowsError(try MPICommunicator()) { error in

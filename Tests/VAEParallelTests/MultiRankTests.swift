@@ -19,6 +19,7 @@ final class MultiRankTests: XCTestCase {
             let result = try mpiCheck(ranks: ranks, quickTiming)
             XCTAssertEqual(result.status, 0, "n = \(ranks): \(result.standardError)")
             let output = result.standardOutput
+            XCTAssertFalse(output.contains("\0"), "n = \(ranks): NUL in the output")
             XCTAssertTrue(output.contains("mpi-check: \(ranks) rank\(ranks == 1 ? "" : "s"), Open MPI"),
                           "n = \(ranks) must run over MPI:\n\(output)")
             for rank in 0 ..< ranks {
