@@ -4,6 +4,9 @@ import PackageDescription
 let package = Package(
     name: "vae-dist",
     platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vae-dist", targets: ["vae-dist"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -22,5 +25,19 @@ let package = Package(
         // Numerics and the model: no MPI, no HDF5.
         .target(name: "VAECore", dependencies: ["COpenBLAS", "CVAECPU"]),
         .testTarget(name: "VAECoreTests", dependencies: ["VAECore"]),
+
+        // The communicator (MPI or single process) and collective error agreement.
+        // The only target that imports MPI.
+        .target(name: "VAEParallel", dependencies: ["CMPI", "CVAESupport"]),
+
+        // The command line: thin, parses and calls the library targets.
+        .executableTarget(
+            name: "vae-dist",
+            dependencies: ["VAEParallel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // Depends on the executable so `swift build --build-tests` builds the binary
+        // that the multi-rank tests run under mpirun.
+        .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "vae-dist"]),
     ]
 )

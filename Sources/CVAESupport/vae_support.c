@@ -17,6 +17,7 @@ MPI_Errhandler vae_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 int vae_mpi_success(void) { return MPI_SUCCESS; }
 int vae_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 int vae_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+int vae_mpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
 
 hid_t vae_h5p_default(void) { return H5P_DEFAULT; }
 hid_t vae_h5s_all(void) { return H5S_ALL; }

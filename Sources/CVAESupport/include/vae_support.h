@@ -24,6 +24,7 @@ MPI_Errhandler vae_mpi_errors_return(void);
 int vae_mpi_success(void);
 int vae_mpi_max_error_string(void);
 int vae_mpi_thread_funneled(void);
+int vae_mpi_max_library_version_string(void);
 
 // HDF5
 hid_t vae_h5p_default(void);

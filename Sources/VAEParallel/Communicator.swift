@@ -1,0 +1,131 @@
+/// The collectives a data-parallel job needs, over a group of `size` ranks.
+///
+/// The trainer is written once against this protocol: `MPICommunicator` runs it on N
+/// ranks, `SingleProcessCommunicator` (where every collective is the identity) runs the
+/// same code as one plain process.
+///
+/// Every method is collective: all ranks call the same methods in the same order with
+/// matching shapes (the same count for reductions and broadcasts, the same root).
+/// Calls are made from the thread that created the communicator (MPI_THREAD_FUNNELED).
+/// Failures of the MPI library throw `MPIError`; a failure of one rank's own work is
+/// exchanged with `agreeOnFailure(_:)` so that no rank is left waiting in a collective.
+public protocol Communicator: AnyObject {
+    /// This process's rank, `0 ..< size`.
+    var rank: Int { get }
+    /// The number of ranks in the job.
+    var size: Int { get }
+    /// What runs underneath, for logs and `mpi-check`: the MPI library's version line,
+    /// or that there is no MPI.
+    var backendDescription: String { get }
+
+    /// Replaces every element of `buffer` with its reduction over all ranks.
+    func allreduce<Element: CollectiveScalar>(
+        _ buffer: UnsafeMutableBufferPointer<Element>, _ reduction: Reduction
+    ) throws
+
+    /// Copies `root`'s `buffer` into `buffer` on every other rank.
+    func broadcast<Element: CollectiveScalar>(
+        _ buffer: UnsafeMutableBufferPointer<Element>, from root: Int
+    ) throws
+
+    /// Concatenates every rank's `local` elements, in rank order, on `root`.
+    /// Ranks may contribute different counts (zero included). Returns nil on the
+    /// other ranks.
+    func gatherv<Element: CollectiveScalar>(
+        _ local: UnsafeBufferPointer<Element>, to root: Int
+    ) throws -> Gathered<Element>?
+
+    /// Returns once every rank has called it.
+    func barrier() throws
+
+    /// Ends the communicator (MPI_Finalize). Collective: call it once, on every rank,
+    /// at the end of the program and not after an unagreed failure (abort then).
+    /// Calling it again does nothing.
+    func finalize() throws
+
+    /// Prints `message` on standard error, then ends every rank of the job with exit
+    /// status `code`. For failures the other ranks cannot be told about in order.
+    func abort(message: String, code: Int32) -> Never
+}
+
+extension Communicator {
+    /// Rank 0 owns the side effects: log lines, checkpoints, embeddings.
+    public var isRoot: Bool { rank == 0 }
+}
+
+/// The reductions `allreduce` offers.
+public enum Reduction: Sendable, CaseIterable {
+    case sum, max, min
+}
+
+/// The element types the collectives move. A closed set: each maps to one MPI datatype.
+public protocol CollectiveScalar: Numeric, Sendable {
+    static var collectiveType: CollectiveType { get }
+}
+
+/// The MPI datatypes behind `CollectiveScalar`.
+public enum CollectiveType: Sendable {
+    case float32, float64, int64, uint8
+}
+
+extension Float: CollectiveScalar {
+    public static var collectiveType: CollectiveType { .float32 }
+}
+extension Double: CollectiveScalar {
+    public static var collectiveType: CollectiveType { .float64 }
+}
+extension Int64: CollectiveScalar {
+    public static var collectiveType: CollectiveType { .int64 }
+}
+extension UInt8: CollectiveScalar {
+    public static var collectiveType: CollectiveType { .uint8 }
+}
+
+/// The result of `gatherv` on the root: every rank's elements, rank 0's first.
+public struct Gathered<Element: CollectiveScalar>: Equatable, Sendable {
+    /// All elements, concatenated in rank order.
+    public let values: [Element]
+    /// How many elements each rank contributed; `counts.count == size`.
+    public let counts: [Int]
+
+    public init(values: [Element], counts: [Int]) {
+        precondition(values.count == counts.reduce(0, +), "gathered counts do not add up")
+        self.values = values
+        self.counts = counts
+    }
+
+    /// Where each rank's elements start in `values`.
+    public var offsets: [Int] {
+        var offsets = [Int]()
+        offsets.reserveCapacity(counts.count)
+        var next = 0
+        for count in counts {
+            offsets.append(next)
+            next += count
+        }
+        return offsets
+    }
+
+    /// The elements rank `rank` contributed.
+    public func part(ofRank rank: Int) -> ArraySlice<Element> {
+        let start = offsets[rank]
+        return values[start ..< start + counts[rank]]
+    }
+}
+
+/// The result of `gatherRows` on the root: a row-major [rows, width] matrix whose first
+/// `rowsPerRank[0]` rows came from rank 0, the next from rank 1, and so on.
+public struct GatheredRows: Equatable, Sendable {
+    public let values: [Float]
+    public let width: Int
+    public let rowsPerRank: [Int]
+
+    public init(values: [Float], width: Int, rowsPerRank: [Int]) {
+        precondition(values.count == width * rowsPerRank.reduce(0, +), "gathered rows do not add up")
+        self.values = values
+        self.width = width
+        self.rowsPerRank = rowsPerRank
+    }
+
+    public var rowCount: Int { values.count / width }
+}

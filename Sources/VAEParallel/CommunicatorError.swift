@@ -1,0 +1,19 @@
+/// Misuse of the communicator's life cycle, or a launch that MPI does not see the way
+/// the launcher described it.
+public struct CommunicatorError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// A `gatherv` whose total exceeds MPI's int displacements. Every rank computes the same
+/// total from the same exchanged counts, so every rank throws it at the same point.
+public struct GatherTooLarge: CollectiveError, CustomStringConvertible {
+    public let elementCount: Int
+
+    public var description: String {
+        "cannot gather \(elementCount) elements in one MPI_Gatherv: MPI limits it to \(Int32.max)"
+    }
+}

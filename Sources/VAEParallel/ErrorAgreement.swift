@@ -1,0 +1,100 @@
+import Foundation
+
+/// An error that every rank throws at the same point with the same content, so every
+/// rank may end normally (finalize, exit non-zero) without anyone left in a collective.
+public protocol CollectiveError: Error {}
+
+/// A failure that the ranks agreed on: rank `rank` failed with `message`, and every
+/// rank throws this. `failingRankCount` says how many ranks failed at that point; the
+/// message is the lowest failing rank's.
+public struct RankFailure: CollectiveError, CustomStringConvertible, Equatable {
+    public let rank: Int
+    public let message: String
+    public let failingRankCount: Int
+
+    public init(rank: Int, message: String, failingRankCount: Int = 1) {
+        self.rank = rank
+        self.message = message
+        self.failingRankCount = failingRankCount
+    }
+
+    public var description: String {
+        let others = failingRankCount - 1
+        let suffix = others == 0 ? "" : " (and \(others) other rank\(others == 1 ? "" : "s") failed too)"
+        return "rank \(rank): \(message)\(suffix)"
+    }
+}
+
+/// The status reduction found a failure but no rank reported one: the fused buffer's
+/// status slot was overwritten. Every rank sees the same reduced status.
+public struct InconsistentFailureStatus: CollectiveError, CustomStringConvertible {
+    public let reducedStatus: Float
+
+    public var description: String {
+        "internal error: the reduced failure status is \(reducedStatus) but no rank reported a failure"
+    }
+}
+
+// Collective error agreement. The invariant: every rank calls these at the same points,
+// whether or not it failed, so the collectives inside always complete; a failure then
+// becomes the same thrown `RankFailure` on every rank, and nobody waits for a rank
+// that has left. A rank that fails does not skip ahead: it records its failure and
+// carries on to the next agreement point.
+extension Communicator {
+    /// Exchanges the ranks' failures: returns if no rank failed, otherwise throws the
+    /// lowest failing rank's `RankFailure` on every rank.
+    ///
+    /// Costs one Int64 allreduce when nobody failed (the lowest failing rank, or
+    /// Int64.max); a failure adds an allreduce of the count and a broadcast of the message.
+    public func agreeOnFailure(_ localFailure: String?) throws {
+        let nobody = Int64.max
+        let lowestFailingRank = try allreduce(localFailure == nil ? nobody : Int64(rank), .min)
+        guard lowestFailingRank != nobody else { return }
+        let failingRankCount = try allreduce(Int64(localFailure == nil ? 0 : 1), .sum)
+        let message = try broadcast(localFailure ?? "", from: Int(lowestFailingRank))
+        throw RankFailure(rank: Int(lowestFailingRank), message: message,
+                          failingRankCount: Int(failingRankCount))
+    }
+
+    /// `agreeOnFailure` for a caught error (nil when this rank succeeded).
+    public func agreeOnFailure(_ localError: (any Error)?) throws {
+        try agreeOnFailure(localError.map(failureMessage))
+    }
+
+    /// The second half of the cheap path: every rank calls this after a reduced status
+    /// said some rank failed. Always throws: the agreed `RankFailure`, or
+    /// `InconsistentFailureStatus` when no rank owns up.
+    public func resolveFailure(localFailure: String?, reducedStatus: Float) throws -> Never {
+        try agreeOnFailure(localFailure)
+        throw InconsistentFailureStatus(reducedStatus: reducedStatus)
+    }
+
+    /// The trainer's step reduction with failure detection folded in, so a healthy step
+    /// costs no extra collective. The last element of `buffer` is the status slot: this
+    /// call writes it (0, or 1 when `localFailure` is set). A failing rank contributes
+    /// zeros instead of skipping the allreduce, so the collective always completes; when
+    /// the reduced status is non-zero every rank throws the agreed `RankFailure`.
+    public func allreduceSum(
+        _ buffer: UnsafeMutableBufferPointer<Float>, reportingFailure localFailure: String?
+    ) throws {
+        precondition(!buffer.isEmpty, "the fused buffer needs a status slot")
+        let statusIndex = buffer.count - 1
+        if localFailure != nil {
+            buffer.update(repeating: 0)
+        }
+        buffer[statusIndex] = localFailure == nil ? 0 : 1
+        try allreduce(buffer, .sum)
+        // `!= 0` rather than `> 0`: a NaN in the slot is a failure too.
+        if buffer[statusIndex] != 0 {
+            try resolveFailure(localFailure: localFailure, reducedStatus: buffer[statusIndex])
+        }
+    }
+}
+
+/// The one-line text of an error as users should read it.
+public func failureMessage(_ error: any Error) -> String {
+    if let localized = error as? LocalizedError, let description = localized.errorDescription {
+        return description
+    }
+    return String(describing: error)
+}

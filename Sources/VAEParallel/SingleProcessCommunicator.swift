@@ -1,0 +1,37 @@
+/// Rank 0 of 1, without MPI: every collective is the identity, so a plain process runs
+/// the trainer's code path unchanged and never needs mpirun.
+import Foundation
+
+public final class SingleProcessCommunicator: Communicator {
+    public init() {}
+
+    public var rank: Int { 0 }
+    public var size: Int { 1 }
+    public var backendDescription: String { "single process (no MPI)" }
+
+    public func allreduce<Element: CollectiveScalar>(
+        _ buffer: UnsafeMutableBufferPointer<Element>, _ reduction: Reduction
+    ) throws {}
+
+    public func broadcast<Element: CollectiveScalar>(
+        _ buffer: UnsafeMutableBufferPointer<Element>, from root: Int
+    ) throws {
+        precondition(root == 0, "broadcast from rank \(root) in a 1-rank job")
+    }
+
+    public func gatherv<Element: CollectiveScalar>(
+        _ local: UnsafeBufferPointer<Element>, to root: Int
+    ) throws -> Gathered<Element>? {
+        precondition(root == 0, "gatherv to rank \(root) in a 1-rank job")
+        return Gathered(values: Array(local), counts: [local.count])
+    }
+
+    public func barrier() throws {}
+
+    public func finalize() throws {}
+
+    public func abort(message: String, code: Int32) -> Never {
+        writeToStandardError(message)
+        exit(code)
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import VAEParallel
+
+// Replaces ArgumentParser's default `main()` so that every failure, from a bad option
+// to an agreed rank failure, ends as ONE line `vae-dist: error: ...` on standard error
+// with a non-zero exit: under mpirun each rank's line stays one grep-able line.
+extension VAEDist {
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch is ReportedFailure {
+            Foundation.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                // --help and friends: their text is the output, not an error.
+                print(fullMessage(for: error))
+                Foundation.exit(code.rawValue)
+            }
+            let message = self.message(for: error)
+                .split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .joined(separator: " ")
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data("vae-dist: error: \(message)\n".utf8))
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
+}
