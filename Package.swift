@@ -4,6 +4,9 @@ import PackageDescription
 let package = Package(
     name: "vae-dist",
     platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "vae-dist", targets: ["vae-dist"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -12,11 +15,26 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // zlib reads the gzip-compressed IDX/CSV/NPY inputs of `vae-dist prepare`.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The C edge: functions returning the MPI/HDF5 macros Swift cannot import,
         // and the CPU-control calls (flush-to-zero, BLAS kernel name). No logic.
         .target(name: "CVAESupport", dependencies: ["CMPI", "CHDF5"]),
         // Flush-to-zero for the math threads; kept apart so VAECore sees no MPI/HDF5.
         .target(name: "CVAECPU"),
+
+        // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
+        .target(name: "VAEIO", dependencies: ["CHDF5", "CVAESupport", "CZlib"]),
+
+        // The command line: thin, parses and calls the library targets.
+        .executableTarget(
+            name: "vae-dist",
+            dependencies: ["VAEIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // The test target depends on the executable so `swift build --build-tests`
+        // builds the binary the CLI tests run as a subprocess.
+        .testTarget(name: "VAEIOTests", dependencies: ["VAEIO", "vae-dist"]),
     ]
 )
