@@ -4,10 +4,11 @@ import Foundation
 
 /// The one gate to the HDF5 C library.
 ///
-/// The Debian libhdf5 is the serial, non-thread-safe build: two threads inside
-/// it at once corrupt its global state. Every wrapper call therefore runs under
-/// one process-wide recursive lock (recursive because a deinit may close a
-/// handle while a wrapper call is in progress on the same thread).
+/// Serial HDF5 is thread-safe only when built with --enable-threadsafe (Debian's
+/// is; many cluster modules are not), and then only by one global lock of its
+/// own. Every wrapper call therefore runs under one process-wide recursive lock
+/// (recursive because a deinit may close a handle inside a wrapper call), so the
+/// streaming reader's thread is safe on any build.
 enum HDF5Library {
     private static let lock = NSRecursiveLock()
 
@@ -23,6 +24,9 @@ enum HDF5Library {
         precondition(initialized)
         lock.lock()
         defer { lock.unlock() }
+        // A thread-safe libhdf5 keeps the printing setting per thread: silence
+        // it on whichever thread is calling (cheap next to any HDF5 I/O).
+        _ = H5Eset_auto2(vae_h5e_default(), nil, nil)
         return try body()
     }
 
