@@ -15,6 +15,8 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // zlib reads the gzip-compressed IDX/CSV/NPY inputs of `vae-dist prepare`.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The C edge: functions returning the MPI/HDF5 macros Swift cannot import,
         // and the CPU-control calls (flush-to-zero, BLAS kernel name). No logic.
@@ -26,18 +28,22 @@ let package = Package(
         .target(name: "VAECore", dependencies: ["COpenBLAS", "CVAECPU"]),
         .testTarget(name: "VAECoreTests", dependencies: ["VAECore"]),
 
-        // The communicator (MPI or single process) and collective error agreement.
+        // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
+        .target(name: "VAEIO", dependencies: ["CHDF5", "CVAESupport", "CZlib"]),
+
+        // The communicator (MPI or single process), collective error agreement, the trainer.
         // The only target that imports MPI.
         .target(name: "VAEParallel", dependencies: ["CMPI", "CVAESupport"]),
 
         // The command line: thin, parses and calls the library targets.
         .executableTarget(
             name: "vae-dist",
-            dependencies: ["VAEParallel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VAEParallel", "VAEIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
-        // Depends on the executable so `swift build --build-tests` builds the binary
-        // that the multi-rank tests run under mpirun.
+        // The test targets depend on the executable so `swift build --build-tests`
+        // builds the binary that CLI and multi-rank tests run as a subprocess.
+        .testTarget(name: "VAEIOTests", dependencies: ["VAEIO", "vae-dist"]),
         .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "vae-dist"]),
     ]
 )

@@ -44,3 +44,7 @@ hid_t vae_h5t_std_u8le(void) { return H5T_STD_U8LE; }
 hid_t vae_h5t_std_i32le(void) { return H5T_STD_I32LE; }
 hid_t vae_h5t_std_i64le(void) { return H5T_STD_I64LE; }
 hsize_t vae_h5s_unlimited(void) { return H5S_UNLIMITED; }
+size_t vae_h5t_variable(void) { return H5T_VARIABLE; }
+hid_t vae_h5p_dataset_access(void) { return H5P_DATASET_ACCESS; }
+int vae_h5z_filter_deflate(void) { return H5Z_FILTER_DEFLATE; }
+int vae_h5z_filter_shuffle(void) { return H5Z_FILTER_SHUFFLE; }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VAEIO
 import VAEParallel
 
 // Replaces ArgumentParser's default `main()` so that every failure, from a bad option
@@ -19,7 +20,13 @@ extension VAEDist {
                 print(fullMessage(for: error))
                 Foundation.exit(code.rawValue)
             }
-            let message = self.message(for: error)
+            let text: String
+            switch error {
+            case let error as DataError: text = error.description
+            case let error as HDF5Error: text = error.description
+            default: text = self.message(for: error)
+            }
+            let message = text
                 .split(whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }
                 .joined(separator: " ")

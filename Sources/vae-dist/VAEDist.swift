@@ -4,7 +4,7 @@ import ArgumentParser
 struct VAEDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-dist",
-        abstract: "Data-parallel variational autoencoder training over MPI.",
-        subcommands: [MPICheck.self]
+        abstract: "Data-parallel variational autoencoder training over MPI, on HDF5 data.",
+        subcommands: [Prepare.self, Inspect.self, Check.self, MPICheck.self]
     )
 }

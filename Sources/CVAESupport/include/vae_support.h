@@ -52,5 +52,9 @@ hid_t vae_h5t_std_u8le(void);
 hid_t vae_h5t_std_i32le(void);
 hid_t vae_h5t_std_i64le(void);
 hsize_t vae_h5s_unlimited(void);
+size_t vae_h5t_variable(void);
+hid_t vae_h5p_dataset_access(void);
+int vae_h5z_filter_deflate(void);
+int vae_h5z_filter_shuffle(void);
 
 #endif

@@ -1,0 +1,170 @@
+import Foundation
+
+/// How features are stored in a data file.
+public enum FeatureType: String, Sendable {
+    case uint8, float32
+
+    public var byteSize: Int { self == .uint8 ? 1 : 4 }
+}
+
+/// A validated vae-dist data file: `/features` [N, D] uint8 (with `scale`) or
+/// float32, optional `/labels` [N] integer. Holds only metadata; the HDF5 file
+/// is closed after validation, and readers open their own handles.
+public struct DataFile: Sendable {
+    public static let format = "vae-dist-data"
+    public static let formatVersion = 1
+    public static let featuresPath = "/features"
+    public static let labelsPath = "/labels"
+
+    public let path: String
+    /// N
+    public let rowCount: Int
+    /// D
+    public let featureCount: Int
+    public let featureType: FeatureType
+    /// A stored uint8 `x` means `Float(Double(x) * scale)`; 1 for float32.
+    public let scale: Double
+    public let hasLabels: Bool
+    /// The root `fingerprint` attribute, when the file has one.
+    public let storedFingerprint: String?
+    /// The root `source` attribute, when present.
+    public let source: String?
+
+    /// Bytes of `/features` as stored (what an in-memory reader holds).
+    public var featureBytes: Int { rowCount * featureCount * featureType.byteSize }
+
+    /// Opens and validates the layout (not the values: readers check those as they read).
+    public static func open(_ path: String) throws -> DataFile {
+        try checkReadableHDF5(path)
+        let file = try HDF5File.open(path)
+        let root = try file.root()
+
+        if let format = try root.stringAttribute("format"), format != Self.format {
+            throw DataError(file: path, "is a '\(format)' file, expected a data file (format '\(Self.format)')")
+        }
+        if let version = try root.intAttribute("format_version"), version > Self.formatVersion {
+            throw DataError(file: path, "has format_version \(version); this vae-dist reads data format_version \(Self.formatVersion) or older")
+        }
+
+        guard try root.contains(featuresPath) else {
+            throw DataError(file: path, object: featuresPath,
+                            "missing dataset; expected /features [rows, features] of uint8 (with a 'scale' attribute) or float32")
+        }
+        guard try root.kind(of: featuresPath) == .dataset else {
+            throw DataError(file: path, object: featuresPath, "is a group, expected a dataset [rows, features]")
+        }
+        let features = try root.openDataset(featuresPath)
+        let shape = try features.shape()
+        guard shape.count == 2 else {
+            throw DataError(file: path, object: featuresPath, "has rank \(shape.count) (shape \(shape)), expected rank 2 [rows, features]")
+        }
+        guard shape[0] >= 1, shape[1] >= 1 else {
+            throw DataError(file: path, object: featuresPath, "is empty (shape \(shape)), expected at least one row and one feature")
+        }
+        let elementType = try features.elementType()
+        let featureType: FeatureType
+        switch elementType {
+        case .uint8: featureType = .uint8
+        case .float32: featureType = .float32
+        default:
+            throw DataError(file: path, object: featuresPath,
+                            "has dtype \(elementType), expected uint8 (with a 'scale' attribute) or float32")
+        }
+
+        var scale = 1.0
+        if featureType == .uint8 {
+            // A uint8 file must say what its bytes mean: a silent 1/255 would be
+            // wrong for count data or labels-as-images, and cheap to state.
+            guard let stored = try features.doubleAttribute("scale") ?? root.doubleAttribute("scale") else {
+                throw DataError(file: path, object: featuresPath,
+                                "is uint8 but has no 'scale' attribute (on the dataset or the root); "
+                                + "expected one, e.g. scale = 1/255 for pixel bytes")
+            }
+            guard stored.isFinite, stored > 0 else {
+                throw DataError(file: path, object: featuresPath, "has scale \(stored), expected a finite number > 0")
+            }
+            scale = stored
+        }
+
+        var hasLabels = false
+        if try root.contains(labelsPath) {
+            guard try root.kind(of: labelsPath) == .dataset else {
+                throw DataError(file: path, object: labelsPath, "is a group, expected a dataset [rows] of integers")
+            }
+            let labels = try root.openDataset(labelsPath)
+            let labelShape = try labels.shape()
+            let labelType = try labels.elementType()
+            guard labelShape.count == 1 else {
+                throw DataError(file: path, object: labelsPath, "has rank \(labelShape.count) (shape \(labelShape)), expected rank 1 [rows]")
+            }
+            guard labelType.isInteger else {
+                throw DataError(file: path, object: labelsPath, "has dtype \(labelType), expected an integer type")
+            }
+            guard labelShape[0] == shape[0] else {
+                throw DataError(file: path, object: labelsPath,
+                                "has \(labelShape[0]) labels, expected one per row of /features (\(shape[0]))")
+            }
+            hasLabels = true
+        }
+
+        return DataFile(path: path, rowCount: shape[0], featureCount: shape[1], featureType: featureType, scale: scale,
+                        hasLabels: hasLabels, storedFingerprint: try root.stringAttribute("fingerprint"),
+                        source: try root.stringAttribute("source"))
+    }
+
+    /// Clear messages for the commonest mistakes, before HDF5 reports them in its own words.
+    static func checkReadableHDF5(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw DataError(file: path, "no such file")
+        }
+        guard !isDirectory.boolValue else { throw DataError(file: path, "is a directory, expected an HDF5 file") }
+        guard FileManager.default.isReadableFile(atPath: path) else { throw DataError(file: path, "is not readable (permission denied)") }
+        guard HDF5File.isHDF5(path) else {
+            throw DataError(file: path, "is not an HDF5 file (no HDF5 signature); expected an HDF5 data file, e.g. from `vae-dist prepare`")
+        }
+    }
+
+    /// The labels as Int, one per row.
+    public func readLabels() throws -> [Int] {
+        guard hasLabels else { throw DataError(file: path, object: Self.labelsPath, "missing dataset; this data file has no labels") }
+        let file = try HDF5File.open(path)
+        return try file.root().openDataset(Self.labelsPath).read(as: Int64.self).map { Int($0) }
+    }
+
+    /// The stored fingerprint, or the one computed from the content when the file has none.
+    public func fingerprint() throws -> String {
+        if let storedFingerprint { return storedFingerprint }
+        return try computeFingerprint()
+    }
+
+    /// Hashes the feature bytes, reading about 8 MiB of rows at a time.
+    public func computeFingerprint() throws -> String {
+        let file = try HDF5File.open(path)
+        let features = try file.root().openDataset(Self.featuresPath)
+        let rowBytes = featureCount * featureType.byteSize
+        let blockRows = max(1, (8 << 20) / rowBytes)
+        var fingerprint = DataFingerprint()
+        var start = 0
+        switch featureType {
+        case .uint8:
+            var block = [UInt8](repeating: 0, count: blockRows * featureCount)
+            while start < rowCount {
+                let rows = min(blockRows, rowCount - start)
+                try block.withUnsafeMutableBufferPointer { try features.readRows(start..<(start + rows), into: $0) }
+                block.withUnsafeBytes { fingerprint.update(featureBytes: UnsafeRawBufferPointer(rebasing: $0[0..<(rows * rowBytes)])) }
+                start += rows
+            }
+        case .float32:
+            var block = [Float](repeating: 0, count: blockRows * featureCount)
+            while start < rowCount {
+                let rows = min(blockRows, rowCount - start)
+                try block.withUnsafeMutableBufferPointer { try features.readRows(start..<(start + rows), into: $0) }
+                // Little-endian hosts only (x86-64, aarch64): the bytes are the file's bytes.
+                block.withUnsafeBytes { fingerprint.update(featureBytes: UnsafeRawBufferPointer(rebasing: $0[0..<(rows * rowBytes)])) }
+                start += rows
+            }
+        }
+        return fingerprint.finish(featureType: featureType, rows: rowCount, features: featureCount)
+    }
+}

@@ -1,0 +1,64 @@
+/// Turns stored feature rows into the Float32 the model sees, and checks them.
+/// Data scaling (docs/algorithm.md): uint8 x -> Float(Double(x) * scale);
+/// float32 is used as it is.
+struct FeatureDecoder: Sendable {
+    let file: String
+    let featureCount: Int
+    let featureType: FeatureType
+    /// Float(Double(byte) * scale) for every byte value: exactly the formula, looked up.
+    let byteTable: [Float]
+    /// Bernoulli likelihood: every value must be within [0, 1] after scaling.
+    let requireUnitInterval: Bool
+    /// Byte values that scale outside [0, 1]; empty when every byte is fine.
+    private let badBytes: [Bool]
+
+    init(dataFile: DataFile, requireUnitInterval: Bool) {
+        file = dataFile.path
+        featureCount = dataFile.featureCount
+        featureType = dataFile.featureType
+        let table = (0..<256).map { Float(Double($0) * dataFile.scale) }
+        byteTable = table
+        self.requireUnitInterval = requireUnitInterval
+        badBytes = table.map { requireUnitInterval && !($0 >= 0 && $0 <= 1) }
+    }
+
+    /// Checks stored rows; `rowIndex(i)` is the data-file row of the i-th row in `values`.
+    func validate(uint8 values: UnsafeBufferPointer<UInt8>, rowIndex: (Int) -> Int) throws {
+        guard badBytes.contains(true) else { return }
+        for (position, byte) in values.enumerated() where badBytes[Int(byte)] {
+            let row = rowIndex(position / featureCount)
+            throw DataError(file: file, object: DataFile.featuresPath, row: row,
+                            "column \(position % featureCount) is \(byteTable[Int(byte)]) after scaling (byte \(byte)); "
+                            + "a Bernoulli likelihood needs every value within [0, 1] (use a Gaussian likelihood, or fix the scale)")
+        }
+    }
+
+    func validate(float32 values: UnsafeBufferPointer<Float>, rowIndex: (Int) -> Int) throws {
+        for (position, value) in values.enumerated() {
+            if !value.isFinite {
+                throw DataError(file: file, object: DataFile.featuresPath, row: rowIndex(position / featureCount),
+                                "column \(position % featureCount) is \(value); float features must be finite (no NaN or Inf)")
+            }
+            if requireUnitInterval && !(value >= 0 && value <= 1) {
+                throw DataError(file: file, object: DataFile.featuresPath, row: rowIndex(position / featureCount),
+                                "column \(position % featureCount) is \(value); a Bernoulli likelihood needs every value "
+                                + "within [0, 1] (use a Gaussian likelihood, or rescale the data)")
+            }
+        }
+    }
+
+    /// Copies stored row `sourceRow` of `source` to row `destinationRow` of `destination`, scaled.
+    @inline(__always)
+    func copyRow(uint8 source: UnsafePointer<UInt8>, sourceRow: Int, to destination: UnsafeMutablePointer<Float>, destinationRow: Int) {
+        let from = source + sourceRow * featureCount
+        let to = destination + destinationRow * featureCount
+        byteTable.withUnsafeBufferPointer { table in
+            for column in 0..<featureCount { to[column] = table[Int(from[column])] }
+        }
+    }
+
+    @inline(__always)
+    func copyRow(float32 source: UnsafePointer<Float>, sourceRow: Int, to destination: UnsafeMutablePointer<Float>, destinationRow: Int) {
+        (destination + destinationRow * featureCount).update(from: source + sourceRow * featureCount, count: featureCount)
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import VAEIO
+
+/// `vae-dist prepare <format> ...`: converts data into the vae-dist HDF5 layout.
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert data (IDX, CSV, NPY, or the packaged Fashion-MNIST) into a vae-dist HDF5 data file.",
+        subcommands: [FashionMNIST.self, IDX.self, CSV.self, NPY.self]
+    )
+}
+
+/// Options every converter shares.
+struct OutputOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The HDF5 data file to write (replaced atomically if it exists).")
+    var output: String
+
+    @Option(help: "gzip level 1...9 for /features, 0 for no compression.")
+    var compressionLevel: Int = 4
+
+    var gzipLevel: Int? { compressionLevel == 0 ? nil : compressionLevel }
+
+    func validate() throws {
+        guard (0...9).contains(compressionLevel) else {
+            throw ValidationError("--compression-level must be 0 (none) to 9, got \(compressionLevel)")
+        }
+    }
+}
+
+extension Prepare {
+    struct FashionMNIST: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "fashion-mnist",
+            abstract: "Prepare the default data: Fashion-MNIST train and test files from the Debian package.",
+            discussion: "Writes fashion-mnist-train.h5 and fashion-mnist-test.h5 into --data-dir, "
+                + "$VAE_DIST_DATA_DIR, or ./data (first one set)."
+        )
+
+        @Option(help: "Directory for the two data files (default: $VAE_DIST_DATA_DIR, else ./data).")
+        var dataDir: String?
+
+        @Option(help: "Directory holding the four *-ubyte.gz IDX files.")
+        var sourceDir: String = DefaultData.fashionMNISTSourceDirectory
+
+        func run() throws {
+            try DefaultData.prepareFashionMNIST(sourceDirectory: sourceDir, dataDirectory: dataDir ?? DefaultData.dataDirectory())
+        }
+    }
+
+    struct IDX: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "idx",
+            abstract: "Convert IDX images (+ labels), raw or .gz, as MNIST and Fashion-MNIST ship them."
+        )
+
+        @Option(help: "IDX images: uint8 (stored as uint8 with scale 1/255) or float32.")
+        var images: String
+
+        @Option(help: "IDX labels, rank 1, one per image.")
+        var labels: String?
+
+        @OptionGroup var output: OutputOptions
+
+        func run() throws {
+            print("prepared \(try DataPreparation.prepareIDX(images: images, labels: labels, output: output.output, gzipLevel: output.gzipLevel))")
+        }
+    }
+
+    struct CSV: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "csv",
+            abstract: "Convert a numeric CSV (raw or .gz) into float32 features, one row per line."
+        )
+
+        @Argument(help: "The CSV file.")
+        var input: String
+
+        @Option(help: "Label column: a 0-based index, -1 or 'last' for the last column, or a header name. Default: no labels.")
+        var labelColumn: String?
+
+        @Flag(inversion: .prefixedNo, help: "Whether the first line is a header (default: detected, a line with any non-numeric field).")
+        var header: Bool?
+
+        @Option(help: "Field delimiter, one character.")
+        var delimiter: String = ","
+
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard delimiter.count == 1 else { throw ValidationError("--delimiter must be one character, got '\(delimiter)'") }
+        }
+
+        func run() throws {
+            let summary = try DataPreparation.prepareCSV(
+                input, output: output.output, labelColumn: labelColumn.map(CSVLabelColumn.init(argument:)),
+                hasHeader: header, delimiter: delimiter.first!, gzipLevel: output.gzipLevel)
+            print("prepared \(summary)")
+        }
+    }
+
+    struct NPY: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "npy",
+            abstract: "Convert a NumPy .npy array (uint8 or float32, C order; [N, ...] flattened to [N, D])."
+        )
+
+        @Argument(help: "The .npy features file.")
+        var input: String
+
+        @Option(help: "A 1-D integer .npy with one label per row.")
+        var labels: String?
+
+        @Option(help: "Scale stored with uint8 features: value = byte * scale (default 1/255). Not used for float32.")
+        var scale: Double?
+
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if let scale, !(scale.isFinite && scale > 0) {
+                throw ValidationError("--scale must be a finite number > 0, got \(scale)")
+            }
+        }
+
+        func run() throws {
+            let summary = try DataPreparation.prepareNPY(input, labels: labels, output: output.output, scale: scale,
+                                                         gzipLevel: output.gzipLevel)
+            print("prepared \(summary)")
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import XCTest
+@testable import VAEIO
+
+/// The built `vae-dist` binary, run as a user runs it.
+final class CommandLineTests: XCTestCase {
+    var directory = ""
+    var binary = ""
+    override func setUpWithError() throws {
+        directory = try makeTemporaryDirectory(name)
+        binary = try vaeDistBinary()
+    }
+
+    /// A small IDX pair prepared through the CLI.
+    func prepareSmallIDX() throws -> String {
+        let rows = 6
+        let images = directory + "/images"
+        let labels = directory + "/labels"
+        try writeFile(images, idxBytes(type: 0x08, dimensions: [rows, 2, 2], payload: (0..<(rows * 4)).map { UInt8($0 * 9) }))
+        try writeFile(labels, idxBytes(type: 0x08, dimensions: [rows], payload: [0, 1, 2, 3, 4, 5]))
+        let output = directory + "/small.h5"
+        let result = try runProcess(binary, ["prepare", "idx", "--images", images, "--labels", labels, "--output", output])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("prepared \(output): /features uint8 [6, 4], /labels [6]"), result.stdout)
+        return output
+    }
+
+    func testInspectShowsLayoutDtypesAndAttributes() throws {
+        let output = try prepareSmallIDX()
+        let result = try runProcess(binary, ["inspect", output])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        for fragment in ["@format = \"vae-dist-data\"", "@format_version = 1", "@fingerprint = \"fnv1a64:",
+                         "/features  uint8 [6, 4]  chunks [6, 4]  gzip(4)", "@scale = 0.00392156862745098", "/labels  int64 [6]"] {
+            XCTAssertTrue(result.stdout.contains(fragment), "inspect output lacks '\(fragment)':\n\(result.stdout)")
+        }
+    }
+
+    func testInspectCutsLongStringsAndListsNestedGroups() throws {
+        let path = directory + "/checkpoint.h5"
+        let file = try HDF5File.create(path)
+        try file.root().setAttribute("config", "{\"x\": \"" + String(repeating: "y", count: 500) + "\"}")
+        try file.root().writeDataset("model/encoder.fc1.weight", [Float](repeating: 0, count: 6), shape: [3, 2])
+        try file.close()
+        let result = try runProcess(binary, ["inspect", path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("/model/"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("/model/encoder.fc1.weight  float32 [3, 2]"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("...\" (509 characters)"), result.stdout)
+    }
+
+    func testH5dumpReadsWhatPrepareWrites() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h5dump") else {
+            throw XCTSkip("h5dump not installed (Debian package hdf5-tools)")
+        }
+        let output = try prepareSmallIDX()
+        let result = try runProcess("/usr/bin/h5dump", ["-d", "/labels", output])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("(0): 0, 1, 2, 3, 4, 5"), result.stdout)
+        let header = try runProcess("/usr/bin/h5dump", ["-H", "-A", output])
+        XCTAssertEqual(header.status, 0, header.stderr)
+        XCTAssertTrue(header.stdout.contains("DATASET \"features\""), header.stdout)
+        XCTAssertTrue(header.stdout.contains("H5T_STD_U8LE"), header.stdout)
+    }
+
+    func testH5pyReadsWhatPrepareWritesAndAgreesOnTheFingerprint() throws {
+        guard h5pyAvailable else {
+            print("h5py not importable by python3: skipping the h5py check (pip install h5py to run it)")
+            throw XCTSkip("h5py not importable by python3")
+        }
+        let output = try prepareSmallIDX()
+        let script = """
+        import sys, h5py, numpy as np
+        with h5py.File(sys.argv[1], "r") as f:
+            x = f["features"][...]
+            assert x.dtype == np.uint8 and x.shape == (6, 4), (x.dtype, x.shape)
+            assert list(f["labels"][...]) == [0, 1, 2, 3, 4, 5]
+            assert f.attrs["format"] == "vae-dist-data" and f.attrs["format_version"] == 1
+            assert abs(f["features"].attrs["scale"] - 1 / 255) < 1e-15
+            assert (x.reshape(-1) == (np.arange(24) * 9).astype(np.uint8)).all()
+            h = 0xcbf29ce484222325
+            for b in x.tobytes() + f"uint8[{x.shape[0]},{x.shape[1]}]".encode():
+                h = ((h ^ b) * 0x100000001b3) % 2**64
+            assert f.attrs["fingerprint"] == "fnv1a64:%016x" % h, (f.attrs["fingerprint"], h)
+        print("h5py ok")
+        """
+        let result = try runProcess("/usr/bin/env", ["python3", "-c", script, output])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "h5py ok\n")
+    }
+
+    func testH5pyWrittenFileIsAcceptedAsItIs() throws {
+        guard h5pyAvailable else {
+            print("h5py not importable by python3: skipping the h5py-written file check")
+            throw XCTSkip("h5py not importable by python3")
+        }
+        let path = directory + "/user.h5"
+        let script = """
+        import sys, h5py, numpy as np
+        with h5py.File(sys.argv[1], "w") as f:
+            f["features"] = np.arange(12, dtype=np.uint8).reshape(3, 4)
+            f["features"].attrs["scale"] = 1 / 255
+            f["labels"] = np.array([7, 8, 9], dtype=np.int32)
+        """
+        XCTAssertEqual(try runProcess("/usr/bin/env", ["python3", "-c", script, path]).status, 0)
+        let data = try DataFile.open(path)
+        XCTAssertEqual([data.rowCount, data.featureCount], [3, 4])
+        XCTAssertEqual(try data.readLabels(), [7, 8, 9])
+        let result = try runProcess(binary, ["check", path, "--bernoulli"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("all rows valid for a Bernoulli likelihood"), result.stdout)
+    }
+
+    func testUserErrorsAreOneLineWithNonZeroExit() throws {
+        let cases: [([String], String)] = [
+            (["inspect", directory + "/absent.h5"], "absent.h5: no such file"),
+            (["check", "/etc/hostname"], "/etc/hostname: is not an HDF5 file"),
+            (["prepare", "idx", "--images", directory + "/absent", "--output", directory + "/o.h5"], "absent: no such file"),
+            (["prepare", "npy", "x.npy", "-o", "o.h5", "--compression-level", "12"], "--compression-level must be 0 (none) to 9, got 12"),
+            (["check", "x.h5", "--memory-budget", "lots"], "--memory-budget must be a byte count"),
+            (["check", "x.h5", "--reading", "mmap"], "mmap"),
+        ]
+        for (arguments, fragment) in cases {
+            let result = try runProcess(binary, arguments)
+            XCTAssertNotEqual(result.status, 0, "\(arguments)")
+            XCTAssertTrue(result.stderr.hasPrefix("vae-dist: error: "), "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(fragment), "\(arguments): \(result.stderr)")
+            XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, "one line: \(result.stderr)")
+        }
+    }
+
+    func testUnwritableOutputDirectoryFailsWithoutLeavingAFile() throws {
+        let images = directory + "/images"
+        try writeFile(images, idxBytes(type: 0x08, dimensions: [1, 1], payload: [1]))
+        let unwritable: String
+        if getuid() == 0 {
+            unwritable = "/sys"  // root may write anywhere but sysfs
+        } else {
+            unwritable = directory + "/readonly"
+            try FileManager.default.createDirectory(atPath: unwritable, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o555])
+        }
+        let result = try runProcess(binary, ["prepare", "idx", "--images", images, "--output", unwritable + "/out.h5"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.stderr, "vae-dist: error: \(unwritable)/out.h5: cannot create a file in output directory \(unwritable): Permission denied\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: unwritable + "/out.h5"))
+    }
+
+    func testPrepareFashionMNISTWithoutArgumentsUsesTheDataDirectory() throws {
+        guard FileManager.default.fileExists(atPath: DefaultData.fashionMNISTSourceDirectory + "/t10k-images-idx3-ubyte.gz") else {
+            throw XCTSkip("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)")
+        }
+        let dataDirectory = directory + "/data-dir"
+        let result = try runProcess(binary, ["prepare", "fashion-mnist"], environment: ["VAE_DIST_DATA_DIR": dataDirectory])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("fashion-mnist-train.h5: /features uint8 [60000, 784], /labels [60000]"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("fashion-mnist-test.h5: /features uint8 [10000, 784], /labels [10000]"), result.stdout)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dataDirectory).sorted(),
+                       ["fashion-mnist-test.h5", "fashion-mnist-train.h5"])
+        // Without the variable: ./data under the working directory.
+        let workingDirectory = directory + "/cwd"
+        try FileManager.default.createDirectory(atPath: workingDirectory, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        environment["VAE_DIST_DATA_DIR"] = nil
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["prepare", "fashion-mnist", "--source-dir", DefaultData.fashionMNISTSourceDirectory]
+        process.environment = environment
+        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: workingDirectory + "/data/fashion-mnist-test.h5"))
+    }
+
+    func testCheckStreamsAFileLargerThanItsBudget() throws {
+        let path = directory + "/big.h5"
+        let rows = 4000, features = 256  // 4 MB float32
+        try writeDataFile(path, float32: (0..<(rows * features)).map { Float($0 % 97) / 97 }, rows: rows, features: features,
+                          chunkRows: 16, gzip: 1)
+        let result = try runProcess(binary, ["check", path, "--reading", "streaming", "--memory-budget", "1M", "--batch-size", "100"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("read 4000 rows in 40 steps of 100 (streaming)"), result.stdout)
+        let highWater = result.stdout.split(separator: "\n").first { $0.hasPrefix("memory budget") }
+            .flatMap { line in line.components(separatedBy: "high-water ").last }
+            .flatMap { $0.split(separator: "(").last?.split(separator: " ").first }
+            .flatMap { Int($0) }
+        XCTAssertNotNil(highWater, result.stdout)
+        XCTAssertLessThanOrEqual(highWater ?? .max, 1 << 20)
+    }
+}
