@@ -29,16 +29,16 @@ let package = Package(
         .testTarget(name: "VAECoreTests", dependencies: ["VAECore"]),
 
         // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
-        .target(name: "VAEIO", dependencies: ["CHDF5", "CVAESupport", "CZlib"]),
+        .target(name: "VAEIO", dependencies: ["VAECore", "CHDF5", "CVAESupport", "CZlib"]),
 
         // The communicator (MPI or single process), collective error agreement, the trainer.
         // The only target that imports MPI.
-        .target(name: "VAEParallel", dependencies: ["CMPI", "CVAESupport"]),
+        .target(name: "VAEParallel", dependencies: ["VAECore", "VAEIO", "CMPI", "CVAESupport"]),
 
         // The command line: thin, parses and calls the library targets.
         .executableTarget(
             name: "vae-dist",
-            dependencies: ["VAEParallel", "VAEIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VAECore", "VAEParallel", "VAEIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // The test targets depend on the executable so `swift build --build-tests`

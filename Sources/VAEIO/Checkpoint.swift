@@ -1,0 +1,130 @@
+import Foundation
+import VAECore
+
+/// A training checkpoint (docs/files.md): the model as a PyTorch-style
+/// state_dict under /model, the optimizer's state under /optimizer/<state>/,
+/// and everything needed to continue or to trust the file as root attributes.
+public struct Checkpoint {
+    public static let format = "vae-dist-checkpoint"
+    public static let formatVersion = 1
+
+    public var configuration: TrainingConfiguration
+    /// Optimizer steps taken.
+    public var step: Int
+    /// Epochs completed.
+    public var epoch: Int
+    /// Ranks of the run that wrote it (results depend on it only through summation order).
+    public var worldSize: Int
+    public var dataFingerprint: String
+    /// The flat parameter buffer, in `configuration.architecture.parameterLayout` order.
+    public var parameters: [Float]
+    public var optimizerName: String
+    /// Each optimizer state buffer, flat like the parameters.
+    public var optimizerState: [String: [Float]]
+
+    public init(configuration: TrainingConfiguration, step: Int, epoch: Int, worldSize: Int,
+                dataFingerprint: String, parameters: [Float], optimizerName: String,
+                optimizerState: [String: [Float]]) {
+        self.configuration = configuration
+        self.step = step
+        self.epoch = epoch
+        self.worldSize = worldSize
+        self.dataFingerprint = dataFingerprint
+        self.parameters = parameters
+        self.optimizerName = optimizerName
+        self.optimizerState = optimizerState
+    }
+
+    /// Writes the checkpoint atomically: `path` holds the old file or the whole new one.
+    public func write(to path: String) throws {
+        let layout = configuration.architecture.parameterLayout
+        guard parameters.count == layout.totalCount else {
+            throw DataError(file: path, "internal error: \(parameters.count) parameters for a layout of \(layout.totalCount)")
+        }
+        try writeHDF5FileAtomically(to: path) { file in
+            let root = try file.root()
+            try root.setAttribute("format", Self.format)
+            try root.setAttribute("format_version", Self.formatVersion)
+            try root.setAttribute("step", step)
+            try root.setAttribute("epoch", epoch)
+            try root.setAttribute("seed", String(configuration.seed))
+            try root.setAttribute("rng", "philox4x32-10; key = seed; counters per docs/algorithm.md")
+            try root.setAttribute("world_size", worldSize)
+            try root.setAttribute("data_fingerprint", dataFingerprint)
+            try root.setAttribute("optimizer", optimizerName)
+            try root.setJSONAttribute("config", configuration)
+            _ = try root.createGroup("model")
+            for spec in layout.tensors {
+                try root.writeDataset("model/\(spec.name)", Array(parameters[spec.offset..<spec.offset + spec.count]),
+                                      shape: spec.shape)
+            }
+            _ = try root.createGroup("optimizer")
+            for (state, values) in optimizerState.sorted(by: { $0.key < $1.key }) {
+                for spec in layout.tensors {
+                    try root.writeDataset("optimizer/\(state)/\(spec.name)",
+                                          Array(values[spec.offset..<spec.offset + spec.count]), shape: spec.shape)
+                }
+            }
+        }
+    }
+
+    /// Reads and validates a checkpoint; every problem names the file and what was expected.
+    public static func read(_ path: String) throws -> Checkpoint {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DataError(file: path, "no such checkpoint file")
+        }
+        guard HDF5File.isHDF5(path) else {
+            throw DataError(file: path, "is not an HDF5 file (truncated or corrupt checkpoint?)")
+        }
+        let file = try HDF5File.open(path)
+        let root = try file.root()
+        guard try root.stringAttribute("format") == format else {
+            throw DataError(file: path, "is not a vae-dist checkpoint (root attribute format is not '\(format)')")
+        }
+        if let version = try root.intAttribute("format_version"), version > formatVersion {
+            throw DataError(file: path, "has checkpoint format_version \(version); this vae-dist reads \(formatVersion) or older")
+        }
+        func required<T>(_ name: String, _ value: T?) throws -> T {
+            guard let value else { throw DataError(file: path, "checkpoint lacks the root attribute '\(name)'") }
+            return value
+        }
+        let configuration = try required("config", try root.jsonAttribute("config", as: TrainingConfiguration.self))
+        let layout = configuration.architecture.parameterLayout
+        func readFlat(_ group: String) throws -> [Float] {
+            var flat = [Float](repeating: 0, count: layout.totalCount)
+            for spec in layout.tensors {
+                let name = "\(group)/\(spec.name)"
+                guard try root.contains(name) else {
+                    throw DataError(file: path, object: "/\(name)", "missing from the checkpoint")
+                }
+                let dataset = try root.openDataset(name)
+                let shape = try dataset.shape()
+                guard shape == spec.shape else {
+                    throw DataError(file: path, object: "/\(name)", "has shape \(shape), expected \(spec.shape) from the checkpoint's config")
+                }
+                let values: [Float] = try dataset.read()
+                flat.replaceSubrange(spec.offset..<spec.offset + spec.count, with: values)
+            }
+            guard flat.allSatisfy(\.isFinite) else {
+                throw DataError(file: path, object: "/\(group)", "holds NaN or Inf values")
+            }
+            return flat
+        }
+        let parameters = try readFlat("model")
+        var optimizerState: [String: [Float]] = [:]
+        if try root.contains("optimizer") {
+            for (state, kind) in try root.openGroup("optimizer").children() where kind == .group {
+                optimizerState[state] = try readFlat("optimizer/\(state)")
+            }
+        }
+        return Checkpoint(
+            configuration: configuration,
+            step: try required("step", try root.intAttribute("step")),
+            epoch: try required("epoch", try root.intAttribute("epoch")),
+            worldSize: try required("world_size", try root.intAttribute("world_size")),
+            dataFingerprint: try required("data_fingerprint", try root.stringAttribute("data_fingerprint")),
+            parameters: parameters,
+            optimizerName: try required("optimizer", try root.stringAttribute("optimizer")),
+            optimizerState: optimizerState)
+    }
+}

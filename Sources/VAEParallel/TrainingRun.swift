@@ -1,0 +1,255 @@
+import Foundation
+import VAECore
+import VAEIO
+
+/// Where a training run reads and writes, beside the configuration that fixes its numbers.
+public struct TrainingOptions: Sendable {
+    public var configuration: TrainingConfiguration
+    /// The training data file; nil means the default Fashion-MNIST (prepared on first use).
+    public var dataPath: String?
+    /// Data evaluated after every epoch; nil means none (the default data's test split when dataPath is nil).
+    public var testDataPath: String?
+    public var runDirectory: String
+    public var readingMode: ReadingMode = .auto
+    /// Bytes of training data each rank may hold; nil = a share of physical memory.
+    public var memoryBudget: Int?
+    /// Keep the newest K epoch checkpoints (the final one is always kept).
+    public var keepCheckpoints: Int = 3
+    public var checkpointEvery: Int = 1
+    /// Live progress bar on rank 0 (only when stdout is a terminal).
+    public var progressBar: Bool = true
+
+    public init(configuration: TrainingConfiguration, runDirectory: String) {
+        self.configuration = configuration
+        self.runDirectory = runDirectory
+    }
+}
+
+/// A user-facing problem with the run's inputs, found on some rank before training.
+public struct TrainingSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// One training run from the options to the files in the run directory:
+/// open the data, build the trainer, train epoch by epoch, and let rank 0 log,
+/// write metrics.jsonl and checkpoints. Every step that can fail on one rank
+/// is followed by an agreement, so a failure anywhere ends every rank.
+public final class TrainingRun {
+    public let options: TrainingOptions
+    public let communicator: any Communicator
+    /// Set after setup: the configuration with the data dimension filled in.
+    public private(set) var configuration: TrainingConfiguration
+    public private(set) var trainer: Trainer?
+    public private(set) var metrics: [EpochMetrics] = []
+    private let log: (String) -> Void
+
+    public init(options: TrainingOptions, communicator: any Communicator, log: @escaping (String) -> Void = { print($0) }) {
+        self.options = options
+        self.communicator = communicator
+        self.configuration = options.configuration
+        self.log = log
+    }
+
+    private var metricsPath: String { (options.runDirectory as NSString).appendingPathComponent("metrics.jsonl") }
+
+    /// Runs every epoch; returns the per-epoch metrics (on every rank).
+    @discardableResult
+    public func run() throws -> [EpochMetrics] {
+        FloatingPointEnvironment.enableFlushToZero()
+        let (trainFile, testFile) = try openData()
+        let trainSource = try agreed { () -> any MinibatchSource in
+            try makeMinibatchSource(dataFile: trainFile, mode: options.readingMode,
+                                    memoryBudget: options.memoryBudget ?? defaultMemoryBudget(ranksOnThisNode: communicator.size),
+                                    bernoulli: configuration.likelihood == .bernoulli)
+        }
+        // Every rank evaluates a share of the test rows, which it reads on demand.
+        let testSource = try agreed { () -> (any MinibatchSource)? in
+            try testFile.map {
+                try makeMinibatchSource(dataFile: $0, mode: .streaming, memoryBudget: 64 << 20,
+                                        bernoulli: configuration.likelihood == .bernoulli)
+            }
+        }
+        let trainer = try Trainer(configuration: configuration, communicator: communicator, trainData: trainSource)
+        self.trainer = trainer
+        let fingerprint = try agreed { try trainFile.fingerprint() }
+        try rootOnly { try prepareRunDirectory() }
+        if communicator.isRoot { log(banner(trainFile: trainFile, testFile: testFile, trainer: trainer)) }
+
+        let start = Date()
+        let stepsPerEpoch = trainer.stepsPerEpoch(rowCount: trainFile.rowCount)
+        for epoch in 0..<configuration.epochs {
+            let epochStart = Date()
+            let progress = ProgressBar(enabled: options.progressBar && communicator.isRoot, epoch: epoch + 1,
+                                       epochs: configuration.epochs, globalBatch: configuration.globalBatch)
+            let train = try trainer.trainEpoch(epoch, onStep: progress.update)
+            progress.finish()
+            let epochSeconds = Date().timeIntervalSince(epochStart)
+            let test = try testSource.map { try trainer.evaluate($0) }
+            let elapsed = Date().timeIntervalSince(start)
+            let epochMetrics = EpochMetrics(
+                epoch: epoch + 1, epochs: configuration.epochs, step: trainer.step,
+                trainNegativeELBO: train.negativeELBOPerRow, trainReconstruction: train.reconstruction / Double(train.rows),
+                trainKL: train.kl / Double(train.rows),
+                klWeight: Double(configuration.klWeight(step: trainer.step, stepsPerEpoch: stepsPerEpoch)),
+                testNegativeELBO: test?.negativeELBOPerRow, testReconstruction: test.map { $0.reconstruction / Double($0.rows) },
+                testKL: test.map { $0.kl / Double($0.rows) },
+                samplesPerSecond: Double(train.rows) / epochSeconds, epochSeconds: epochSeconds,
+                elapsedSeconds: elapsed,
+                etaSeconds: elapsed / Double(epoch + 1) * Double(configuration.epochs - epoch - 1),
+                ranks: communicator.size)
+            metrics.append(epochMetrics)
+            try rootOnly {
+                log(epochMetrics.line)
+                try appendLine(epochMetrics.jsonLine, to: metricsPath)
+                let isLast = epoch + 1 == configuration.epochs
+                if isLast || (epoch + 1) % options.checkpointEvery == 0 {
+                    try writeCheckpoint(trainer: trainer, epoch: epoch + 1, fingerprint: fingerprint)
+                }
+            }
+        }
+        return metrics
+    }
+
+    // MARK: Set-up
+
+    /// Opens (and, for the default data, first prepares) the data files on every rank.
+    private func openData() throws -> (train: DataFile, test: DataFile?) {
+        var trainPath = options.dataPath
+        var testPath = options.testDataPath
+        if trainPath == nil {
+            // Rank 0 prepares the default files; the others wait for the agreement, then open them.
+            let paths = try rootFirst { try DefaultData.ensureFashionMNIST(log: log) }
+            trainPath = paths.train
+            if testPath == nil { testPath = paths.test }
+        }
+        let train = try agreed { try DataFile.open(trainPath!) }
+        let test = try agreed { try testPath.map { try DataFile.open($0) } }
+        if let test, test.featureCount != train.featureCount {
+            throw TrainingSetupError("test data \(test.path) has \(test.featureCount) features per row, "
+                                     + "but the training data \(train.path) has \(train.featureCount)")
+        }
+        configuration.architecture.dataDimension = train.featureCount
+        let problems = configuration.problems
+        if !problems.isEmpty { throw TrainingSetupError(problems.joined(separator: "; ")) }
+        if configuration.globalBatch < communicator.size {
+            throw TrainingSetupError("--batch \(configuration.globalBatch) is smaller than the \(communicator.size) ranks: "
+                                     + "the global batch must give every rank at least one row")
+        }
+        if configuration.lastBatch == .drop && train.rowCount < configuration.globalBatch {
+            throw TrainingSetupError("\(train.path) has \(train.rowCount) rows, fewer than one global batch of "
+                                     + "\(configuration.globalBatch) with --last-batch drop: no step would run")
+        }
+        return (train, test)
+    }
+
+    private func prepareRunDirectory() throws {
+        let directory = options.runDirectory
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw TrainingSetupError("--out \(directory) exists and is not a directory") }
+            if FileManager.default.fileExists(atPath: metricsPath) {
+                throw TrainingSetupError("--out \(directory) already holds a run (metrics.jsonl); choose a new directory")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw TrainingSetupError("cannot create run directory \(directory): \(error.localizedDescription)")
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let configPath = (directory as NSString).appendingPathComponent("config.json")
+        do {
+            try encoder.encode(configuration).write(to: URL(fileURLWithPath: configPath))
+        } catch {
+            throw TrainingSetupError("cannot write \(configPath): \(error.localizedDescription)")
+        }
+    }
+
+    private func banner(trainFile: DataFile, testFile: DataFile?, trainer: Trainer) -> String {
+        let architecture = configuration.architecture
+        let shape = ([architecture.dataDimension] + architecture.hiddenSizes + [architecture.latentDimension])
+            .map(String.init).joined(separator: "-")
+        var lines = [
+            "vae-dist train: \(communicator.size) rank\(communicator.size == 1 ? "" : "s"), BLAS kernel \(BLASLibrary.coreName)"
+                + " x \(BLASLibrary.threadCount) thread\(BLASLibrary.threadCount == 1 ? "" : "s") per rank",
+            "  model    \(shape) \(architecture.activation.rawValue), \(trainer.layout.totalCount) parameters, "
+                + "\(configuration.likelihood.rawValue) likelihood, estimator \(configuration.estimator.rawValue), L=\(configuration.samples)",
+            "  data     \(trainFile.path): \(trainFile.rowCount) x \(trainFile.featureCount) \(trainFile.featureType.rawValue)",
+        ]
+        if let testFile { lines.append("  test     \(testFile.path): \(testFile.rowCount) rows") }
+        lines.append("  training \(configuration.epochs) epochs, global batch \(configuration.globalBatch), "
+                     + "\(configuration.optimizer.rawValue) lr \(configuration.learningRate), seed \(configuration.seed)")
+        lines.append("  output   \(options.runDirectory)")
+        return lines.joined(separator: "\n")
+    }
+
+    // MARK: Rank 0's files
+
+    private func writeCheckpoint(trainer: Trainer, epoch: Int, fingerprint: String) throws {
+        let name = String(format: "checkpoint-epoch-%04d.h5", epoch)
+        let path = (options.runDirectory as NSString).appendingPathComponent(name)
+        var state: [String: [Float]] = [:]
+        for (stateName, buffer) in trainer.optimizer.state { state[stateName] = buffer.array }
+        let checkpoint = Checkpoint(configuration: configuration, step: trainer.step, epoch: epoch,
+                                    worldSize: communicator.size, dataFingerprint: fingerprint,
+                                    parameters: trainer.parameters.array, optimizerName: trainer.optimizer.name,
+                                    optimizerState: state)
+        try checkpoint.write(to: path)
+        try removeOldCheckpoints()
+    }
+
+    /// Keeps the newest `keepCheckpoints` epoch checkpoints; older ones go only after a newer one is complete.
+    private func removeOldCheckpoints() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: options.runDirectory)) ?? []
+        let checkpoints = names.filter { $0.hasPrefix("checkpoint-epoch-") && $0.hasSuffix(".h5") }.sorted()
+        for name in checkpoints.dropLast(max(1, options.keepCheckpoints)) {
+            try? FileManager.default.removeItem(atPath: (options.runDirectory as NSString).appendingPathComponent(name))
+        }
+    }
+
+    private func appendLine(_ line: String, to path: String) throws {
+        guard let handle = FileHandle(forWritingAtPath: path) ?? {
+            FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil
+        }() else {
+            throw TrainingSetupError("cannot write \(path)")
+        }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    // MARK: Agreement helpers
+
+    /// Runs `body` on every rank; if it fails anywhere, every rank throws the failing rank's message.
+    private func agreed<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        var failure: String?
+        do { result = try body() } catch { failure = failureMessage(error) }
+        try communicator.agreeOnFailure(failure)
+        return result!
+    }
+
+    /// Runs `body` on rank 0 only (file side effects); a failure there ends every rank.
+    private func rootOnly(_ body: () throws -> Void) throws {
+        var failure: String?
+        if communicator.isRoot {
+            do { try body() } catch { failure = failureMessage(error) }
+        }
+        try communicator.agreeOnFailure(failure)
+    }
+
+    /// Runs `body` on rank 0, then on the others once rank 0 has succeeded.
+    private func rootFirst<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        var failure: String?
+        if communicator.isRoot {
+            do { result = try body() } catch { failure = failureMessage(error) }
+        }
+        try communicator.agreeOnFailure(failure)
+        if !communicator.isRoot { result = try agreed(body) } else { _ = try agreed { result! } }
+        return result!
+    }
+}
