@@ -7,7 +7,8 @@
 # file (the baseline: Swift runtime, Foundation, libhdf5).
 #
 # Environment: ROWS (200000), FEATURES (784), BUDGET (64M), WORK_DIR
-# (/tmp/vae-dist-streaming), BINARY (default: a release build of vae-dist).
+# (/tmp/vae-dist-streaming), COMPRESSION (gzip level, 1), BINARY (default: a
+# release build of vae-dist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,7 @@ for start in range(0, rows, 10000):
     out[start:stop] = rng.random((stop - start, features), dtype=np.float32)
 out.flush()
 PY
-  "$BINARY" prepare npy "$work/uniform.npy" --output "$data" --compression-level 1
+  "$BINARY" prepare npy "$work/uniform.npy" --output "$data" --compression-level "${COMPRESSION:-1}"
   rm -f "$work/uniform.npy"
 else
   echo "streaming-memory: reusing $data"
