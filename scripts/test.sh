@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 echo "test: setting up system packages"
 scripts/setup.sh
 
+echo "test: python3 h5py for the h5py read checks (tests skip them without it)"
+python3 -c 'import h5py' 2>/dev/null || python3 -m pip install --quiet h5py || echo "test: h5py unavailable, h5py checks will skip"
+
 echo "test: building"
 swift build --build-tests
 
