@@ -82,8 +82,8 @@ struct Train: ParsableCommand {
     var checkpointEvery: Int = 1
     @Option(help: "Keep the newest K epoch checkpoints.")
     var keepCheckpoints: Int = 3
-    @Flag(help: "No live progress bar, even on a terminal.")
-    var noProgress = false
+    @Flag(inversion: .prefixedNo, help: "Live progress bar (default: on when run as one process on a terminal; mpirun hides whether its output is one).")
+    var progress: Bool?
 
     func validate() throws {
         guard hiddenSizes != nil else {
@@ -141,7 +141,7 @@ struct Train: ParsableCommand {
             options.memoryBudget = memoryBudget.flatMap(parseByteCount)
             options.checkpointEvery = checkpointEvery
             options.keepCheckpoints = keepCheckpoints
-            options.progressBar = !noProgress
+            options.progressBar = progress ?? (communicator.size == 1 && isatty(STDOUT_FILENO) != 0)
             try TrainingRun(options: options, communicator: communicator, log: Self.printLine).run()
         }
     }

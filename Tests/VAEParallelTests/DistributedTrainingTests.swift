@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+@testable import VAECore
+import VAEIO
+@testable import VAEParallel
+
+/// N ranks train the one-rank model: bitwise for n = 1, and to float32
+/// summation order for n = 2, 3, 4 with uneven shards (37 rows, global batch 8:
+/// steps of 8,8,8,8,5 rows split 4+4, 3+3+2 / 2+3+3, 2+2+2+2 / 1+1+1+2 ...).
+final class DistributedTrainingTests: XCTestCase {
+    func testOneRankUnderMpirunIsBitwiseEqualToInProcessRun() throws {
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 1), rows: 37)
+        let configuration = smallConfiguration()
+        _ = try trainInProcess(configuration, data: data, out: scratch + "/in-process")
+        _ = try trainUnderMPI(ranks: 1, configuration, data: data, out: scratch + "/mpirun")
+        let serial = try finalParameters(scratch + "/in-process")
+        let launched = try finalParameters(scratch + "/mpirun")
+        XCTAssertEqual(serial.step, 10)
+        XCTAssertEqual(launched.parameters.map(\.bitPattern), serial.parameters.map(\.bitPattern))
+    }
+
+    func testTwoThreeAndFourRanksMatchOneRank() throws {
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 2), rows: 37)
+        let configuration = smallConfiguration(epochs: 4)
+        let serialMetrics = try trainInProcess(configuration, data: data, out: scratch + "/one")
+        let serial = try finalParameters(scratch + "/one")
+        for ranks in [2, 3, 4] {
+            let out = scratch + "/ranks-\(ranks)"
+            _ = try trainUnderMPI(ranks: ranks, configuration, data: data, out: out)
+            let parallel = try finalParameters(out)
+            XCTAssertEqual(parallel.worldSize, ranks)
+            XCTAssertEqual(parallel.step, serial.step)
+            // The ranks sum the same per-row gradients in another order: float32
+            // roundoff of ~1e-7 relative per step. Adam turns a gradient's relative
+            // error into the same relative error of a step of at most lr = 0.01, so
+            // 20 steps move a parameter by at most 20 * 0.01 * (a few 1e-7): 1e-5 is
+            // a 10x margin, while any real difference in the math moves them by ~lr.
+            let worst = zip(parallel.parameters, serial.parameters).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-5, "n = \(ranks): parameters differ by up to \(worst)")
+            XCTAssertNotEqual(worst, .infinity)
+            let metrics = try readMetrics(out)
+            XCTAssertEqual(metrics.count, serialMetrics.count)
+            for (epoch, (a, b)) in zip(metrics, serialMetrics).enumerated() {
+                XCTAssertEqual(a.trainNegativeELBO, b.trainNegativeELBO, accuracy: 1e-4 * abs(b.trainNegativeELBO),
+                               "n = \(ranks), epoch \(epoch + 1): train -ELBO")
+            }
+        }
+    }
+
+    /// The independent NumPy reference trained the same 10 steps (scripts/reference,
+    /// fixture train_small): Swift on one rank and on three ranks lands on its parameters.
+    func testOneAndThreeRanksMatchTheNumPyReferenceTraining() throws {
+        let fixture = try TrainingFixture.load("train_small")
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/train_small.h5"
+        try writeDataFile(data, features: fixture.data, rows: fixture.rows)
+        let configuration = smallConfiguration()
+        XCTAssertEqual(configuration.architecture.parameterLayout.totalCount, fixture.finalParameters.count)
+
+        let metrics = try trainInProcess(configuration, data: data, out: scratch + "/one")
+        _ = try trainUnderMPI(ranks: 3, configuration, data: data, out: scratch + "/three")
+        for run in ["one", "three"] {
+            let parameters = try finalParameters(scratch + "/" + run).parameters
+            // The reference runs in float64, VAECore in float32: each of the 10 Adam
+            // steps (lr 0.01) carries the gradient's ~1e-6 relative error: 1e-5 absolute
+            // is a 10x margin over 10 steps; a wrong schedule or warm-up moves them by ~lr.
+            let worst = zip(parameters, fixture.finalParameters).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThanOrEqual(worst, 1e-5, "\(run) rank(s): parameters differ from the reference by up to \(worst)")
+        }
+        // The epoch's reported reconstruction is the row-weighted mean of the reference's step values.
+        let stepRows: [Double] = [8, 8, 8, 8, 5]
+        for epoch in 0..<2 {
+            let steps = fixture.stepRecon[epoch * 5..<epoch * 5 + 5].map(Double.init)
+            var weighted = 0.0
+            for (value, rows) in zip(steps, stepRows) { weighted += value * rows }
+            let expected = weighted / 37
+            XCTAssertEqual(metrics[epoch].trainReconstruction, expected, accuracy: 1e-4 * expected,
+                           "epoch \(epoch + 1): reconstruction term")
+        }
+    }
+}
+
+/// The train_small fixture of scripts/reference/make_fixtures.py.
+struct TrainingFixture {
+    let rows: Int
+    let data: [Float]
+    let finalParameters: [Float]
+    let stepRecon: [Float]
+
+    static func load(_ name: String) throws -> TrainingFixture {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures").appendingPathComponent(name)
+        let manifest = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(contentsOf: folder.appendingPathComponent("manifest.json"))) as? [String: Any])
+        let raw = try Data(contentsOf: folder.appendingPathComponent("data.bin"))
+        let values: [Float] = raw.withUnsafeBytes { bytes in
+            (0..<raw.count / 4).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+        let tensors = try XCTUnwrap(manifest["tensors"] as? [String: [String: Any]])
+        func tensor(_ name: String) throws -> [Float] {
+            let entry = try XCTUnwrap(tensors[name], "fixture lacks \(name)")
+            let offset = entry["offset"] as! Int, count = entry["count"] as! Int
+            return Array(values[offset..<offset + count])
+        }
+        let layout = smallConfiguration().architecture.parameterLayout
+        var flat = [Float](repeating: 0, count: layout.totalCount)
+        for spec in layout.tensors {
+            flat.replaceSubrange(spec.offset..<spec.offset + spec.count, with: try tensor("final/\(spec.name)"))
+        }
+        let config = try XCTUnwrap(manifest["config"] as? [String: Any])
+        return TrainingFixture(rows: config["rows"] as! Int, data: try tensor("data"), finalParameters: flat,
+                               stepRecon: try tensor("step_recon"))
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import XCTest
+@testable import VAECore
+import VAEIO
+@testable import VAEParallel
+
+/// A scratch directory removed at the end of the test.
+func makeScratchDirectory(_ testCase: XCTestCase) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("vae-train-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    testCase.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+    return path
+}
+
+/// A float32 data file as a user might write it with h5py: /features only,
+/// chunked by `chunkRows` rows and gzipped (so one corrupt chunk fails one read).
+func writeDataFile(_ path: String, features: [Float], rows: Int, chunkRows: Int = 4) throws {
+    try writeHDF5FileAtomically(to: path) { file in
+        let root = try file.root()
+        try root.writeDataset("features", features, shape: [rows, features.count / rows],
+                              chunks: [chunkRows, features.count / rows], gzipLevel: 1)
+    }
+}
+
+/// Deterministic features in [0, 1], quantised like images.
+func syntheticFeatures(rows: Int, features: Int, seed: UInt64) -> [Float] {
+    var state = seed
+    return (0..<rows * features).map { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 56) / 255
+    }
+}
+
+/// The command line matching `configuration` (the model and optimisation options the tests vary).
+func trainArguments(_ configuration: TrainingConfiguration, data: String, out: String) -> [String] {
+    let architecture = configuration.architecture
+    return ["train", "--data", data, "--out", out, "--no-progress",
+            "--hidden", architecture.hiddenSizes.map(String.init).joined(separator: ","),
+            "--latent", String(architecture.latentDimension), "--activation", architecture.activation.rawValue,
+            "--batch", String(configuration.globalBatch), "--epochs", String(configuration.epochs),
+            "--lr", String(configuration.learningRate), "--kl-warmup", String(configuration.klWarmupEpochs),
+            "--seed", String(configuration.seed), "--samples", String(configuration.samples),
+            "--estimator", configuration.estimator.rawValue]
+}
+
+/// Trains in this process with the single-process communicator.
+func trainInProcess(_ configuration: TrainingConfiguration, data: String, out: String) throws -> [EpochMetrics] {
+    var options = TrainingOptions(configuration: configuration, runDirectory: out)
+    options.dataPath = data
+    options.progressBar = false
+    return try TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in }).run()
+}
+
+/// Trains with `ranks` MPI ranks through the real binary.
+func trainUnderMPI(ranks: Int, _ configuration: TrainingConfiguration, data: String, out: String,
+                   file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
+    let result = try runProcess(
+        try mpirunExecutable(),
+        ["-n", String(ranks), "--oversubscribe", "--bind-to", "none", try vaeDistBinary().path]
+            + trainArguments(configuration, data: data, out: out),
+        environment: childEnvironment(), timeout: 120, file: file, line: line)
+    XCTAssertEqual(result.status, 0, "mpirun -n \(ranks) train failed:\n\(result.standardError)", file: file, line: line)
+    return result
+}
+
+/// The final parameters of a run (its last checkpoint).
+func finalParameters(_ runDirectory: String) throws -> Checkpoint {
+    let names = try FileManager.default.contentsOfDirectory(atPath: runDirectory)
+        .filter { $0.hasPrefix("checkpoint-epoch-") }.sorted()
+    let last = try XCTUnwrap(names.last, "no checkpoint in \(runDirectory)")
+    return try Checkpoint.read((runDirectory as NSString).appendingPathComponent(last))
+}
+
+/// Per-epoch metrics from a run directory's metrics.jsonl.
+func readMetrics(_ runDirectory: String) throws -> [EpochMetrics] {
+    let text = try String(contentsOfFile: (runDirectory as NSString).appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+    return try text.split(separator: "\n").map { try JSONDecoder().decode(EpochMetrics.self, from: Data($0.utf8)) }
+}
+
+/// The small model of the multi-rank tests (and of the NumPy reference's train_small).
+func smallConfiguration(epochs: Int = 2) -> TrainingConfiguration {
+    var configuration = TrainingConfiguration(architecture: ModelArchitecture(
+        dataDimension: 10, hiddenSizes: [6], latentDimension: 2, activation: .relu))
+    configuration.globalBatch = 8
+    configuration.epochs = epochs
+    configuration.learningRate = 0.01
+    configuration.klWarmupEpochs = 0.5
+    configuration.seed = 99
+    return configuration
+}
