@@ -84,6 +84,22 @@ public final class ELBOObjective {
         }
     }
 
+    /// Decodes `count` latent codes `latentCodes` [count, Z] into the decoder's
+    /// output [count, D]: Bernoulli logits or Gaussian means (the likelihood's raw
+    /// parameter; apply a sigmoid for Bernoulli pixel means). `count` may be up to
+    /// maxRows * L (the decoder's workspace holds every draw of a batch).
+    public func decode(latentCodes: UnsafePointer<Float>, count: Int, parameters: UnsafePointer<Float>,
+                       output destination: UnsafeMutablePointer<Float>) {
+        precondition(count <= maxRows * settings.samples, "\(count) codes exceed the decoder workspace")
+        var input = latentCodes
+        for (layer, activations) in zip(decoder, decoderActivations) {
+            layer.forward(input: input, rows: count, parameters: parameters,
+                          output: activations.pointer, activation: architecture.activation)
+            input = UnsafePointer(activations.pointer)
+        }
+        output.forward(input: input, rows: count, parameters: parameters, output: destination)
+    }
+
     private func runEncoder(batch: UnsafePointer<Float>, count: Int, parameters: UnsafePointer<Float>) {
         var input = batch
         for (layer, activations) in zip(encoder, encoderActivations) {

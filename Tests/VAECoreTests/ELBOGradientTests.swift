@@ -82,3 +82,39 @@ final class ELBOGradientTests: XCTestCase {
         XCTAssertTrue(gradients.array.allSatisfy { $0 == 0 })
     }
 }
+
+final class DecodeTests: XCTestCase {
+    /// decode() is the decoder half of evaluate(): with L = 1 and estimator B,
+    /// the reconstruction term recomputed from decode(mu + sigma eps) must match.
+    func testDecodeReproducesTheReconstructionTerm() {
+        let architecture = ModelArchitecture(dataDimension: 5, hiddenSizes: [4], latentDimension: 2, activation: .tanh)
+        let objective = ELBOObjective(architecture: architecture,
+                                      settings: ObjectiveSettings(likelihood: BernoulliLikelihood(), estimator: .B, samples: 1),
+                                      maxRows: 3)
+        let parameters = FloatBuffer(count: objective.layout.totalCount)
+        ParameterInitialization.pytorch.initialize(parameters.pointer, layout: objective.layout, seed: 3)
+        var values = TestValues(seed: 4)
+        let batch = FloatBuffer(values.array(15, 0, 1))
+        let rows = [0, 1, 2]
+        let streams = RandomStreams(seed: 9)
+        let terms = rows.withUnsafeBufferPointer {
+            objective.evaluate(batch: batch.pointer, rowIndices: $0, count: 3, streams: streams, epoch: 1, beta: 1,
+                               parameters: parameters.pointer, gradients: nil)
+        }
+        let (mu, logVariance) = (FloatBuffer(count: 6), FloatBuffer(count: 6))
+        objective.encode(batch: batch.pointer, count: 3, parameters: parameters.pointer,
+                         mu: mu.pointer, logVariance: logVariance.pointer)
+        let codes = FloatBuffer(count: 6)
+        for row in 0..<3 {
+            var eps = [Float](repeating: 0, count: 2)
+            streams.normals(epoch: 1, row: row, draw: 0, count: 2, into: &eps)
+            for j in 0..<2 { codes[row * 2 + j] = mu[row * 2 + j] + exp(0.5 * logVariance[row * 2 + j]) * eps[j] }
+        }
+        let logits = FloatBuffer(count: 15)
+        objective.decode(latentCodes: codes.pointer, count: 3, parameters: parameters.pointer, output: logits.pointer)
+        let scratch = FloatBuffer(count: 15)
+        let reconstruction = BernoulliLikelihood().negativeLogLikelihood(
+            data: batch.pointer, output: logits.pointer, count: 15, gradientScale: 0, gradient: scratch.pointer)
+        XCTAssertEqual(reconstruction, terms.reconstruction, accuracy: 1e-5 * terms.reconstruction)
+    }
+}
