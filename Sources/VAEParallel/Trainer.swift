@@ -67,6 +67,26 @@ public final class Trainer {
             ? "initial parameters differ from rank 0's: ranks were started with different options or builds" : nil)
     }
 
+    /// Continues from a checkpoint: its parameters, optimizer state and step
+    /// count replace the freshly initialised ones, so the next step is exactly
+    /// the step an uninterrupted run would take.
+    public func restore(from checkpoint: Checkpoint) throws {
+        guard checkpoint.parameters.count == parameters.count else {
+            throw TrainingSetupError("checkpoint holds \(checkpoint.parameters.count) parameters, the model has \(parameters.count)")
+        }
+        guard checkpoint.optimizerName == optimizer.name else {
+            throw TrainingSetupError("checkpoint was trained with \(checkpoint.optimizerName), this run uses \(optimizer.name)")
+        }
+        for (i, value) in checkpoint.parameters.enumerated() { parameters[i] = value }
+        for (name, buffer) in optimizer.state {
+            guard let saved = checkpoint.optimizerState[name], saved.count == buffer.count else {
+                throw TrainingSetupError("checkpoint lacks the \(optimizer.name) state '\(name)'")
+            }
+            for (i, value) in saved.enumerated() { buffer[i] = value }
+        }
+        step = checkpoint.step
+    }
+
     public func stepsPerEpoch(rowCount: Int) -> Int {
         EpochSchedule.stepsPerEpoch(rowCount: rowCount, globalBatch: configuration.globalBatch,
                                     lastBatch: configuration.lastBatch)

@@ -18,6 +18,13 @@ public struct TrainingOptions: Sendable {
     public var checkpointEvery: Int = 1
     /// Live progress bar on rank 0 (only when stdout is a terminal).
     public var progressBar: Bool = true
+    /// Continue from "latest" (the newest checkpoint in the run directory) or a checkpoint path.
+    public var resume: String?
+    /// Resume even when the data fingerprint differs from the checkpoint's.
+    public var force = false
+    /// The command line's explicit options applied to a configuration: on resume,
+    /// applied to the checkpoint's to find options that contradict it.
+    public var applyCommandLine: @Sendable (TrainingConfiguration) -> TrainingConfiguration = { $0 }
 
     public init(configuration: TrainingConfiguration, runDirectory: String) {
         self.configuration = configuration
@@ -58,6 +65,9 @@ public final class TrainingRun {
     public func run() throws -> [EpochMetrics] {
         FloatingPointEnvironment.enableFlushToZero()
         let (trainFile, testFile) = try openData()
+        let fingerprint = try agreed { try trainFile.fingerprint() }
+        // A resumed run takes its configuration from the checkpoint: load it before anything uses the configuration.
+        let checkpoint = try options.resume.map { try loadCheckpoint($0, data: trainFile, fingerprint: fingerprint) }
         let trainSource = try agreed { () -> any MinibatchSource in
             try makeMinibatchSource(dataFile: trainFile, mode: options.readingMode,
                                     memoryBudget: options.memoryBudget ?? defaultMemoryBudget(ranksOnThisNode: communicator.size),
@@ -72,13 +82,17 @@ public final class TrainingRun {
         }
         let trainer = try Trainer(configuration: configuration, communicator: communicator, trainData: trainSource)
         self.trainer = trainer
-        let fingerprint = try agreed { try trainFile.fingerprint() }
-        try rootOnly { try prepareRunDirectory() }
-        if communicator.isRoot { log(banner(trainFile: trainFile, testFile: testFile, trainer: trainer)) }
+        if let checkpoint { try agreed { try trainer.restore(from: checkpoint) } }
+        let firstEpoch = checkpoint?.epoch ?? 0
+        try rootOnly { try prepareRunDirectory(resumingAfterEpoch: checkpoint?.epoch) }
+        if communicator.isRoot {
+            log(banner(trainFile: trainFile, testFile: testFile, trainer: trainer))
+            if let checkpoint { log(resumeNote(checkpoint)) }
+        }
 
         let start = Date()
         let stepsPerEpoch = trainer.stepsPerEpoch(rowCount: trainFile.rowCount)
-        for epoch in 0..<configuration.epochs {
+        for epoch in firstEpoch..<configuration.epochs {
             let epochStart = Date()
             let progress = ProgressBar(enabled: options.progressBar && communicator.isRoot, epoch: epoch + 1,
                                        epochs: configuration.epochs, globalBatch: configuration.globalBatch)
@@ -96,7 +110,7 @@ public final class TrainingRun {
                 testKL: test.map { $0.kl / Double($0.rows) },
                 samplesPerSecond: Double(train.rows) / epochSeconds, epochSeconds: epochSeconds,
                 elapsedSeconds: elapsed,
-                etaSeconds: elapsed / Double(epoch + 1) * Double(configuration.epochs - epoch - 1),
+                etaSeconds: elapsed / Double(epoch + 1 - firstEpoch) * Double(configuration.epochs - epoch - 1),
                 ranks: communicator.size)
             metrics.append(epochMetrics)
             try rootOnly {
@@ -125,6 +139,12 @@ public final class TrainingRun {
         }
         let train = try agreed { try DataFile.open(trainPath!) }
         let test = try agreed { try testPath.map { try DataFile.open($0) } }
+        try agreed { try checkSetup(train: train, test: test) }
+        return (train, test)
+    }
+
+    /// The options against the data and the world size; the same verdict on every rank.
+    private func checkSetup(train: DataFile, test: DataFile?) throws {
         if let test, test.featureCount != train.featureCount {
             throw TrainingSetupError("test data \(test.path) has \(test.featureCount) features per row, "
                                      + "but the training data \(train.path) has \(train.featureCount)")
@@ -140,16 +160,18 @@ public final class TrainingRun {
             throw TrainingSetupError("\(train.path) has \(train.rowCount) rows, fewer than one global batch of "
                                      + "\(configuration.globalBatch) with --last-batch drop: no step would run")
         }
-        return (train, test)
     }
 
-    private func prepareRunDirectory() throws {
+    private func prepareRunDirectory(resumingAfterEpoch resumedEpoch: Int?) throws {
         let directory = options.runDirectory
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw TrainingSetupError("--out \(directory) exists and is not a directory") }
-            if FileManager.default.fileExists(atPath: metricsPath) {
-                throw TrainingSetupError("--out \(directory) already holds a run (metrics.jsonl); choose a new directory")
+            if let resumedEpoch {
+                try truncateMetrics(afterEpoch: resumedEpoch)
+            } else if FileManager.default.fileExists(atPath: metricsPath) {
+                throw TrainingSetupError("--out \(directory) already holds a run (metrics.jsonl); "
+                                         + "continue it with --resume latest, or choose a new directory")
             }
         } else {
             do {
@@ -184,6 +206,99 @@ public final class TrainingRun {
                      + "\(configuration.optimizer.rawValue) lr \(configuration.learningRate), seed \(configuration.seed)")
         lines.append("  output   \(options.runDirectory)")
         return lines.joined(separator: "\n")
+    }
+
+    // MARK: Resume
+
+    /// Reads the checkpoint to resume on every rank and makes it this run's
+    /// configuration, refusing anything that would not continue the same run.
+    private func loadCheckpoint(_ request: String, data: DataFile, fingerprint: String) throws -> Checkpoint {
+        // Rank 0 resolves "latest", so every rank reads the same file even while
+        // an old run directory is being cleaned up.
+        var path = request
+        if request == "latest" {
+            let newest = communicator.isRoot ? (newestCheckpoint() ?? "") : ""
+            path = try communicator.broadcast(newest, from: 0)
+            if path.isEmpty {
+                throw TrainingSetupError("--resume latest: no checkpoint-epoch-*.h5 in \(options.runDirectory)")
+            }
+        }
+        let checkpoint = try agreed { try Checkpoint.read(path) }
+        try agreed { try adoptConfiguration(of: checkpoint, path: path, data: data, fingerprint: fingerprint) }
+        return checkpoint
+    }
+
+    /// Makes the checkpoint's configuration this run's, refusing options or data that contradict it.
+    private func adoptConfiguration(of checkpoint: Checkpoint, path: String, data: DataFile, fingerprint: String) throws {
+        var saved = checkpoint.configuration
+        guard saved.architecture.dataDimension == data.featureCount else {
+            throw TrainingSetupError("checkpoint \(path) models \(saved.architecture.dataDimension) features per row, "
+                                     + "but \(data.path) has \(data.featureCount)")
+        }
+        let requested = options.applyCommandLine(saved)
+        saved.epochs = requested.epochs
+        if requested != saved {
+            throw TrainingSetupError("--resume: options \(Self.differences(saved, requested)) contradict checkpoint \(path); "
+                                     + "a resumed run keeps the checkpoint's model, objective and optimizer (start a new run to change them)")
+        }
+        if requested.epochs <= checkpoint.epoch {
+            throw TrainingSetupError("checkpoint \(path) already completed \(checkpoint.epoch) of \(requested.epochs) epochs; "
+                                     + "ask for more with --epochs")
+        }
+        if checkpoint.dataFingerprint != fingerprint && !options.force {
+            throw TrainingSetupError("\(data.path) has fingerprint \(fingerprint) but checkpoint \(path) was trained on "
+                                     + "\(checkpoint.dataFingerprint); use the same data, or --force to continue on this file")
+        }
+        configuration = requested
+    }
+
+    private func newestCheckpoint() -> String? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: options.runDirectory)) ?? []
+        return names.filter { $0.hasPrefix("checkpoint-epoch-") && $0.hasSuffix(".h5") }.sorted().last
+            .map { (options.runDirectory as NSString).appendingPathComponent($0) }
+    }
+
+    /// The command-line names of the fields in which two configurations differ.
+    static func differences(_ a: TrainingConfiguration, _ b: TrainingConfiguration) -> String {
+        func encoded(_ c: TrainingConfiguration) -> [String: String] {
+            let object = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(c))) as? [String: Any] ?? [:]
+            var flat: [String: String] = [:]
+            for (key, value) in object {
+                if let nested = value as? [String: Any] {
+                    for (inner, v) in nested { flat[inner] = "\(v)" }
+                } else {
+                    flat[key] = "\(value)"
+                }
+            }
+            return flat
+        }
+        let (left, right) = (encoded(a), encoded(b))
+        return left.keys.sorted().filter { left[$0] != right[$0] }
+            .map { "\($0) (checkpoint \(left[$0]!), asked \(right[$0] ?? "-"))" }.joined(separator: ", ")
+    }
+
+    private func resumeNote(_ checkpoint: Checkpoint) -> String {
+        var note = "  resume   from epoch \(checkpoint.epoch), step \(checkpoint.step)"
+        if checkpoint.worldSize != communicator.size {
+            note += "; saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"), now \(communicator.size): "
+                + "results differ from an uninterrupted run only by floating-point summation order"
+        }
+        return note
+    }
+
+    /// Drops metrics lines of epochs after the checkpoint (written before an interruption).
+    private func truncateMetrics(afterEpoch epoch: Int) throws {
+        guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let metrics = try? JSONDecoder().decode(EpochMetrics.self, from: Data(line.utf8)) else { return false }
+            return metrics.epoch <= epoch
+        }
+        let body = kept.map { $0 + "\n" }.joined()
+        do {
+            try body.write(toFile: metricsPath, atomically: true, encoding: .utf8)
+        } catch {
+            throw TrainingSetupError("cannot rewrite \(metricsPath): \(error.localizedDescription)")
+        }
     }
 
     // MARK: Rank 0's files

@@ -29,49 +29,52 @@ struct Train: ParsableCommand {
     @Option(help: "Run directory for metrics.jsonl, config.json and checkpoints. Default: runs/run-<date>.")
     var out: String?
 
-    // Model
-    @Option(help: "Latent dimension Z.")
-    var latent: Int = 20
-    @Option(help: "Hidden layer sizes, comma-separated (decoder mirrors them), e.g. 500 or 512,256.")
-    var hidden: String = "400"
-    @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var activation: Activation = .relu
-    @Option(help: "Likelihood: bernoulli (data in [0, 1]) or gaussian (fixed variance).")
-    var likelihood: LikelihoodKind = .bernoulli
-    @Option(help: "Variance of the gaussian likelihood.")
-    var gaussianVariance: Float = 1
-    @Option(help: "Parameter init: pytorch or glorot.")
-    var initialization: ParameterInitialization = .pytorch
+    // Model and optimisation. Each is optional so that `--resume` can tell the
+    // options a user gave from the defaults; defaults are in the help text.
+    @Option(help: "Latent dimension Z (default 20).")
+    var latent: Int?
+    @Option(help: "Hidden layer sizes, comma-separated; the decoder mirrors them (default 400; e.g. 512,256).")
+    var hidden: String?
+    @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (default relu).")
+    var activation: Activation?
+    @Option(help: "Likelihood: bernoulli (data in [0, 1]) or gaussian (fixed variance) (default bernoulli).")
+    var likelihood: LikelihoodKind?
+    @Option(help: "Variance of the gaussian likelihood (default 1).")
+    var gaussianVariance: Float?
+    @Option(help: "Parameter init: pytorch or glorot (default pytorch).")
+    var initialization: ParameterInitialization?
+    @Option(help: "SGVB estimator: A (Monte Carlo KL) or B (analytic KL) (default B).")
+    var estimator: Estimator?
+    @Option(help: "Samples L of z per datapoint (default 1).")
+    var samples: Int?
+    @Option(help: "Weight of the KL term, beta-VAE (default 1).")
+    var beta: Float?
+    @Option(help: "Linear KL warm-up length in epochs, 0 = off (default 0).")
+    var klWarmup: Double?
+    @Option(help: "Optimizer: adam, adagrad or sgd with momentum (default adam).")
+    var optimizer: OptimizerKind?
+    @Option(help: "Learning rate (default 0.001).")
+    var lr: Float?
+    @Option(help: "Coupled L2 weight decay (default 0).")
+    var weightDecay: Float?
+    @Option(help: "Momentum of sgd (default 0.9).")
+    var momentum: Float?
+    @Option(help: "Clip the global gradient norm to this value, 0 = off (default 0).")
+    var clip: Float?
+    @Option(help: "GLOBAL batch: rows per optimizer step summed over all ranks (default 128).")
+    var batch: Int?
+    @Option(help: "Epochs to train; with --resume, the total to reach (default 10).")
+    var epochs: Int?
+    @Option(help: "Seed of every random number: init, shuffle, noise (default 0).")
+    var seed: UInt64?
+    @Option(help: "Short last batch of an epoch: partial (train on it) or drop (default partial).")
+    var lastBatch: LastBatchPolicy?
 
-    // Objective
-    @Option(help: "SGVB estimator: A (Monte Carlo KL) or B (analytic KL).")
-    var estimator: Estimator = .B
-    @Option(help: "Samples L of z per datapoint.")
-    var samples: Int = 1
-    @Option(help: "Weight of the KL term (beta-VAE).")
-    var beta: Float = 1
-    @Option(help: "Linear KL warm-up length in epochs (0 = off).")
-    var klWarmup: Double = 0
-
-    // Optimisation
-    @Option(help: "Optimizer: adam, adagrad or sgd (with momentum).")
-    var optimizer: OptimizerKind = .adam
-    @Option(help: "Learning rate.")
-    var lr: Float = 1e-3
-    @Option(help: "Coupled L2 weight decay.")
-    var weightDecay: Float = 0
-    @Option(help: "Momentum of sgd.")
-    var momentum: Float = 0.9
-    @Option(help: "Clip the global gradient norm to this value (0 = off).")
-    var clip: Float = 0
-    @Option(help: "GLOBAL batch: rows per optimizer step summed over all ranks.")
-    var batch: Int = 128
-    @Option(help: "Epochs to train.")
-    var epochs: Int = 10
-    @Option(help: "Seed of every random number (init, shuffle, noise).")
-    var seed: UInt64 = 0
-    @Option(help: "Short last batch of an epoch: partial (train on it) or drop.")
-    var lastBatch: LastBatchPolicy = .partial
+    // Resume
+    @Option(help: "Continue a run: 'latest' (the newest checkpoint in --out) or a checkpoint file.")
+    var resume: String?
+    @Flag(help: "Resume even if the data file's fingerprint differs from the checkpoint's.")
+    var force = false
 
     // Runtime
     @Option(help: "How each rank holds the training rows: auto, memory or streaming.")
@@ -86,46 +89,54 @@ struct Train: ParsableCommand {
     var progress: Bool?
 
     func validate() throws {
-        guard hiddenSizes != nil else {
+        if let hidden, hiddenSizes == nil {
             throw ValidationError("--hidden must be comma-separated positive sizes like 400 or 512,256, got '\(hidden)'")
+        }
+        if resume == "latest" && out == nil {
+            throw ValidationError("--resume latest needs --out RUN_DIR: the run directory to continue")
         }
         if let memoryBudget, parseByteCount(memoryBudget) == nil {
             throw ValidationError("--memory-budget must be a byte count like 512M or 2G, got '\(memoryBudget)'")
         }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1, got \(keepCheckpoints)") }
-        var configuration = trainingConfiguration
+        var configuration = applyOptions(to: .defaults())
         configuration.architecture.dataDimension = 1  // known only once the data is open
         let problems = configuration.problems
         if !problems.isEmpty { throw ValidationError(problems.joined(separator: "; ")) }
     }
 
     private var hiddenSizes: [Int]? {
+        guard let hidden else { return nil }
         let sizes = hidden.split(separator: ",", omittingEmptySubsequences: false)
             .map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
         return sizes.map { $0! }
     }
 
-    private var trainingConfiguration: TrainingConfiguration {
-        var configuration = TrainingConfiguration(architecture: ModelArchitecture(
-            dataDimension: 0, hiddenSizes: hiddenSizes ?? [], latentDimension: latent, activation: activation))
-        configuration.likelihood = likelihood
-        configuration.gaussianVariance = gaussianVariance
-        configuration.initialization = initialization
-        configuration.estimator = estimator
-        configuration.samples = samples
-        configuration.beta = beta
-        configuration.klWarmupEpochs = klWarmup
-        configuration.optimizer = optimizer
-        configuration.learningRate = lr
-        configuration.weightDecay = weightDecay
-        configuration.momentum = momentum
-        configuration.clipNorm = clip
-        configuration.globalBatch = batch
-        configuration.epochs = epochs
-        configuration.seed = seed
-        configuration.lastBatch = lastBatch
+    /// `base` with every option the user gave applied: the defaults for a new
+    /// run, the checkpoint's configuration for a resumed one.
+    func applyOptions(to base: TrainingConfiguration) -> TrainingConfiguration {
+        var configuration = base
+        if let latent { configuration.architecture.latentDimension = latent }
+        if let hiddenSizes { configuration.architecture.hiddenSizes = hiddenSizes }
+        if let activation { configuration.architecture.activation = activation }
+        if let likelihood { configuration.likelihood = likelihood }
+        if let gaussianVariance { configuration.gaussianVariance = gaussianVariance }
+        if let initialization { configuration.initialization = initialization }
+        if let estimator { configuration.estimator = estimator }
+        if let samples { configuration.samples = samples }
+        if let beta { configuration.beta = beta }
+        if let klWarmup { configuration.klWarmupEpochs = klWarmup }
+        if let optimizer { configuration.optimizer = optimizer }
+        if let lr { configuration.learningRate = lr }
+        if let weightDecay { configuration.weightDecay = weightDecay }
+        if let momentum { configuration.momentum = momentum }
+        if let clip { configuration.clipNorm = clip }
+        if let batch { configuration.globalBatch = batch }
+        if let epochs { configuration.epochs = epochs }
+        if let seed { configuration.seed = seed }
+        if let lastBatch { configuration.lastBatch = lastBatch }
         return configuration
     }
 
@@ -134,7 +145,11 @@ struct Train: ParsableCommand {
             // Every rank must write to the same run directory: rank 0 names it.
             let defaultDirectory = "runs/run-" + Self.timestamp()
             let runDirectory = try out ?? communicator.broadcast(defaultDirectory, from: 0)
-            var options = TrainingOptions(configuration: trainingConfiguration, runDirectory: runDirectory)
+            var options = TrainingOptions(configuration: applyOptions(to: .defaults()), runDirectory: runDirectory)
+            options.resume = resume
+            options.force = force
+            let command = self
+            options.applyCommandLine = { command.applyOptions(to: $0) }
             options.dataPath = data
             options.testDataPath = testData
             options.readingMode = reading
