@@ -23,10 +23,16 @@ let package = Package(
         .target(name: "CVAESupport", dependencies: ["CMPI", "CHDF5"]),
         // Flush-to-zero for the math threads; kept apart so VAECore sees no MPI/HDF5.
         .target(name: "CVAECPU"),
+        // The fused elementwise kernels (optimizer updates, Bernoulli loss, ReLU): plain C
+        // loops the compiler vectorises for AVX-512/AVX2/SSE2, picked at load time.
+        .target(name: "CVAEKernels", cSettings: [
+            // sqrtf may set errno, which forbids vectorising it; the kernels never pass a negative.
+            .unsafeFlags(["-fno-math-errno"]),
+        ]),
 
         // Numerics and the model: no MPI, no HDF5.
-        .target(name: "VAECore", dependencies: ["COpenBLAS", "CVAECPU"]),
-        .testTarget(name: "VAECoreTests", dependencies: ["VAECore"]),
+        .target(name: "VAECore", dependencies: ["COpenBLAS", "CVAECPU", "CVAEKernels"]),
+        .testTarget(name: "VAECoreTests", dependencies: ["VAECore", "CVAEKernels"]),
 
         // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
         .target(name: "VAEIO", dependencies: ["VAECore", "CHDF5", "CVAESupport", "CZlib"]),

@@ -1,3 +1,4 @@
+import CVAEKernels
 import Foundation
 
 /// Hidden-layer nonlinearities. Each derivative is computed from the
@@ -9,7 +10,7 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
     public func forward(_ values: UnsafeMutablePointer<Float>, count: Int) {
         switch self {
         case .relu:
-            for i in 0..<count { values[i] = max(values[i], 0) }
+            vae_relu_forward(values, count)
         case .tanh:
             for i in 0..<count { values[i] = Foundation.tanh(values[i]) }
         case .softplus:
@@ -24,7 +25,7 @@ public enum Activation: String, CaseIterable, Codable, Sendable {
         switch self {
         case .relu:
             // The derivative at 0 is taken as 0, as PyTorch does.
-            for i in 0..<count where !(output[i] > 0) { gradient[i] = 0 }
+            vae_relu_backward(gradient, output, count)
         case .tanh:
             for i in 0..<count { gradient[i] *= 1 - output[i] * output[i] }
         case .softplus:

@@ -1,3 +1,4 @@
+import CVAEKernels
 import Foundation
 
 /// The decoder's observation model p(x|z), factorised over the D pixels.
@@ -26,16 +27,9 @@ public struct BernoulliLikelihood: Likelihood {
         data: UnsafePointer<Float>, output: UnsafePointer<Float>, count: Int,
         gradientScale: Float, gradient: UnsafeMutablePointer<Float>
     ) -> Double {
-        var total: Float = 0
-        for i in 0..<count {
-            let y = output[i]
-            let x = data[i]
-            let e = Foundation.exp(-abs(y))  // in (0, 1]: never overflows
-            total += max(y, 0) - x * y + Foundation.log1p(e)
-            // sigmoid(y) from the same exponential
-            let sigmoid = y >= 0 ? 1 / (1 + e) : e / (1 + e)
-            gradient[i] = gradientScale * (sigmoid - x)
-        }
+        // One fused pass (CVAEKernels): e = exp(-|y|) in (0, 1] never overflows and gives
+        // both the loss (through log1p) and sigmoid(y) for the gradient. `gradient` may be `output`.
+        let total = vae_bernoulli_nll(data, output, gradient, count, gradientScale)
         return Double(total)
     }
 }

@@ -1,3 +1,4 @@
+import CVAEKernels
 import Foundation
 
 /// An update rule over the flat parameter and gradient buffers (PyTorch
@@ -57,12 +58,8 @@ public final class Adam: Optimizer {
         // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
         precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
-        for i in 0..<parameters.count {
-            let gradient = g[i] + decay * p[i]
-            m[i] = b1 * m[i] + (1 - b1) * gradient
-            v[i] = b2 * v[i] + (1 - b2) * gradient * gradient
-            p[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2Root + eps)
-        }
+        // One fused pass over the four buffers (CVAEKernels).
+        vae_adam_step(p, g, m, v, parameters.count, b1, b2, stepSize, inverseCorrection2Root, eps, decay)
     }
 }
 
@@ -90,11 +87,7 @@ public final class Adagrad: Optimizer {
         // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
         precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
-        for i in 0..<parameters.count {
-            let gradient = g[i] + decay * p[i]
-            s[i] += gradient * gradient
-            p[i] -= lr * gradient / (s[i].squareRoot() + eps)
-        }
+        vae_adagrad_step(p, g, s, parameters.count, lr, eps, decay)
     }
 }
 
@@ -124,11 +117,7 @@ public final class SGD: Optimizer {
         // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
         precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
-        for i in 0..<parameters.count {
-            let gradient = g[i] + decay * p[i]
-            buffer[i] = first ? gradient : mu * buffer[i] + gradient
-            p[i] -= lr * buffer[i]
-        }
+        vae_sgd_step(p, g, buffer, parameters.count, lr, mu, decay, first ? 1 : 0)
     }
 }
 

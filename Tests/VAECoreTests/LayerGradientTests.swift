@@ -91,8 +91,10 @@ final class LayerGradientTests: XCTestCase {
         let nll = BernoulliLikelihood().negativeLogLikelihood(
             data: data.pointer, output: logits.pointer, count: 4, gradientScale: 1, gradient: gradient.pointer)
         XCTAssertEqual(nll, 200, accuracy: 1e-3)  // the two wrong-sided logits cost 100 nats each
-        // sigmoid(-100) - 0 = 3.8e-44: exact to float32.
-        XCTAssertEqual(gradient.array, [0, Float(exp(-100.0)), -1, 1])
+        // sigmoid(-100) = 3.8e-44 is subnormal; the kernel's exp saturates at e^-87.3 = 1.2e-38
+        // (and flush-to-zero would make either 0): all that matters is that it is 0 to float32.
+        let expected: [Float] = [0, 0, -1, 1]
+        for (actual, wanted) in zip(gradient.array, expected) { XCTAssertEqual(actual, wanted, accuracy: 1e-37) }
     }
 
     func testGaussianLikelihoodGradientMatchesFiniteDifferences() {

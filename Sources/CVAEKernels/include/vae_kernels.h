@@ -1,0 +1,35 @@
+// The fused elementwise passes of a training step, as plain C loops that the
+// compiler vectorises for AVX-512, AVX2 or SSE2, the clone chosen at load time
+// (target_clones). A portable Swift binary is limited to SSE2, and its generic
+// SIMD conversions ran lane by lane in our profile (docs/performance.md).
+// No FMA contraction: every elementwise result is the same on every CPU. The
+// one reduction (the Bernoulli loss sum, only reported, never differentiated)
+// uses 16 partial sums: fixed for a given machine.
+#ifndef VAE_KERNELS_H
+#define VAE_KERNELS_H
+
+#include <stddef.h>
+
+// Adam with coupled weight decay: g' = g + decay p; m, v updated; p -= step_size m / (sqrt(v) inv_c2_root + eps).
+void vae_adam_step(float *p, const float *g, float *m, float *v, size_t n,
+                   float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay);
+
+// Adagrad: s += g'^2; p -= lr g' / (sqrt(s) + eps).
+void vae_adagrad_step(float *p, const float *g, float *s, size_t n, float lr, float eps, float decay);
+
+// SGD with momentum: buf = g' (first step) or mu buf + g'; p -= lr buf.
+void vae_sgd_step(float *p, const float *g, float *buf, size_t n, float lr, float mu, float decay, int first);
+
+// Bernoulli on logits: returns sum_i softplus(y_i) - x_i y_i; writes
+// grad_i = scale (sigmoid(y_i) - x_i). grad may alias y.
+float vae_bernoulli_nll(const float *x, const float *y, float *grad, size_t n, float scale);
+
+// ReLU forward in place; backward zeroes grad where the output is not positive.
+void vae_relu_forward(float *values, size_t n);
+void vae_relu_backward(float *grad, const float *output, size_t n);
+
+// The vectorised exp (x clamped to [-87.3, 88]) and log1p on [0, 1] the kernels use; for tests.
+void vae_exp(const float *x, float *y, size_t n);
+void vae_log1p_unit(const float *x, float *y, size_t n);
+
+#endif

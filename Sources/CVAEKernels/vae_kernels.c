@@ -1,0 +1,128 @@
+#include "vae_kernels.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#pragma STDC FP_CONTRACT OFF
+
+#if defined(__x86_64__) && defined(__clang__)
+#define VAE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VAE_CLONES
+#endif
+
+// e^x, Cody-Waite reduction x = n ln2 + r, Cephes polynomial for e^r, 2^n from the
+// exponent bits. Adding 1.5 * 2^23 rounds to the nearest integer and leaves it in
+// the low mantissa bits: no float-to-int conversion instruction needed.
+static inline float vae_expf(float x) {
+    x = x < -87.3f ? -87.3f : (x > 88.0f ? 88.0f : x);
+    const float magic = 12582912.0f;
+    float shifted = x * 1.44269504f + magic;
+    float n = shifted - magic;
+    float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = 1.987569150e-4f;
+    p = p * r + 1.398199950e-3f;
+    p = p * r + 8.333451907e-3f;
+    p = p * r + 4.166579589e-2f;
+    p = p * r + 1.666666546e-1f;
+    p = p * r + 5.000000120e-1f;
+    float er = (p * r * r + r) + 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &shifted, sizeof bits);
+    uint32_t scale_bits = ((bits - 0x4B400000u) + 127u) << 23;
+    float scale;
+    memcpy(&scale, &scale_bits, sizeof scale);
+    return er * scale;
+}
+
+// log(1 + x) for x in [0, 1]: reduce u = 1 + x to [0.707, 1.414], log m = 2 atanh(s),
+// and add back what rounding u lost.
+static inline float vae_log1p_unitf(float x) {
+    float u = 1.0f + x;
+    int halve = u > 1.41421356f;
+    float m = halve ? u * 0.5f : u;
+    float k = halve ? 1.0f : 0.0f;
+    float s = (m - 1.0f) / (m + 1.0f);
+    float s2 = s * s;
+    float p = 2.0f / 9.0f;
+    p = p * s2 + 2.0f / 7.0f;
+    p = p * s2 + 2.0f / 5.0f;
+    p = p * s2 + 2.0f / 3.0f;
+    p = p * s2 + 2.0f;
+    return (k * 0.693147181f + s * p) + (x - (u - 1.0f)) / u;
+}
+
+VAE_CLONES
+void vae_adam_step(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                   float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay) {
+    for (size_t i = 0; i < n; i++) {
+        float gradient = g[i] + decay * p[i];
+        float first = beta1 * m[i] + (1.0f - beta1) * gradient;
+        float second = beta2 * v[i] + (1.0f - beta2) * gradient * gradient;
+        m[i] = first;
+        v[i] = second;
+        p[i] -= step_size * first / (sqrtf(second) * inv_c2_root + eps);
+    }
+}
+
+VAE_CLONES
+void vae_adagrad_step(float *restrict p, const float *restrict g, float *restrict s, size_t n,
+                      float lr, float eps, float decay) {
+    for (size_t i = 0; i < n; i++) {
+        float gradient = g[i] + decay * p[i];
+        float sum = s[i] + gradient * gradient;
+        s[i] = sum;
+        p[i] -= lr * gradient / (sqrtf(sum) + eps);
+    }
+}
+
+VAE_CLONES
+void vae_sgd_step(float *restrict p, const float *restrict g, float *restrict buf, size_t n,
+                  float lr, float mu, float decay, int first) {
+    for (size_t i = 0; i < n; i++) {
+        float gradient = g[i] + decay * p[i];
+        float velocity = first ? gradient : mu * buf[i] + gradient;
+        buf[i] = velocity;
+        p[i] -= lr * velocity;
+    }
+}
+
+VAE_CLONES
+float vae_bernoulli_nll(const float *x, const float *y, float *grad, size_t n, float scale) {
+    // The loss sum is kept as 16 partial sums (one vector): a fixed order for a given
+    // machine. Only the reported loss depends on it; each gradient element does not.
+    float total = 0.0f;
+#pragma clang loop vectorize(enable) vectorize_width(16) interleave_count(1)
+    for (size_t i = 0; i < n; i++) {
+        float logit = y[i];
+        float target = x[i];
+        float e = vae_expf(-fabsf(logit));
+        total += (logit > 0.0f ? logit : 0.0f) - target * logit + vae_log1p_unitf(e);
+        float inverse = 1.0f / (1.0f + e);
+        float sigmoid = logit >= 0.0f ? inverse : e * inverse;
+        grad[i] = scale * (sigmoid - target);
+    }
+    return total;
+}
+
+VAE_CLONES
+void vae_relu_forward(float *values, size_t n) {
+    // NaN stays NaN (NaN < 0 is false): a diverged model must not look healthy.
+    for (size_t i = 0; i < n; i++) values[i] = values[i] < 0.0f ? 0.0f : values[i];
+}
+
+VAE_CLONES
+void vae_relu_backward(float *restrict grad, const float *restrict output, size_t n) {
+    for (size_t i = 0; i < n; i++) grad[i] = output[i] > 0.0f ? grad[i] : 0.0f;
+}
+
+VAE_CLONES
+void vae_exp(const float *restrict x, float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = vae_expf(x[i]);
+}
+
+VAE_CLONES
+void vae_log1p_unit(const float *restrict x, float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = vae_log1p_unitf(x[i]);
+}
