@@ -16,7 +16,7 @@ struct Eval: ParsableCommand {
             estimates divided by sqrt(rows): the Monte Carlo uncertainty from the draws and the finite set of
             rows, not the remaining bias of the bound. The noise is the evaluation stream keyed by (seed, row,
             draw): the numbers are reproducible and do not depend on the number of ranks beyond the
-            summation order. Cost: K decoder passes per row (about 0.1 s per row for 784-400-20 at K = 5000
+            summation order. Cost: K decoder passes per row (about 0.3 s per row for 784-400-20 at K = 5000
             on one core); --rows evaluates a prefix of the data.
             """)
 
