@@ -1,0 +1,285 @@
+import Foundation
+import VAECore
+import VAEIO
+
+/// log((1/K) sum_k exp(w_k)), computed as m + log(sum_k exp(w_k - m)) - log K with
+/// m = max_k w_k, so that weights of any magnitude (log-likelihoods of images are
+/// hundreds or thousands of nats below zero) neither underflow nor overflow.
+/// With one weight it returns that weight exactly.
+public func logMeanExp(_ weights: UnsafeBufferPointer<Double>) -> Double {
+    precondition(!weights.isEmpty, "logMeanExp of no weights")
+    let largest = weights.max()!
+    guard largest.isFinite else { return largest }  // +inf, NaN, or every weight -inf
+    var sum = 0.0
+    for weight in weights { sum += Foundation.exp(weight - largest) }
+    return largest + Foundation.log(sum) - Foundation.log(Double(weights.count))
+}
+
+/// What `vae-dist eval` computes.
+public struct EvaluationOptions: Sendable {
+    /// A checkpoint file or a run directory (its newest checkpoint).
+    public var checkpoint: String
+    /// nil = the default Fashion-MNIST test file when the checkpoint was trained on the default data.
+    public var dataPath: String?
+    /// L, draws per datapoint of the -ELBO estimates.
+    public var samples: Int = 1
+    /// K, draws per datapoint of the importance-weighted log-likelihood estimate; 0 = skip it.
+    public var importanceSamples: Int = 5000
+    /// Evaluate only the first this many rows (nil = all).
+    public var rowLimit: Int?
+    /// Key of the evaluation noise; nil = the checkpoint's training seed.
+    public var seed: UInt64?
+    /// Bytes each rank's data reader may hold.
+    public var readerMemoryBudget: Int = 64 << 20
+    /// Largest workspace one rank may allocate for the K draws of one row.
+    public var workspaceLimit: Int = 4 << 30
+
+    public init(checkpoint: String) { self.checkpoint = checkpoint }
+}
+
+/// A per-datapoint quantity: its mean over the evaluated rows, in nats, and the
+/// Monte Carlo standard error of that mean: the standard deviation of the per-row
+/// estimates divided by sqrt(rows). It covers the noise of the draws and of the
+/// finite set of rows, not the bias of an estimator (the IWAE bound's gap).
+public struct Estimate: Codable, Sendable, Equatable {
+    public let mean: Double
+    public let standardError: Double
+
+    enum CodingKeys: String, CodingKey {
+        case mean
+        case standardError = "standard_error"
+    }
+
+    /// From a sum, a sum of squares and a count of per-row values.
+    init(sum: Double, sumOfSquares: Double, count: Int) {
+        let n = Double(count)
+        mean = sum / n
+        let variance = count > 1 ? max(0, (sumOfSquares - sum * sum / n) / (n - 1)) : 0
+        standardError = (variance / n).squareRoot()
+    }
+}
+
+/// The numbers of one evaluation, in nats per datapoint.
+public struct EvaluationReport: Codable, Sendable {
+    public let checkpoint: String
+    public let step: Int
+    public let epoch: Int
+    public let data: String
+    public let dataFingerprint: String
+    /// Whether the data is the file the model was trained on (same fingerprint).
+    public let isTrainingData: Bool
+    public let rows: Int
+    public let ranks: Int
+    /// L and K.
+    public let samples: Int
+    public let importanceSamples: Int
+    public let seed: UInt64
+    /// -ELBO with estimator A: (1/L) sum_l [log q(z_l|x) - log p(x, z_l)]. Always computed;
+    /// a caller reporting only estimator B may drop it.
+    public var negativeELBOA: Estimate?
+    /// -ELBO with estimator B: KL analytic + (1/L) sum_l -log p(x|z_l).
+    public var negativeELBOB: Estimate?
+    /// (1/L) sum_l -log p(x|z_l), shared by both estimators.
+    public let reconstruction: Estimate
+    /// KL(q(z|x) || p(z)), analytic.
+    public let kl: Estimate
+    /// -log p(x) ~ -logmeanexp_k log w_k with K draws (Burda et al.); nil when K = 0.
+    public let negativeLogLikelihood: Estimate?
+    public let seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case checkpoint, step, epoch, data, rows, ranks, samples, seed, reconstruction, kl, seconds
+        case dataFingerprint = "data_fingerprint"
+        case isTrainingData = "is_training_data"
+        case importanceSamples = "importance_samples"
+        case negativeELBOA = "negative_elbo_A"
+        case negativeELBOB = "negative_elbo_B"
+        case negativeLogLikelihood = "negative_log_likelihood"
+    }
+}
+
+/// Test-set -ELBO (estimators A and B) and the importance-weighted log-likelihood,
+/// data-parallel: every rank evaluates a contiguous share of the rows one row at a
+/// time (so a row's numbers never depend on the number of ranks), and one Double
+/// allreduce sums the per-row values and their squares.
+///
+/// The noise is the evaluation stream of docs/algorithm.md, keyed by (seed, row,
+/// draw): draw l of a row is the same in the -ELBO and the IWAE pass, so with
+/// K = L = 1 the IWAE estimate equals the estimator-A -ELBO exactly.
+public final class ModelEvaluation {
+    public let options: EvaluationOptions
+    public let communicator: any Communicator
+    private let progress: ((String) -> Void)?
+
+    /// - Parameter progress: rank 0's occasional progress lines (long IWAE runs), nil for none.
+    public init(options: EvaluationOptions, communicator: any Communicator, progress: ((String) -> Void)? = nil) {
+        self.options = options
+        self.communicator = communicator
+        self.progress = progress
+    }
+
+    /// Floats the objective holds for `draws` decoder rows (the K draws of one row).
+    static func workspaceBytes(architecture: ModelArchitecture, draws: Int) -> Int {
+        let z = architecture.latentDimension
+        let widest = architecture.hiddenSizes.max() ?? 0
+        let perDraw = 4 * z + architecture.hiddenSizes.reduce(0, +) + architecture.dataDimension + 2 * widest
+        return draws * (perDraw * MemoryLayout<Float>.size + MemoryLayout<Double>.size)
+    }
+
+    public func run() throws -> EvaluationReport {
+        let start = Date()
+        FloatingPointEnvironment.enableFlushToZero()
+        let samples = options.samples, importance = options.importanceSamples
+        let model = try CheckpointedModel.open(checkpoint: options.checkpoint, dataPath: options.dataPath,
+                                               defaultSplit: .test, communicator: communicator)
+        let configuration = model.configuration
+        let architecture = configuration.architecture
+        for (name, draws) in [("--samples", samples), ("--importance", importance)] {
+            let lowest = name == "--samples" ? 1 : 0
+            guard draws >= lowest, draws < 1 << 24 else {
+                throw ModelInputError("\(name) must be in \(lowest)...16777215 (a Philox counter holds the draw index), got \(draws)")
+            }
+            let bytes = Self.workspaceBytes(architecture: architecture, draws: draws)
+            guard bytes <= options.workspaceLimit else {
+                throw ModelInputError("\(name) \(draws) needs \(formatByteCount(bytes)) per rank for the draws of one row, "
+                                      + "more than the limit of \(formatByteCount(options.workspaceLimit)); use fewer draws")
+            }
+        }
+        let rows = min(options.rowLimit ?? model.data.rowCount, model.data.rowCount)
+        guard rows >= 1 else { throw ModelInputError("--rows must be at least 1, got \(rows)") }
+
+        let source = try CollectiveSteps.agreed(communicator) {
+            try StreamingMinibatchSource(dataFile: model.data, memoryBudget: options.readerMemoryBudget,
+                                         bernoulli: configuration.likelihood == .bernoulli)
+        }
+        let fingerprint = try CollectiveSteps.rootOnly(communicator) { try model.data.fingerprint() } ?? ""
+        let seed = options.seed ?? configuration.seed
+
+        // Per row: -ELBO A, -ELBO B, reconstruction, KL, -log p(x); sums then sums of squares.
+        var sums = [Double](repeating: 0, count: 2 * RowValues.count + 1)
+        var localFailure: String?
+        do {
+            let share = EpochSchedule.rankRange(batchSize: rows, rank: communicator.rank, size: communicator.size)
+            let evaluator = RowEvaluator(model: model, samples: samples, importanceSamples: importance,
+                                         streams: RandomStreams(seed: seed))
+            let chunk = 64
+            let plan = stride(from: share.lowerBound, to: share.upperBound, by: chunk).map {
+                Array($0..<min($0 + chunk, share.upperBound))
+            }
+            var lastReport = Date()
+            let batch = FloatBuffer(count: chunk * architecture.dataDimension)
+            if !plan.isEmpty { try source.beginEpoch(plan: plan) }
+            var done = 0
+            for rowIndices in plan {
+                let count = try source.nextBatch(into: batch.pointer)
+                guard count == rowIndices.count else {
+                    throw TrainingDataError.unexpectedBatch(expected: rowIndices.count, got: count)
+                }
+                for (position, row) in rowIndices.enumerated() {
+                    let values = evaluator.evaluate(row: row, features: batch.pointer + position * architecture.dataDimension)
+                    for (slot, value) in values.array.enumerated() {
+                        guard value.isFinite else {
+                            throw DataError(file: model.data.path, object: DataFile.featuresPath, row: row,
+                                            "the model gives a non-finite estimate (\(value)) for this row")
+                        }
+                        sums[slot] += value
+                        sums[RowValues.count + slot] += value * value
+                    }
+                }
+                sums[2 * RowValues.count] += Double(count)
+                done += count
+                if let progress, communicator.isRoot, Date().timeIntervalSince(lastReport) >= 30 {
+                    lastReport = Date()
+                    let elapsed = Date().timeIntervalSince(start)
+                    progress(String(format: "vae-dist eval: %d of rank 0's %d rows after %.0f s, about %.0f s to go",
+                                    done, share.count, elapsed, elapsed / Double(done) * Double(share.count - done)))
+                }
+            }
+        } catch {
+            localFailure = failureMessage(error)
+        }
+        try communicator.agreeOnFailure(localFailure)
+        try sums.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        let total = Int(sums[2 * RowValues.count])
+        guard total == rows else {
+            throw ModelInputError("internal error: \(total) rows evaluated, expected \(rows)")
+        }
+        func estimate(_ slot: Int) -> Estimate {
+            Estimate(sum: sums[slot], sumOfSquares: sums[RowValues.count + slot], count: total)
+        }
+        let dataFingerprint = try communicator.broadcast(fingerprint, from: 0)
+        return EvaluationReport(
+            checkpoint: model.location.path, step: model.checkpoint.step, epoch: model.checkpoint.epoch,
+            data: model.data.path, dataFingerprint: dataFingerprint,
+            isTrainingData: dataFingerprint == model.checkpoint.dataFingerprint,
+            rows: total, ranks: communicator.size, samples: samples, importanceSamples: importance, seed: seed,
+            negativeELBOA: estimate(0), negativeELBOB: estimate(1), reconstruction: estimate(2), kl: estimate(3),
+            negativeLogLikelihood: importance > 0 ? estimate(4) : nil,
+            seconds: Date().timeIntervalSince(start))
+    }
+}
+
+/// The per-row numbers of an evaluation, in nats.
+struct RowValues {
+    static let count = 5
+    var negativeELBOA = 0.0
+    var negativeELBOB = 0.0
+    var reconstruction = 0.0
+    var kl = 0.0
+    /// 0 when K = 0.
+    var negativeLogLikelihood = 0.0
+
+    var array: [Double] { [negativeELBOA, negativeELBOB, reconstruction, kl, negativeLogLikelihood] }
+}
+
+/// Evaluates one row at a time: an -ELBO pass with L draws and an IWAE pass with K.
+final class RowEvaluator {
+    private let elbo: ELBOObjective
+    private let importance: ELBOObjective?
+    private let parameters: FloatBuffer
+    private let streams: RandomStreams
+    private let elboWeights: UnsafeMutableBufferPointer<Double>        // [L]
+    private let importanceWeights: UnsafeMutableBufferPointer<Double>  // [K]
+
+    init(model: CheckpointedModel, samples: Int, importanceSamples: Int, streams: RandomStreams) {
+        let architecture = model.configuration.architecture
+        // Estimator B: its terms carry the reconstruction and the analytic KL; the log
+        // weights give estimator A: -ELBO_A = -(1/L) sum_l log w_l.
+        elbo = ELBOObjective(architecture: architecture, settings: model.objectiveSettings(samples: samples), maxRows: 1)
+        importance = importanceSamples > 0
+            ? ELBOObjective(architecture: architecture, settings: model.objectiveSettings(samples: importanceSamples), maxRows: 1)
+            : nil
+        parameters = FloatBuffer(model.checkpoint.parameters)
+        self.streams = streams
+        elboWeights = .allocate(capacity: samples)
+        importanceWeights = .allocate(capacity: max(importanceSamples, 1))
+    }
+
+    deinit {
+        elboWeights.deallocate()
+        importanceWeights.deallocate()
+    }
+
+    /// The numbers of data-file row `row`, whose scaled features are `features` [D].
+    func evaluate(row: Int, features: UnsafePointer<Float>) -> RowValues {
+        var values = RowValues()
+        var rowIndex = row
+        withUnsafePointer(to: &rowIndex) { index in
+            let indices = UnsafeBufferPointer(start: index, count: 1)
+            let terms = elbo.evaluate(batch: features, rowIndices: indices, count: 1, streams: streams,
+                                      noisePurpose: .evaluationNoise, epoch: 0, beta: 1, parameters: parameters.pointer,
+                                      gradients: nil, logWeights: elboWeights.baseAddress!)
+            values.reconstruction = terms.reconstruction
+            values.kl = terms.kl
+            values.negativeELBOB = terms.reconstruction + terms.kl
+            values.negativeELBOA = -elboWeights.reduce(0, +) / Double(elboWeights.count)
+            if let importance {
+                importance.evaluate(batch: features, rowIndices: indices, count: 1, streams: streams,
+                                    noisePurpose: .evaluationNoise, epoch: 0, beta: 1, parameters: parameters.pointer,
+                                    gradients: nil, logWeights: importanceWeights.baseAddress!)
+                values.negativeLogLikelihood = -logMeanExp(UnsafeBufferPointer(importanceWeights))
+            }
+        }
+        return values
+    }
+}
