@@ -5,6 +5,6 @@ struct VAEDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-dist",
         abstract: "Data-parallel variational autoencoder training over MPI, on HDF5 data.",
-        subcommands: [Train.self, Prepare.self, Inspect.self, Check.self, MPICheck.self]
+        subcommands: [Train.self, Prepare.self, Inspect.self, Check.self, MPICheck.self, Sample.self, Reconstruct.self, Manifold.self]
     )
 }
