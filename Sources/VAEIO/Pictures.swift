@@ -54,9 +54,8 @@ public enum Pictures {
         let bands = (count + columnCount - 1) / columnCount
         var grid = ImageGrid(tileHeight: shape.height, tileWidth: shape.width, channels: shape.channels,
                              rows: 2 * bands, columns: columnCount, separator: 2, rowsPerBand: 2, bandSeparator: 8)
-        // The data's own [0, 1] values are shown as they are; only Gaussian min-max rescales them (with the means).
-        let shownInputs = mapping.low == 0 && mapping.high == 1 ? inputs : mapping.apply(inputs)
-        place(shownInputs, tiles: count, shape: shape, into: &grid) { (2 * ($0 / columnCount), $0 % columnCount) }
+        // Inputs and reconstructions share one mapping, so their intensities compare.
+        place(mapping.apply(inputs), tiles: count, shape: shape, into: &grid) { (2 * ($0 / columnCount), $0 % columnCount) }
         place(mapping.apply(reconstructions), tiles: count, shape: shape, into: &grid) { (2 * ($0 / columnCount) + 1, $0 % columnCount) }
         var notes = ["rows alternate: inputs, then their reconstructions (decoder mean at the posterior mean)"]
         if let note = mapping.note { notes.append(note) }
@@ -78,11 +77,7 @@ public enum Pictures {
     /// neighbouring tiles are neighbouring codes.
     public static func manifold(model: PictureModel, shape: ImageShape, steps: Int, quantileRange: ClosedRange<Double>? = nil,
                                 scaling: DisplayScaling = .auto) throws -> Picture {
-        let z = model.architecture.latentDimension
-        guard z == 2 else {
-            throw ImageError("the manifold is drawn only for a 2-dimensional latent space; this checkpoint's model has latent dimension \(z) "
-                             + "(train with --latent 2, or use `vae-dist sample`)")
-        }
+        try requireTwoDimensionalLatentSpace(model)
         let quantiles = manifoldQuantiles(steps: steps, range: quantileRange)
         let coordinates = quantiles.map { Float(standardNormalQuantile($0)) }
         var codes = [Float]()
@@ -99,6 +94,15 @@ public enum Pictures {
                             steps, steps, quantiles.first!, quantiles.last!, coordinates.first!, coordinates.last!)]
         if let note = mapping.note { notes.append(note) }
         return Picture(grid: grid, notes: notes)
+    }
+
+    /// The manifold's precondition, checked before anything else is done.
+    public static func requireTwoDimensionalLatentSpace(_ model: PictureModel) throws {
+        let z = model.architecture.latentDimension
+        guard z == 2 else {
+            throw ImageError("the manifold is drawn only for a 2-dimensional latent space; this checkpoint's model has latent dimension \(z) "
+                             + "(train with --latent 2, or use `vae-dist sample`)")
+        }
     }
 
     private static func place(_ values: [Float], tiles: Int, shape: ImageShape, into grid: inout ImageGrid,

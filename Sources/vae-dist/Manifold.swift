@@ -40,6 +40,7 @@ struct Manifold: ParsableCommand {
     func run() throws {
         if PictureOptions.isNonRootRank { return }
         let (model, path) = try picture.loadModel()
+        try Pictures.requireTwoDimensionalLatentSpace(model)
         let shape = try picture.shape(for: model, dataFile: data)
         let result = try Pictures.manifold(model: model, shape: shape, steps: steps,
                                            quantileRange: range.flatMap(Self.parseRange), scaling: picture.scaling)

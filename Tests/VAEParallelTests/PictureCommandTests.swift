@@ -133,7 +133,7 @@ final class PictureCommandTests: XCTestCase {
 
     func testManifoldRefusesALatentSpaceThatIsNotTwoDimensional() throws {
         let directory = try makeScratchDirectory(self)
-        let (run, _) = try trainPictureModel(in: directory, latent: 3)
+        let (run, _) = try trainPictureModel(in: directory, features: 10, latent: 3)
         let result = try runVAEDist(["manifold", "--checkpoint", run, "--out", directory + "/m.png"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.errorLines(containing: "vae-dist: error:").count, 1, result.standardError)
@@ -177,6 +177,21 @@ final class PictureCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.standardError)
         let png = try decodePNG(directory + "/s.png")
         XCTAssertEqual([png.width, png.height], [2 * 5 + 2, 2 * 2 + 2])
+    }
+
+    func testAnRGBImageShapeWritesAnRGBPNG() throws {
+        let directory = try makeScratchDirectory(self)
+        let (run, _) = try trainPictureModel(in: directory, features: 12)
+        let out = directory + "/rgb.png"
+        let result = try runVAEDist(["sample", "--checkpoint", run, "--out", out, "--image-shape", "2x2x3", "--count", "2"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let png = try decodePNG(out)
+        XCTAssertEqual([png.width, png.height, png.color_type, png.channels], [2 * 2 + 2, 2, 2, 3])
+        let means = PictureModel(checkpoint: try finalParameters(run))
+            .pixelMeans(latentCodes: Pictures.priorDraws(count: 2, latentDimension: 2, seed: 0, temperature: 1))
+        // Second tile, pixel (1, 0): values 6, 7, 8 of the row (channels last), at x = 2 + 2.
+        let offset = (1 * png.width + 4) * 3
+        XCTAssertEqual(Array(png.pixels![offset..<(offset + 3)]), [means[12 + 6], means[12 + 7], means[12 + 8]].map(expectedByte))
     }
 
     func testGaussianMeansOfUnboundedDataAreScaledMinMaxAndSaySo() throws {
