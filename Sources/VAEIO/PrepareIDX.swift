@@ -77,6 +77,10 @@ extension DataPreparation {
                 }
                 summary.fingerprint = try writer.finish(labels: labelValues, source: "idx: \(images)" + (labels.map { " + \($0)" } ?? ""),
                                                         scale: featureType == .uint8 ? 1.0 / 255.0 : nil)
+                if header.dimensions.count >= 3 {
+                    // [N, 28, 28] images: record [28, 28] so pictures need no --image-shape.
+                    try file.root().setAttribute(ImageShape.attributeName, Array(header.dimensions.dropFirst()))
+                }
                 summary.rows = writer.rowCount
             }
             return summary

@@ -94,6 +94,10 @@ extension DataPreparation {
                 }
                 summary.fingerprint = try writer.finish(labels: labelValues, source: "npy: \(input)" + (labels.map { " + \($0)" } ?? ""),
                                                         scale: featureType == .uint8 ? (scale ?? 1.0 / 255.0) : nil)
+                if header.shape.count >= 3 {
+                    // [N, H, W] or [N, H, W, C] images: record the per-row shape for pictures.
+                    try file.root().setAttribute(ImageShape.attributeName, Array(header.shape.dropFirst()))
+                }
                 summary.rows = writer.rowCount
             }
             return summary

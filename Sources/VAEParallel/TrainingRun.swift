@@ -253,9 +253,7 @@ public final class TrainingRun {
     }
 
     private func newestCheckpoint() -> String? {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: options.runDirectory)) ?? []
-        return names.filter { $0.hasPrefix("checkpoint-epoch-") && $0.hasSuffix(".h5") }.sorted().last
-            .map { (options.runDirectory as NSString).appendingPathComponent($0) }
+        try? CheckpointLocation.resolve(options.runDirectory).path
     }
 
     /// The command-line names of the fields in which two configurations differ.

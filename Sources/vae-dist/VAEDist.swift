@@ -5,6 +5,7 @@ struct VAEDist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vae-dist",
         abstract: "Data-parallel variational autoencoder training over MPI, on HDF5 data.",
-        subcommands: [Train.self, Embed.self, Eval.self, Prepare.self, Inspect.self, Check.self, MPICheck.self]
+        subcommands: [Train.self, Embed.self, Eval.self, Sample.self, Reconstruct.self, Manifold.self,
+                      Prepare.self, Inspect.self, Check.self, MPICheck.self]
     )
 }

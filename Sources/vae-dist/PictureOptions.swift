@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import VAEIO
+import VAEParallel
+
+extension DisplayScaling: ExpressibleByArgument {}
+
+/// Options every picture command shares: which model, where the PNG goes, how rows become images.
+struct PictureOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A checkpoint file, or a run directory (its newest checkpoint-epoch-*.h5).",
+                               valueName: "path|run-dir"))
+    var checkpoint: String
+
+    @Option(help: ArgumentHelp("The PNG file to write (replaced atomically if it exists).", valueName: "file.png"))
+    var out: String
+
+    @Option(help: ArgumentHelp(
+        "Image shape of a data row: HxW (grayscale) or HxWx3 (RGB, channels last).",
+        discussion: "Default: the data file's image_shape attribute, else a square image when D is a perfect square.",
+        valueName: "HxW"))
+    var imageShape: String?
+
+    @Option(help: "Gaussian means to [0, 1]: auto (clamp for [0, 1] data, else min-max), clamp or minmax. Bernoulli means are probabilities already.")
+    var scaling: DisplayScaling = .auto
+
+    func validate() throws {
+        if let imageShape, ImageShape(parsing: imageShape) == nil {
+            throw ValidationError("--image-shape must be HxW or HxWx3 with positive sizes, e.g. 28x28 or 32x32x3, got '\(imageShape)'")
+        }
+        guard !out.isEmpty, !out.hasSuffix("/") else { throw ValidationError("--out must name a file, e.g. samples.png, got '\(out)'") }
+    }
+
+    /// The checkpoint's model.
+    func loadModel() throws -> (model: PictureModel, path: String) {
+        let path = try CheckpointLocation.resolve(checkpoint).path
+        return (PictureModel(checkpoint: try Checkpoint.read(path)), path)
+    }
+
+    func shape(for model: PictureModel, dataFile: String?) throws -> ImageShape {
+        try ImageShape.resolve(explicit: imageShape.flatMap(ImageShape.init(parsing:)), dataFile: dataFile,
+                               featureCount: model.architecture.dataDimension)
+    }
+
+    /// Writes the picture and reports it with its notes.
+    func write(_ picture: Picture, what: String, checkpointPath: String, model: PictureModel) throws {
+        try picture.grid.writePNG(to: out)
+        let grid = picture.grid
+        print("wrote \(out): \(what), \(grid.pixelWidth)x\(grid.pixelHeight) pixels, "
+              + "\(grid.tileHeight)x\(grid.tileWidth) tiles (\(checkpointPath), epoch \(model.checkpoint.epoch), step \(model.checkpoint.step))")
+        for note in picture.notes { print("  \(note)") }
+    }
+
+    /// Pictures are one process's work. Under mpirun or srun every rank would
+    /// write the same file; all but rank 0 step aside (no MPI is initialised).
+    static var isNonRootRank: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        guard case .mpi = Launch.detect(in: environment) else { return false }
+        for name in ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"] {
+            if let rank = environment[name].flatMap({ Int($0) }) { return rank != 0 }
+        }
+        return false
+    }
+}

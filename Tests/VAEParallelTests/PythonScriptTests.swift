@@ -1,0 +1,137 @@
+import Foundation
+import XCTest
+import VAECore
+import VAEIO
+import VAEParallel
+
+/// scripts/load_checkpoint.py and scripts/plot_embeddings.py, run as a Python user runs them.
+final class PythonScriptTests: XCTestCase {
+    private struct ScriptEncoding: Decodable {
+        let rows: [Int]
+        let mu: [[Double]]
+        let logvar: [[Double]]
+    }
+
+    /// The Swift encoder's mu and logvar for `rows` of the run's data.
+    private func swiftEncoding(_ run: String, rows: [Int], features: [Float], dimension: Int) throws -> (mu: [Float], logVariance: [Float]) {
+        let checkpoint = try finalParameters(run)
+        let z = checkpoint.configuration.architecture.latentDimension
+        let objective = ELBOObjective(architecture: checkpoint.configuration.architecture,
+                                      settings: checkpoint.configuration.objectiveSettings, maxRows: rows.count)
+        let batch = rows.flatMap { features[($0 * dimension)..<(($0 + 1) * dimension)] }
+        var mu = [Float](repeating: 0, count: rows.count * z)
+        var logVariance = [Float](repeating: 0, count: rows.count * z)
+        checkpoint.parameters.withUnsafeBufferPointer { parameters in
+            objective.encode(batch: batch, count: rows.count, parameters: parameters.baseAddress!, mu: &mu, logVariance: &logVariance)
+        }
+        return (mu, logVariance)
+    }
+
+    func testPythonEncoderMatchesTheSwiftEncoderForEveryActivation() throws {
+        try requirePython(["h5py", "numpy"], for: "scripts/load_checkpoint.py")
+        let directory = try makeScratchDirectory(self)
+        let features = syntheticFeatures(rows: 40, features: 12, seed: 5)
+        for activation in Activation.allCases {
+            let (run, data) = try trainPictureModel(in: directory, features: 12, latent: 3, hidden: [7, 5], activation: activation,
+                                                    name: activation.rawValue)
+            let result = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:20,33", "--json"])
+            XCTAssertEqual(result.status, 0, result.standardError)
+            let python = try JSONDecoder().decode(ScriptEncoding.self, from: Data(result.standardOutput.utf8))
+            let rows = Array(0..<20) + [33]
+            XCTAssertEqual(python.rows, rows)
+            let swift = try swiftEncoding(run, rows: rows, features: features, dimension: 12)
+            // float32 GEMMs in Swift vs float64 in NumPy over sums of at most 12 terms: differences are
+            // a few float32 roundings (~1e-7 relative); 1e-5 leaves room and still catches any wrong layer.
+            for (name, ours, theirs) in [("mu", swift.mu, python.mu.flatMap { $0 }), ("logvar", swift.logVariance, python.logvar.flatMap { $0 })] {
+                XCTAssertEqual(ours.count, theirs.count)
+                for (index, (a, b)) in zip(ours, theirs).enumerated() {
+                    XCTAssertEqual(Double(a), b, accuracy: 1e-5 * max(1, abs(b)), "\(activation) \(name)[\(index)]")
+                }
+            }
+        }
+    }
+
+    func testCompareAcceptsTheSwiftEmbeddingsAndRejectsAlteredOnes() throws {
+        try requirePython(["h5py", "numpy"], for: "load_checkpoint.py --compare")
+        let directory = try makeScratchDirectory(self)
+        let (run, data) = try trainPictureModel(in: directory, latent: 3)
+        let rows = [9, 2, 0, 1, 5, 4, 3, 8, 7, 6]  // embeddings in any row order; /index says which is which
+        let swift = try swiftEncoding(run, rows: rows, features: syntheticFeatures(rows: 40, features: 16, seed: 5), dimension: 16)
+        func writeEmbeddings(_ path: String, mu: [Float]) throws {
+            try writeHDF5FileAtomically(to: path) { file in
+                let root = try file.root()
+                try root.writeDataset("mu", mu, shape: [rows.count, 3])
+                try root.writeDataset("logvar", swift.logVariance, shape: [rows.count, 3])
+                try root.writeDataset("index", rows.map { Int64($0) }, shape: [rows.count])
+            }
+        }
+        try writeEmbeddings(directory + "/good.h5", mu: swift.mu)
+        var altered = swift.mu
+        altered[13] += 0.01
+        try writeEmbeddings(directory + "/bad.h5", mu: altered)
+
+        let good = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:10", "--compare", directory + "/good.h5"])
+        XCTAssertEqual(good.status, 0, good.standardError)
+        XCTAssertTrue(good.standardError.contains("10 rows match"), good.standardError)
+        XCTAssertTrue(good.standardOutput.contains("row 9: mu"), good.standardOutput)
+        let bad = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:10", "--compare", directory + "/bad.h5"])
+        XCTAssertEqual(bad.status, 1, bad.standardError)
+        XCTAssertTrue(bad.standardError.contains("MISMATCH"), bad.standardError)
+    }
+
+    func testPlotEmbeddingsWritesTheScatterAndTheCurvesAsPNG() throws {
+        try requirePython(["h5py", "numpy", "matplotlib"], for: "scripts/plot_embeddings.py")
+        let directory = try makeScratchDirectory(self)
+        // Embeddings as `vae-dist embed` lays them out, written with h5py: Z = 5 (PCA) with labels, Z = 2 without.
+        let make = """
+            import h5py, numpy as np, sys
+            r = np.random.default_rng(0)
+            with h5py.File(sys.argv[1] + "/z5.h5", "w") as f:
+                labels = r.integers(0, 10, 500)
+                f["mu"] = (r.normal(size=(500, 5)) + labels[:, None]).astype(np.float32)
+                f["logvar"] = np.zeros((500, 5), np.float32)
+                f["index"] = np.arange(500)
+                f["labels"] = labels
+            with h5py.File(sys.argv[1] + "/z2.h5", "w") as f:
+                f["mu"] = r.normal(size=(300, 2)).astype(np.float32)
+                f["logvar"] = np.zeros((300, 2), np.float32)
+                f["index"] = np.arange(300)
+            """
+        XCTAssertEqual(try runPython(["-c", make, directory]).status, 0)
+        // metrics.jsonl of a real run with test data (test_neg_elbo set) ...
+        let dataPath = directory + "/data.h5"
+        try writeDataFile(dataPath, features: syntheticFeatures(rows: 40, features: 16, seed: 5), rows: 40)
+        var configuration = smallConfiguration(epochs: 3)
+        configuration.architecture.dataDimension = 16
+        var options = TrainingOptions(configuration: configuration, runDirectory: directory + "/run")
+        options.dataPath = dataPath
+        options.testDataPath = dataPath
+        options.progressBar = false
+        _ = try TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in }).run()
+        // ... and one without (test_neg_elbo null).
+        let noTest = directory + "/no-test.jsonl"
+        try (1...3).map { #"{"epoch": \#($0), "train_neg_elbo": \#(10 - $0), "test_neg_elbo": null, "train_kl": 1.5, "train_recon": 7, "samples_per_s": 1000}"# }
+            .joined(separator: "\n").write(toFile: noTest, atomically: true, encoding: .utf8)
+
+        let script = repositoryRoot + "/scripts/plot_embeddings.py"
+        let runs: [([String], [String])] = [
+            ([directory + "/z5.h5", "--metrics", directory + "/run", "--out-dir", directory + "/a"], ["latent-scatter.png", "training-curves.png"]),
+            ([directory + "/z2.h5", "--out-dir", directory + "/b"], ["latent-scatter.png"]),
+            (["--metrics", noTest, "--out-dir", directory + "/c"], ["training-curves.png"]),
+        ]
+        for (arguments, outputs) in runs {
+            let result = try runPython([script] + arguments)
+            XCTAssertEqual(result.status, 0, "\(arguments): \(result.standardError)")
+            let outDirectory = arguments[arguments.firstIndex(of: "--out-dir")! + 1]
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outDirectory).sorted(), outputs)
+            for output in outputs {
+                let png = try decodePNG(outDirectory + "/" + output, pixels: false)
+                XCTAssertGreaterThan(png.width, 300, output)
+                XCTAssertGreaterThan(png.height, 300, output)
+            }
+        }
+        let refused = try runPython([script, "--out-dir", directory + "/d"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.standardError.contains("give an embeddings file, --metrics, or both"), refused.standardError)
+    }
+}
