@@ -10,6 +10,7 @@ extension Estimator: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ParameterInitialization: ExpressibleByArgument {}
 extension LastBatchPolicy: ExpressibleByArgument {}
+extension PosteriorKind: ExpressibleByArgument {}
 
 /// `vae-dist train`: the same command as one process or under mpirun/srun.
 struct Train: ParsableCommand {
@@ -36,16 +37,22 @@ struct Train: ParsableCommand {
     var hidden: String = "400"
     @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")).")
     var activation: Activation = .relu
-    @Option(help: "Likelihood: bernoulli (data in [0, 1]) or gaussian (fixed variance).")
+    @Option(help: "Likelihood: bernoulli (data in [0, 1]) or gaussian (fixed or learned variance; any range).")
     var likelihood: LikelihoodKind = .bernoulli
-    @Option(help: "Variance of the gaussian likelihood.")
+    @Option(help: "Variance of the gaussian likelihood (when not learned).")
     var gaussianVariance: Float = 1
+    @Flag(help: "Learn the gaussian likelihood's variance per pixel (tensor decoder.logvar).")
+    var learnedVariance = false
+    @Option(help: "Floor of the learned variance, in squared data units: variance = floor + exp(decoder.logvar).")
+    var varianceFloor: Float = 1e-4
+    @Option(help: "Posterior family q(z|x): \(PosteriorKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var posterior: PosteriorKind = .gaussian
     @Option(help: "Parameter init: pytorch or glorot.")
     var initialization: ParameterInitialization = .pytorch
 
     // Objective
-    @Option(help: "SGVB estimator: A (Monte Carlo KL) or B (analytic KL).")
-    var estimator: Estimator = .B
+    @Option(help: "SGVB estimator: A (Monte Carlo KL) or B (analytic KL). Default: B when the posterior has an analytic KL, else A.")
+    var estimator: Estimator?
     @Option(help: "Samples L of z per datapoint.")
     var samples: Int = 1
     @Option(help: "Weight of the KL term (beta-VAE).")
@@ -109,11 +116,13 @@ struct Train: ParsableCommand {
 
     private var trainingConfiguration: TrainingConfiguration {
         var configuration = TrainingConfiguration(architecture: ModelArchitecture(
-            dataDimension: 0, hiddenSizes: hiddenSizes ?? [], latentDimension: latent, activation: activation))
+            dataDimension: 0, hiddenSizes: hiddenSizes ?? [], latentDimension: latent, activation: activation,
+            learnedVarianceFloor: learnedVariance ? varianceFloor : nil))
         configuration.likelihood = likelihood
         configuration.gaussianVariance = gaussianVariance
         configuration.initialization = initialization
-        configuration.estimator = estimator
+        configuration.posterior = posterior
+        configuration.estimator = estimator ?? posterior.defaultEstimator
         configuration.samples = samples
         configuration.beta = beta
         configuration.klWarmupEpochs = klWarmup
