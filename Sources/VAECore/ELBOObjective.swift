@@ -167,7 +167,7 @@ public final class ELBOObjective {
                                 row: rowIndices[row], draw: draw, count: z, into: noise.pointer + offset)
                 let loc = headOutput.pointer + row * 2 * z
                 for j in 0..<z {
-                    latent[offset + j] = loc[j] + Foundation.exp(0.5 * loc[z + j]) * noise[offset + j]
+                    latent[offset + j] = posterior.sample(loc: loc[j], rawScale: loc[z + j], eps: noise[offset + j]).z
                 }
             }
         }
@@ -303,6 +303,7 @@ public final class ELBOObjective {
                         dLoc -= drawWeight * logDensitySlope / scale
                         dRawScale -= drawWeight * 0.5 * (logDensitySlope * eps + 1)
                     }
+                    // The sampler's partials (PosteriorFamily.sample): dz/dloc = 1, dz/drawScale = s eps / 2.
                     dLoc += dSample
                     dRawScale += dSample * 0.5 * scale * eps
                 }

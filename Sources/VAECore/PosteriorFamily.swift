@@ -28,6 +28,17 @@ public protocol PosteriorFamily: Sendable {
     func klToStandardNormal(loc: Float, rawScale: Float) -> (value: Float, dLoc: Float, dRawScale: Float)
 }
 
+extension PosteriorFamily {
+    /// The reparameterised sample z = loc + s * eps, s = exp(rawScale / 2), with its
+    /// partials dz/dloc = 1 and dz/drawScale = s * eps / 2 (the backward's chain rule).
+    /// The same for every location-scale family: only the noise differs.
+    @inline(__always)
+    public func sample(loc: Float, rawScale: Float, eps: Float) -> (z: Float, dLoc: Float, dRawScale: Float) {
+        let scale = Foundation.exp(0.5 * rawScale)
+        return (loc + scale * eps, 1, 0.5 * scale * eps)
+    }
+}
+
 /// The posterior families of `--posterior`.
 public enum PosteriorKind: String, CaseIterable, Codable, Sendable {
     case gaussian, laplace, logistic, gumbel, cauchy
