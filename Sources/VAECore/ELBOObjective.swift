@@ -1,7 +1,9 @@
 import Foundation
 
 /// What is optimised: the likelihood, the posterior family, the estimator and
-/// the number of samples per datapoint.
+/// the number of samples per datapoint. With an architecture that learns the
+/// output variance (`learnedVarianceFloor`), the likelihood must be Gaussian and
+/// its fixed variance is replaced by the learned per-pixel one.
 public struct ObjectiveSettings: Sendable {
     public var likelihood: any Likelihood
     public var posterior: any PosteriorFamily
@@ -11,6 +13,8 @@ public struct ObjectiveSettings: Sendable {
     public init(likelihood: any Likelihood, posterior: any PosteriorFamily = DiagonalGaussian(),
                 estimator: Estimator, samples: Int) {
         precondition(samples >= 1, "samples per datapoint must be at least 1")
+        precondition(estimator == .A || posterior.hasAnalyticKL,
+                     "estimator B needs an analytic KL; posterior \(posterior.name) has none")
         self.likelihood = likelihood
         self.posterior = posterior
         self.estimator = estimator
@@ -47,6 +51,11 @@ public final class ELBOObjective {
     private let latentGradient: FloatBuffer          // [maxRows * L, Z]
     private let headGradient: FloatBuffer            // [maxRows, 2Z]
     private let gradientScratch: (FloatBuffer, FloatBuffer)  // [maxRows * L, widest hidden]
+    // Learned per-pixel variance (nil unless the architecture has decoder.logvar).
+    private let learnedVariance: LearnedVarianceGaussianLikelihood?
+    private let logVarianceOffset: Int
+    private let inverseVariance: FloatBuffer          // [D]
+    private let logVarianceAccumulator: FloatBuffer   // [D]
 
     public init(architecture: ModelArchitecture, settings: ObjectiveSettings, maxRows: Int) {
         precondition(maxRows >= 1, "maxRows must be at least 1")
@@ -69,6 +78,17 @@ public final class ELBOObjective {
         headGradient = FloatBuffer(count: maxRows * 2 * z)
         let widest = architecture.hiddenSizes.max() ?? 0
         gradientScratch = (FloatBuffer(count: draws * widest), FloatBuffer(count: draws * widest))
+        if let floor = architecture.learnedVarianceFloor {
+            precondition(settings.likelihood is GaussianLikelihood, "a learned output variance needs the Gaussian likelihood")
+            learnedVariance = LearnedVarianceGaussianLikelihood(varianceFloor: floor)
+            logVarianceOffset = layout.tensor(named: ModelArchitecture.outputLogVarianceName)!.offset
+        } else {
+            learnedVariance = nil
+            logVarianceOffset = 0
+        }
+        let pixels = learnedVariance == nil ? 0 : architecture.dataDimension
+        inverseVariance = FloatBuffer(count: pixels)
+        logVarianceAccumulator = FloatBuffer(count: pixels)
     }
 
     /// Encodes `count` rows of `batch` [count, D] into mu and logvar [count, Z].
@@ -138,7 +158,7 @@ public final class ELBOObjective {
         let posterior = settings.posterior
         let estimatorA = settings.estimator == .A
 
-        // Encoder, then z = mu + sigma * eps for every (row, draw).
+        // Encoder, then z = loc + s * eps, s = exp(rawScale / 2), for every (row, draw).
         runEncoder(batch: batch, count: count, parameters: parameters)
         for row in 0..<count {
             for draw in 0..<draws {
@@ -147,7 +167,7 @@ public final class ELBOObjective {
                                 row: rowIndices[row], draw: draw, count: z, into: noise.pointer + offset)
                 let loc = headOutput.pointer + row * 2 * z
                 for j in 0..<z {
-                    latent[offset + j] = loc[j] + Foundation.exp(0.5 * loc[z + j]) * noise[offset + j]
+                    latent[offset + j] = posterior.sample(loc: loc[j], rawScale: loc[z + j], eps: noise[offset + j]).z
                 }
             }
         }
@@ -163,13 +183,27 @@ public final class ELBOObjective {
 
         // Reconstruction: -log p(x|z_l); its gradient (times 1/L) replaces the output in place.
         let inverseDraws = 1 / Float(draws)
+        var normalizer = 0.0
+        if let learnedVariance {
+            normalizer = learnedVariance.prepare(logVariance: parameters + logVarianceOffset, count: d,
+                                                 inverseVariance: inverseVariance.pointer)
+            logVarianceAccumulator.pointer.update(repeating: 0, count: d)
+        }
         for row in 0..<count {
             var rowReconstruction = 0.0
             for draw in 0..<draws {
                 let outputRow = decoderOutput.pointer + (row * draws + draw) * d
-                let nll = settings.likelihood.negativeLogLikelihood(
-                    data: batch + row * d, output: outputRow, count: d,
-                    gradientScale: inverseDraws, gradient: outputRow)
+                let nll = if let learnedVariance {
+                    learnedVariance.negativeLogLikelihood(
+                        data: batch + row * d, output: outputRow, count: d,
+                        inverseVariance: inverseVariance.pointer, normalizer: normalizer,
+                        gradientScale: inverseDraws, gradient: outputRow,
+                        logVarianceAccumulator: logVarianceAccumulator.pointer)
+                } else {
+                    settings.likelihood.negativeLogLikelihood(
+                        data: batch + row * d, output: outputRow, count: d,
+                        gradientScale: inverseDraws, gradient: outputRow)
+                }
                 rowReconstruction += nll
                 logWeights?[row * draws + draw] = -nll
             }
@@ -269,6 +303,7 @@ public final class ELBOObjective {
                         dLoc -= drawWeight * logDensitySlope / scale
                         dRawScale -= drawWeight * 0.5 * (logDensitySlope * eps + 1)
                     }
+                    // The sampler's partials (PosteriorFamily.sample): dz/dloc = 1, dz/drawScale = s eps / 2.
                     dLoc += dSample
                     dRawScale += dSample * 0.5 * scale * eps
                 }
@@ -280,6 +315,13 @@ public final class ELBOObjective {
                 locGradient[j] = dLoc
                 locGradient[z + j] = dRawScale
             }
+        }
+
+        if let learnedVariance {
+            learnedVariance.logVarianceGradient(
+                logVariance: parameters + logVarianceOffset, inverseVariance: inverseVariance.pointer,
+                accumulator: logVarianceAccumulator.pointer, count: architecture.dataDimension,
+                gradient: gradients + logVarianceOffset)
         }
 
         // Encoder: the heads, then the hidden layers; the data needs no gradient.

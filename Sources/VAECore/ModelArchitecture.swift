@@ -5,13 +5,22 @@ public struct ModelArchitecture: Codable, Sendable, Equatable {
     public var hiddenSizes: [Int]
     public var latentDimension: Int
     public var activation: Activation
+    /// When set, the Gaussian likelihood's variance is learned per pixel:
+    /// s2_d = floor + exp(v_d) with v = `decoder.logvar` [D], the last tensor of
+    /// the layout. nil (and absent from configs older than the option): no such tensor.
+    public var learnedVarianceFloor: Float?
 
-    public init(dataDimension: Int, hiddenSizes: [Int], latentDimension: Int, activation: Activation) {
+    public init(dataDimension: Int, hiddenSizes: [Int], latentDimension: Int, activation: Activation,
+                learnedVarianceFloor: Float? = nil) {
         self.dataDimension = dataDimension
         self.hiddenSizes = hiddenSizes
         self.latentDimension = latentDimension
         self.activation = activation
+        self.learnedVarianceFloor = learnedVarianceFloor
     }
+
+    /// The name of the learned per-pixel log-variance tensor.
+    public static let outputLogVarianceName = "decoder.logvar"
 
     /// The flat layout of docs/algorithm.md ("Parameters"): tensor order is the
     /// init stream's tensor index, and names follow a PyTorch state_dict.
@@ -47,6 +56,9 @@ public struct ModelArchitecture: Codable, Sendable, Equatable {
         let w = layout.append("decoder.out.weight", shape: [dataDimension, width])
         let b = layout.append("decoder.out.bias", shape: [dataDimension])
         let output = Dense(inFeatures: width, outFeatures: dataDimension, weightOffset: w, biasOffset: b)
+        if learnedVarianceFloor != nil {
+            layout.append(Self.outputLogVarianceName, shape: [dataDimension])
+        }
         return (encoder, head, decoder, output, layout)
     }
 }

@@ -16,6 +16,11 @@ public enum ParameterInitialization: String, CaseIterable, Codable, Sendable {
             return (weight.shape[1], weight.shape[0])
         }
         for (tensorIndex, spec) in layout.tensors.enumerated() {
+            // The learned per-pixel log-variance starts at 0 (variance floor + 1) under every scheme.
+            if spec.name == ModelArchitecture.outputLogVarianceName {
+                parameters.advanced(by: spec.offset).update(repeating: 0, count: spec.count)
+                continue
+            }
             let isBias = spec.shape.count == 1
             let (fanIn, fanOut) = fans(ofWeightFor: spec)
             let bound: Double

@@ -65,6 +65,36 @@ public struct RandomStreams: Sendable {
         }
     }
 
+    /// Noise of a family sampled by its inverse CDF, for one (row, draw): writes
+    /// `count` floats. Same counters as `normals`; element j takes word j mod 4 of
+    /// block j / 4 as the open uniform u = (x + 0.5) 2^-32 and is quantile(u),
+    /// computed in float64 and rounded once to float32.
+    @inline(__always)
+    public func inverseCDFNoise(
+        purpose: RandomPurpose = .trainingNoise, epoch: Int, row: Int, draw: Int,
+        count: Int, into destination: UnsafeMutablePointer<Float>, quantile: (Double) -> Double
+    ) {
+        let c1 = UInt32(truncatingIfNeeded: row)
+        let c2 = UInt32(truncatingIfNeeded: epoch)
+        let c3 = purposeWord(purpose, draw)
+        var index = 0
+        var blockIndex: UInt32 = 0
+        while index < count {
+            let words = philox.block(blockIndex, c1, c2, c3)
+            let values = (words.0, words.1, words.2, words.3)
+            destination[index] = Float(quantile(Self.openUniform(values.0)))
+            if index + 1 < count { destination[index + 1] = Float(quantile(Self.openUniform(values.1))) }
+            if index + 2 < count { destination[index + 2] = Float(quantile(Self.openUniform(values.2))) }
+            if index + 3 < count { destination[index + 3] = Float(quantile(Self.openUniform(values.3))) }
+            index += 4
+            blockIndex += 1
+        }
+    }
+
+    /// Uniform in the open interval (0, 1): never 0, 1 or exactly 1/2.
+    @inline(__always)
+    static func openUniform(_ word: UInt32) -> Double { (Double(word) + 0.5) * 0x1p-32 }
+
     /// Two standard normals from two words; float64 math, rounded once.
     @inline(__always)
     static func boxMuller(_ a: UInt32, _ b: UInt32) -> (Float, Float) {

@@ -16,9 +16,11 @@ public enum LastBatchPolicy: String, CaseIterable, Codable, Sendable {
 public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var architecture: ModelArchitecture
     public var likelihood: LikelihoodKind = .bernoulli
-    /// Fixed variance of the Gaussian likelihood.
+    /// Fixed variance of the Gaussian likelihood (unused when the architecture learns it).
     public var gaussianVariance: Float = 1
-    public var posterior: String = "gaussian"
+    /// The posterior family; encoded as its name, so configs written before the
+    /// families existed ("gaussian") still decode.
+    public var posterior: PosteriorKind = .gaussian
     public var estimator: Estimator = .B
     /// L, samples of z per datapoint.
     public var samples: Int = 1
@@ -51,7 +53,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case .bernoulli: BernoulliLikelihood()
         case .gaussian: GaussianLikelihood(variance: gaussianVariance)
         }
-        return ObjectiveSettings(likelihood: model, posterior: DiagonalGaussian(), estimator: estimator, samples: samples)
+        return ObjectiveSettings(likelihood: model, posterior: posterior.family, estimator: estimator, samples: samples)
     }
 
     public func makeOptimizer(parameterCount: Int) -> any Optimizer {
@@ -87,7 +89,14 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         if likelihood == .gaussian && !(gaussianVariance > 0 && gaussianVariance.isFinite) {
             found.append("--gaussian-variance must be a positive number (got \(gaussianVariance))")
         }
-        if posterior != "gaussian" { found.append("--posterior must be gaussian (got \(posterior))") }
+        if estimator == .B && !posterior.family.hasAnalyticKL {
+            found.append("--estimator B needs an analytic KL; --posterior \(posterior.rawValue) has none "
+                         + "(its KL to the N(0, I) prior is infinite): use --estimator A")
+        }
+        if let floor = architecture.learnedVarianceFloor {
+            if likelihood != .gaussian { found.append("--learned-variance needs --likelihood gaussian (got \(likelihood.rawValue))") }
+            if !(floor > 0 && floor.isFinite) { found.append("--variance-floor must be a positive number (got \(floor))") }
+        }
         return found
     }
 }

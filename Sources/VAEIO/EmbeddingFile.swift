@@ -68,7 +68,7 @@ public final class EmbeddingFileWriter {
         try root.setAttribute("checkpoint_step", provenance.checkpointStep)
         try root.setAttribute("checkpoint_epoch", provenance.checkpointEpoch)
         try root.setJSONAttribute("config", provenance.configuration)
-        try root.setAttribute("posterior", provenance.configuration.posterior)
+        try root.setAttribute("posterior", provenance.configuration.posterior.rawValue)
         try root.setAttribute("data", provenance.dataPath)
         try root.setAttribute("data_fingerprint", provenance.dataFingerprint)
         try root.setAttribute("training_data_fingerprint", provenance.trainingDataFingerprint)

@@ -198,7 +198,8 @@ public final class TrainingRun {
             "vae-dist train: \(communicator.size) rank\(communicator.size == 1 ? "" : "s"), BLAS kernel \(BLASLibrary.coreName)"
                 + " x \(BLASLibrary.threadCount) thread\(BLASLibrary.threadCount == 1 ? "" : "s") per rank",
             "  model    \(shape) \(architecture.activation.rawValue), \(trainer.layout.totalCount) parameters, "
-                + "\(configuration.likelihood.rawValue) likelihood, estimator \(configuration.estimator.rawValue), L=\(configuration.samples)",
+                + "\(configuration.posterior.rawValue) posterior, \(configuration.likelihood.rawValue) likelihood"
+                + "\(architecture.learnedVarianceFloor.map { " (learned variance, floor \($0))" } ?? ""), estimator \(configuration.estimator.rawValue), L=\(configuration.samples)",
             "  data     \(trainFile.path): \(trainFile.rowCount) x \(trainFile.featureCount) \(trainFile.featureType.rawValue)",
         ]
         if let testFile { lines.append("  test     \(testFile.path): \(testFile.rowCount) rows") }

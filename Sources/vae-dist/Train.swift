@@ -10,6 +10,7 @@ extension Estimator: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ParameterInitialization: ExpressibleByArgument {}
 extension LastBatchPolicy: ExpressibleByArgument {}
+extension PosteriorKind: ExpressibleByArgument {}
 
 /// `vae-dist train`: the same command as one process or under mpirun/srun.
 struct Train: ParsableCommand {
@@ -37,13 +38,19 @@ struct Train: ParsableCommand {
     var hidden: String?
     @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (default relu).")
     var activation: Activation?
-    @Option(help: "Likelihood: bernoulli (data in [0, 1]) or gaussian (fixed variance) (default bernoulli).")
+    @Option(help: "Likelihood: bernoulli (data in [0, 1]) or gaussian (fixed or learned variance; any range) (default bernoulli).")
     var likelihood: LikelihoodKind?
-    @Option(help: "Variance of the gaussian likelihood (default 1).")
+    @Option(help: "Variance of the gaussian likelihood when not learned (default 1).")
     var gaussianVariance: Float?
+    @Flag(inversion: .prefixedNo, help: "Learn the gaussian likelihood's variance per pixel (tensor decoder.logvar) (default off).")
+    var learnedVariance: Bool?
+    @Option(help: "Floor of the learned variance, in squared data units: variance = floor + exp(decoder.logvar) (default 1e-4).")
+    var varianceFloor: Float?
+    @Option(help: "Posterior family q(z|x): \(PosteriorKind.allCases.map(\.rawValue).joined(separator: ", ")) (default gaussian).")
+    var posterior: PosteriorKind?
     @Option(help: "Parameter init: pytorch or glorot (default pytorch).")
     var initialization: ParameterInitialization?
-    @Option(help: "SGVB estimator: A (Monte Carlo KL) or B (analytic KL) (default B).")
+    @Option(help: "SGVB estimator: A (Monte Carlo KL) or B (analytic KL) (default: B when the posterior has an analytic KL, else A).")
     var estimator: Estimator?
     @Option(help: "Samples L of z per datapoint (default 1).")
     var samples: Int?
@@ -75,6 +82,7 @@ struct Train: ParsableCommand {
     var resume: String?
     @Flag(help: "Resume even if the data file's fingerprint differs from the checkpoint's.")
     var force = false
+
 
     // Runtime
     @Option(help: "How each rank holds the training rows: auto, memory or streaming.")
@@ -123,6 +131,17 @@ struct Train: ParsableCommand {
         if let activation { configuration.architecture.activation = activation }
         if let likelihood { configuration.likelihood = likelihood }
         if let gaussianVariance { configuration.gaussianVariance = gaussianVariance }
+        if let learnedVariance {
+            configuration.architecture.learnedVarianceFloor = learnedVariance
+                ? (varianceFloor ?? configuration.architecture.learnedVarianceFloor ?? 1e-4) : nil
+        } else if let varianceFloor, configuration.architecture.learnedVarianceFloor != nil {
+            configuration.architecture.learnedVarianceFloor = varianceFloor
+        }
+        if let posterior {
+            configuration.posterior = posterior
+            // A family without an analytic KL defaults to estimator A.
+            if estimator == nil { configuration.estimator = posterior.defaultEstimator }
+        }
         if let initialization { configuration.initialization = initialization }
         if let estimator { configuration.estimator = estimator }
         if let samples { configuration.samples = samples }
@@ -137,6 +156,7 @@ struct Train: ParsableCommand {
         if let epochs { configuration.epochs = epochs }
         if let seed { configuration.seed = seed }
         if let lastBatch { configuration.lastBatch = lastBatch }
+
         return configuration
     }
 

@@ -11,6 +11,8 @@ final class ELBOGradientTests: XCTestCase {
         var activation: Activation
         var hidden: [Int]
         var beta: Float
+        var posterior: PosteriorKind = .gaussian
+        var learnedVarianceFloor: Float? = nil
     }
 
     func testEstimatorBWithOneSampleMatchesFiniteDifferences() {
@@ -39,17 +41,51 @@ final class ELBOGradientTests: XCTestCase {
               step: 1e-3)
     }
 
-    private func check(_ testCase: Case, step: Float = 1e-2, file: StaticString = #filePath, line: UInt = #line) {
+    // Every posterior family: estimator A always, B where the KL is analytic.
+    func testEveryFamilyUnderEstimatorAMatchesFiniteDifferences() {
+        for kind in PosteriorKind.allCases {
+            check(Case(estimator: .A, samples: 2, likelihood: BernoulliLikelihood(), activation: .tanh, hidden: [5],
+                       beta: 0.9, posterior: kind))
+        }
+    }
+
+    func testEveryFamilyWithAnAnalyticKLUnderEstimatorBMatchesFiniteDifferences() {
+        for kind in PosteriorKind.allCases where kind.family.hasAnalyticKL {
+            check(Case(estimator: .B, samples: 2, likelihood: BernoulliLikelihood(), activation: .softplus, hidden: [5],
+                       beta: 1.1, posterior: kind))
+        }
+    }
+
+    // The learned per-pixel variance: decoder.logvar's gradient and its effect on every other one.
+    func testLearnedVarianceUnderEstimatorBMatchesFiniteDifferences() {
+        check(Case(estimator: .B, samples: 2, likelihood: GaussianLikelihood(variance: 1), activation: .tanh, hidden: [4],
+                   beta: 1, learnedVarianceFloor: 0.05), data: .continuous)
+    }
+
+    func testLearnedVarianceWithLogisticPosteriorUnderEstimatorAMatchesFiniteDifferences() {
+        check(Case(estimator: .A, samples: 1, likelihood: GaussianLikelihood(variance: 1), activation: .softplus, hidden: [5],
+                   beta: 0.8, posterior: .logistic, learnedVarianceFloor: 0.2), data: .continuous)
+    }
+
+    enum DataKind { case unitInterval, continuous }
+
+    private func check(_ testCase: Case, step: Float = 1e-2, data: DataKind = .unitInterval,
+                       file: StaticString = #filePath, line: UInt = #line) {
         let architecture = ModelArchitecture(dataDimension: 6, hiddenSizes: testCase.hidden, latentDimension: 3,
-                                             activation: testCase.activation)
-        let settings = ObjectiveSettings(likelihood: testCase.likelihood, estimator: testCase.estimator,
-                                         samples: testCase.samples)
+                                             activation: testCase.activation,
+                                             learnedVarianceFloor: testCase.learnedVarianceFloor)
+        let settings = ObjectiveSettings(likelihood: testCase.likelihood, posterior: testCase.posterior.family,
+                                         estimator: testCase.estimator, samples: testCase.samples)
         let rows = 4
         let objective = ELBOObjective(architecture: architecture, settings: settings, maxRows: rows)
         let parameters = FloatBuffer(count: objective.layout.totalCount)
         ParameterInitialization.pytorch.initialize(parameters.pointer, layout: objective.layout, seed: 11)
         var values = TestValues(seed: 12)
-        let batch = FloatBuffer(values.array(rows * 6, 0, 1))
+        let batch = FloatBuffer(data == .unitInterval ? values.array(rows * 6, 0, 1) : values.array(rows * 6, -3, 3))
+        if let logVariance = objective.layout.tensor(named: "decoder.logvar") {
+            // Away from 0 so the check also sees exp(v) != 1 and pixels with different variances.
+            for d in 0..<logVariance.count { parameters[logVariance.offset + d] = -1.5 + 0.6 * Float(d) }
+        }
         let rowIndices = [3, 9, 0, 41]
         let streams = RandomStreams(seed: 5)
 
@@ -62,7 +98,8 @@ final class ELBOGradientTests: XCTestCase {
         }
         let gradients = FloatBuffer(count: parameters.count)
         _ = loss(gradients.pointer)
-        FiniteDifferences.check("\(testCase.estimator) L=\(testCase.samples) \(testCase.activation)",
+        FiniteDifferences.check("\(testCase.posterior) \(testCase.estimator) L=\(testCase.samples) \(testCase.activation)"
+                                + (testCase.learnedVarianceFloor == nil ? "" : " learned variance"),
                                 values: parameters.pointer, indices: Array(0..<parameters.count),
                                 analytic: gradients.array, step: step, file: file, line: line) { loss(nil) }
     }

@@ -42,14 +42,18 @@ struct Fixture {
 
     var architecture: ModelArchitecture {
         ModelArchitecture(dataDimension: int("data_dim"), hiddenSizes: config["hidden"] as! [Int],
-                          latentDimension: int("latent"), activation: Activation(rawValue: string("activation"))!)
+                          latentDimension: int("latent"), activation: Activation(rawValue: string("activation"))!,
+                          learnedVarianceFloor: (config["variance_floor"] as? Double).map(Float.init))
     }
+
+    /// Cases written before the families existed carry no "posterior": they are Gaussian.
+    var posterior: PosteriorKind { PosteriorKind(rawValue: config["posterior"] as? String ?? "gaussian")! }
 
     var settings: ObjectiveSettings {
         let likelihood: any Likelihood = string("likelihood") == "bernoulli"
             ? BernoulliLikelihood() : GaussianLikelihood(variance: float("gaussian_variance"))
-        return ObjectiveSettings(likelihood: likelihood, estimator: Estimator(rawValue: string("estimator"))!,
-                                 samples: int("samples"))
+        return ObjectiveSettings(likelihood: likelihood, posterior: posterior.family,
+                                 estimator: Estimator(rawValue: string("estimator"))!, samples: int("samples"))
     }
 }
 

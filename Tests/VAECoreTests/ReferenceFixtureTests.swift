@@ -11,7 +11,9 @@ import XCTest
 /// element for elements that are small only by cancellation (their absolute
 /// error is set by the large terms that cancelled).
 final class ReferenceFixtureTests: XCTestCase {
-    static let modelCases = ["bernoulli_B_L1_relu", "bernoulli_A_L3_tanh", "gaussian_B_L2_softplus", "bernoulli_A_L1_sigmoid"]
+    static let modelCases = ["bernoulli_B_L1_relu", "bernoulli_A_L3_tanh", "gaussian_B_L2_softplus", "bernoulli_A_L1_sigmoid",
+                             "laplace_B_L2_tanh", "logistic_A_L1_softplus", "gumbel_B_L2_tanh", "gumbel_A_L3_sigmoid",
+                             "cauchy_A_L2_tanh", "gaussian_learnedvar_A_L2_softplus", "laplace_learnedvar_B_L1_tanh"]
 
     func testInitialParametersMatchReference() throws {
         for name in Self.modelCases {
@@ -61,16 +63,17 @@ final class ReferenceFixtureTests: XCTestCase {
             let (samples, latent) = (fixture.int("samples"), fixture.int("latent"))
             var noise = [Float](repeating: 0, count: rows.count * samples * latent)
             let streams = RandomStreams(seed: UInt64(fixture.int("seed")))
+            let family = fixture.posterior.family
             for (b, row) in rows.enumerated() {
                 for draw in 0..<samples {
                     noise.withUnsafeMutableBufferPointer {
-                        streams.normals(epoch: fixture.int("epoch"), row: row, draw: draw, count: latent,
-                                        into: $0.baseAddress! + (b * samples + draw) * latent)
+                        family.noise(streams: streams, purpose: .trainingNoise, epoch: fixture.int("epoch"), row: row,
+                                     draw: draw, count: latent, into: $0.baseAddress! + (b * samples + draw) * latent)
                     }
                 }
             }
-            // Box-Muller in float64 rounded once: libm and NumPy may differ in the last
-            // float64 bit, which can move the float32 result by at most one ulp (1.2e-7).
+            // Box-Muller or an inverse CDF in float64 rounded once: libm and NumPy may differ
+            // in the last float64 bit, which can move the float32 result by at most one ulp (1.2e-7).
             assertClose(noise, try fixture.tensor("eps"), relative: 2.5e-7, absolute: 1e-7, "\(name) eps")
         }
     }

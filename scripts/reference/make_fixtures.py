@@ -55,18 +55,55 @@ MODEL_CASES = [
          weight_decay=0.001, batch_rows=[12, 7, 300, 2, 4096, 31],
          description="Bernoulli, estimator A, L=1, sigmoid, latent 5 (not a multiple of 4), "
                      "weight decay 0.001."),
+    # Posterior families and the learned-variance likelihood (docs/families.md).
+    dict(COMMON, case="laplace_B_L2_tanh", data_dim=9, hidden=[6], latent=5, activation="tanh",
+         likelihood="bernoulli", posterior="laplace", estimator="B", samples=2, seed=31, epoch=1,
+         init="pytorch", batch_rows=[4, 19, 700, 2],
+         description="Laplace posterior (inverse-CDF noise), estimator B (closed-form KL), L=2, tanh."),
+    dict(COMMON, case="logistic_A_L1_softplus", data_dim=8, hidden=[6], latent=3, activation="softplus",
+         likelihood="bernoulli", posterior="logistic", estimator="A", samples=1, seed=0x2000000A1,
+         epoch=4, init="glorot", batch_rows=[0, 11, 12345],
+         description="Logistic posterior, estimator A (sampled log q - log p), L=1, softplus, Glorot."),
+    dict(COMMON, case="gumbel_B_L2_tanh", data_dim=7, hidden=[5], latent=6, activation="tanh",
+         likelihood="bernoulli", posterior="gumbel", estimator="B", samples=2, beta=0.8, seed=404, epoch=2,
+         init="pytorch", batch_rows=[3, 5, 77],
+         description="Gumbel posterior (skewed: the KL has the loc*scale*gamma term), estimator B, L=2, beta 0.8."),
+    dict(COMMON, case="gumbel_A_L3_sigmoid", data_dim=6, hidden=[5], latent=2, activation="sigmoid",
+         likelihood="bernoulli", posterior="gumbel", estimator="A", samples=3, seed=405, epoch=0,
+         init="pytorch", batch_rows=[9, 1, 2],
+         description="Gumbel posterior, estimator A, L=3, sigmoid."),
+    dict(COMMON, case="cauchy_A_L2_tanh", data_dim=8, hidden=[6], latent=5, activation="tanh",
+         likelihood="bernoulli", posterior="cauchy", estimator="A", samples=2, seed=66, epoch=3,
+         init="pytorch", batch_rows=[2, 30, 31, 4000],
+         # |eps| reaches 40 here: the decoder's first layer sees z ~ 40, so the 4th-order
+         # difference needs a step 5x smaller for its O((40 h)^4) truncation to stay below 1e-8.
+         fd_step=2e-4,
+         description="Cauchy posterior (no finite KL: estimator A only), L=2, tanh."),
+    dict(COMMON, case="gaussian_learnedvar_A_L2_softplus", data_dim=8, hidden=[6], latent=3,
+         activation="softplus", likelihood="gaussian", variance_floor=0.05, estimator="A", samples=2,
+         beta=1.2, seed=808, epoch=1, init="pytorch", batch_rows=[6, 2, 90],
+         description="Gaussian likelihood with learned per-pixel variance (floor 0.05 + exp(decoder.logvar)), "
+                     "data ~ 2 N(0,1), Gaussian posterior, estimator A, L=2."),
+    dict(COMMON, case="laplace_learnedvar_B_L1_tanh", data_dim=6, hidden=[5], latent=2, activation="tanh",
+         likelihood="gaussian", variance_floor=0.3, posterior="laplace", estimator="B", samples=1, seed=809,
+         epoch=0, init="glorot", weight_decay=0.01, batch_rows=[1, 3, 5, 8],
+         description="Learned-variance Gaussian likelihood (floor 0.3) with a Laplace posterior, estimator B, "
+                     "Glorot init (decoder.logvar still starts at 0), weight decay 0.01."),
 ]
 CONFIG_KEYS = ["data_dim", "hidden", "latent", "activation", "likelihood", "gaussian_variance",
                "estimator", "samples", "beta", "seed", "epoch", "init", "batch_rows", "lr_adam",
                "lr_adagrad", "lr_sgd", "momentum", "weight_decay", "clip"]
 BIG_SEED = 0x123456789  # > 2^32 so k1 != 0, < 2^53 so any JSON parser keeps it exact
+# Keys written only by the cases that set them, so the older manifests stay byte-identical.
+OPTIONAL_CONFIG_KEYS = ["posterior", "variance_floor"]
 
 
 def model_config(c):
     return ref.ModelConfig(data_dim=c["data_dim"], hidden=tuple(c["hidden"]), latent=c["latent"],
                            activation=c["activation"], likelihood=c["likelihood"],
                            gaussian_variance=c["gaussian_variance"], estimator=c["estimator"],
-                           samples=c["samples"])
+                           samples=c["samples"], posterior=c.get("posterior", "gaussian"),
+                           variance_floor=c.get("variance_floor"))
 
 
 def unit_uint8(u8):
@@ -95,9 +132,9 @@ def build_model_case(c, index):
     cfg = model_config(c)
     params = ref.init_params(cfg, c["seed"], c["init"])
     x = make_x(c, index)
-    eps = ref.training_noise(c["seed"], c["epoch"], c["batch_rows"], cfg.samples, cfg.latent)
+    eps = ref.training_noise(c["seed"], c["epoch"], c["batch_rows"], cfg.samples, cfg.latent, cfg.posterior)
     r = ref.loss_and_grad(params, cfg, x, eps, c["beta"])
-    check(c["case"], *ref.self_check(params, cfg, x, eps, c["beta"]))
+    check(c["case"], *ref.self_check(params, cfg, x, eps, c["beta"], h=c.get("fd_step", 1e-3)))
     g = ref.flatten(r["grads"])
     nonzero = np.abs(g[g != 0])
     print(f"    loss {r['loss']:.6f}  |g| {np.linalg.norm(g):.4f}  min nonzero |g_i| {nonzero.min():.2e}")
@@ -117,6 +154,7 @@ def build_model_case(c, index):
         tensors.update({f"{name}/{k}": v for k, v in final.items()})
         tensors[f"{name}_losses"] = losses
     config = {k: c[k] for k in CONFIG_KEYS}
+    config.update({k: c[k] for k in OPTIONAL_CONFIG_KEYS if k in c})
     return dict(case=c["case"], description=c["description"], config=config), tensors
 
 

@@ -10,6 +10,34 @@ import numpy as np
 from philox import init_uniforms
 
 LOG_2PI = np.log(2.0 * np.pi)
+EULER_GAMMA = 0.57721566490153286
+
+# Standard members f of the location-scale posterior families (docs/families.md):
+# log f(e), d log f / de, and for a finite second moment the entropy H, mean m1 and
+# second moment m2 that make KL(q || N(0,1)) closed. Cauchy: m2 = inf, no KL.
+FAMILIES = {
+    "laplace": dict(log_f=lambda e: -np.log(2.0) - np.abs(e), dlog_f=lambda e: -np.sign(e),
+                    H=1.0 + np.log(2.0), m1=0.0, m2=2.0),
+    "logistic": dict(log_f=lambda e: -np.abs(e) - 2.0 * np.log1p(np.exp(-np.abs(e))),
+                     dlog_f=lambda e: -np.tanh(0.5 * e), H=2.0, m1=0.0, m2=np.pi ** 2 / 3.0),
+    "gumbel": dict(log_f=lambda e: -(e + np.exp(-e)), dlog_f=lambda e: np.exp(-e) - 1.0,
+                   H=1.0 + EULER_GAMMA, m1=EULER_GAMMA, m2=np.pi ** 2 / 6.0 + EULER_GAMMA ** 2),
+    "cauchy": dict(log_f=lambda e: -np.log(np.pi) - np.log1p(e * e), dlog_f=lambda e: -2.0 * e / (1.0 + e * e),
+                   H=np.log(4.0 * np.pi), m1=None, m2=None),
+}
+
+
+def family_kl(family, mu, logvar):
+    """KL(q || N(0,1)) per coordinate and its partials for a finite-variance family:
+    0.5 log 2pi - H - log s + 0.5 (mu^2 + 2 mu s m1 + s^2 m2), s = exp(logvar / 2)."""
+    f = FAMILIES[family]
+    if f["m2"] is None:
+        raise ValueError(f"posterior {family} has no finite KL to N(0, 1): use estimator A")
+    s = np.exp(0.5 * logvar)
+    kl = 0.5 * LOG_2PI - f["H"] - 0.5 * logvar + 0.5 * (mu ** 2 + 2.0 * mu * s * f["m1"] + s ** 2 * f["m2"])
+    dmu = mu + s * f["m1"]
+    dlogvar = -0.5 + 0.5 * mu * s * f["m1"] + 0.5 * s ** 2 * f["m2"]
+    return kl, dmu, dlogvar
 
 
 @dataclass(frozen=True)
@@ -22,6 +50,8 @@ class ModelConfig:
     gaussian_variance: float = 1.0
     estimator: str = "B"
     samples: int = 1
+    posterior: str = "gaussian"
+    variance_floor: float = None  # set: Gaussian variance learned per pixel, floor + exp(decoder.logvar)
 
 
 def layout(cfg):
@@ -45,6 +75,8 @@ def layout(cfg):
     for i in range(len(cfg.hidden)):
         dense(f"decoder.fc{i + 1}", dec[i], dec[i + 1])
     dense("decoder.out", cfg.hidden[0], cfg.data_dim)
+    if cfg.variance_floor is not None:
+        out.append(("decoder.logvar", (cfg.data_dim,), None, None, True))
     return out
 
 
@@ -52,7 +84,9 @@ def init_params(cfg, seed, scheme):
     params = {}
     for index, (name, shape, fan_in, fan_out, is_bias) in enumerate(layout(cfg)):
         u = init_uniforms(seed, index, int(np.prod(shape))).reshape(shape)
-        if scheme == "pytorch":
+        if name == "decoder.logvar":
+            value = np.zeros(shape)  # variance floor + 1 under every scheme
+        elif scheme == "pytorch":
             value = (1.0 / np.sqrt(fan_in)) * (2.0 * u - 1.0)
         elif scheme == "glorot":
             value = np.zeros(shape) if is_bias else np.sqrt(6.0 / (fan_in + fan_out)) * (2.0 * u - 1.0)
@@ -152,6 +186,9 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
     xr = np.repeat(x, L, axis=0)  # row b*L + l is datapoint b
     if cfg.likelihood == "bernoulli":
         nll = (np.maximum(y, 0.0) - xr * y + np.log1p(np.exp(-np.abs(y)))).sum(axis=1)
+    elif cfg.likelihood == "gaussian" and cfg.variance_floor is not None:
+        s2 = cfg.variance_floor + np.exp(params["decoder.logvar"])  # [D]
+        nll = (0.5 * np.log(2.0 * np.pi * s2) + (xr - y) ** 2 / (2.0 * s2)).sum(axis=1)
     elif cfg.likelihood == "gaussian":
         s2 = cfg.gaussian_variance
         nll = (0.5 * np.log(2.0 * np.pi * s2) + (xr - y) ** 2 / (2.0 * s2)).sum(axis=1)
@@ -159,7 +196,18 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
         raise ValueError(cfg.likelihood)
     recon = nll.reshape(B, L).mean(axis=1)  # [B]
 
-    if cfg.estimator == "B":
+    family = None if cfg.posterior == "gaussian" else FAMILIES[cfg.posterior]
+    if cfg.estimator == "B" and family is not None:
+        kl_terms, kl_dmu, kl_dlogvar = family_kl(cfg.posterior, mu, logvar)
+        kl = kl_terms.sum(axis=1)
+    elif cfg.estimator == "A" and family is not None:
+        # log q(z) = log f((z - mu) / s) - log s, evaluated at the sampled z.
+        s_ = sigma[:, None, :]
+        e = (z - mu[:, None, :]) / s_
+        log_q = (family["log_f"](e) - 0.5 * logvar[:, None, :]).sum(axis=2)
+        log_p = (-0.5 * LOG_2PI - 0.5 * z ** 2).sum(axis=2)
+        kl = (log_q - log_p).mean(axis=1)
+    elif cfg.estimator == "B":
         kl = 0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar).sum(axis=1)
     elif cfg.estimator == "A":
         var = np.exp(logvar)[:, None, :]
@@ -179,6 +227,11 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
     w = 1.0 / (B * L)
     if cfg.likelihood == "bernoulli":
         dy = w * (_sigmoid(y) - xr)
+    elif cfg.variance_floor is not None:
+        dy = w * (y - xr) / s2
+        # d/dv_d of 0.5 log(2 pi s2) + r^2 / (2 s2), with ds2/dv = exp(v).
+        ev = np.exp(params["decoder.logvar"])
+        grads["decoder.logvar"] = (w * (0.5 / s2 - (xr - y) ** 2 / (2.0 * s2 ** 2)) * ev).sum(axis=0)
     else:
         dy = w * (y - xr) / cfg.gaussian_variance
     grads["decoder.out.weight"] = dy.T @ g
@@ -186,13 +239,24 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
     dg = dy @ params["decoder.out.weight"]
     dz = _mlp_backward(params, grads, "decoder", dec_cache, dg, cfg.activation).reshape(B, L, Z)
 
-    if cfg.estimator == "A":
+    if cfg.estimator == "A" and family is not None:
+        # Through z: d log f(e)/dz = f'(e)/s, d(-log p)/dz = z.
+        dlf = family["dlog_f"](e)
+        dz = dz + beta * w * (dlf / s_ + z)
+    elif cfg.estimator == "A":
         # Through z: d(log q - log p)/dz = -(z - mu)/sigma^2 + z.
         dz = dz + beta * w * (-diff / var + z)
     # Reparameterization: dz/dmu = 1, dz/dlogvar = 0.5 sigma eps.
     dmu = dz.sum(axis=1)
     dlogvar = (dz * 0.5 * sigma[:, None, :] * eps).sum(axis=1)
-    if cfg.estimator == "A":
+    if cfg.estimator == "A" and family is not None:
+        # Explicit arguments: de/dmu = -1/s, de/dlogvar = -e/2, and -log s = -logvar/2.
+        dmu += beta * w * (-dlf / s_).sum(axis=1)
+        dlogvar += beta * w * (-0.5 * e * dlf - 0.5).sum(axis=1)
+    elif cfg.estimator == "B" and family is not None:
+        dmu += (beta / B) * kl_dmu
+        dlogvar += (beta / B) * kl_dlogvar
+    elif cfg.estimator == "A":
         # Explicit arguments of log q (log p has none besides z).
         dmu += beta * w * (diff / var).sum(axis=1)
         dlogvar += beta * w * (-0.5 + diff ** 2 / (2.0 * var)).sum(axis=1)

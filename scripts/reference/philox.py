@@ -57,8 +57,30 @@ def _box_muller(words):
     return np.stack([r0 * np.cos(t1), r0 * np.sin(t1), r2 * np.cos(t3), r2 * np.sin(t3)], axis=-1)
 
 
-def _normals(seed, purpose, rows, c2, draws, latent):
-    """eps [len(rows), draws, latent], float32-rounded once from float64."""
+def _laplace_quantile(u):
+    # Each branch is evaluated where it is accurate: 1 - u is exact for these u.
+    return np.where(u < 0.5, np.log(2.0 * np.minimum(u, 0.5)), -np.log(2.0 * np.minimum(1.0 - u, 0.5)))
+
+
+# Inverse CDFs of the standard members of the non-Gaussian posterior families.
+QUANTILES = {
+    "laplace": _laplace_quantile,
+    "logistic": lambda u: np.log(u) - np.log1p(-u),
+    "gumbel": lambda u: -np.log(-np.log(u)),
+    "cauchy": lambda u: np.tan(np.pi * (u - 0.5)),
+}
+
+
+def _inverse_cdf(words, family):
+    """[..., 4] words -> [..., 4] float64 noise of `family` via its quantile of the open uniform."""
+    u = (words.astype(np.float64) + 0.5) * 2.0**-32
+    return QUANTILES[family](u)
+
+
+def _normals(seed, purpose, rows, c2, draws, latent, family="gaussian"):
+    """eps [len(rows), draws, latent], float32-rounded once from float64.
+    Gaussian: Box-Muller on the block's pairs; other families: word j mod 4 of
+    block j / 4 through the family's inverse CDF."""
     rows = np.asarray(rows, dtype=np.uint64)
     nb = (latent + 3) // 4
     ctr = np.zeros((len(rows), draws, nb, 4), dtype=np.uint64)
@@ -66,17 +88,18 @@ def _normals(seed, purpose, rows, c2, draws, latent):
     ctr[..., 1] = rows[:, None, None]
     ctr[..., 2] = c2
     ctr[..., 3] = np.array([c3_word(purpose, l) for l in range(draws)], dtype=np.uint64)[None, :, None]
-    n = _box_muller(philox4x32(seed_key(seed), ctr))
+    words = philox4x32(seed_key(seed), ctr)
+    n = _box_muller(words) if family == "gaussian" else _inverse_cdf(words, family)
     return n.reshape(len(rows), draws, nb * 4)[..., :latent].astype(np.float32)
 
 
-def training_noise(seed, epoch, rows, draws, latent):
+def training_noise(seed, epoch, rows, draws, latent, family="gaussian"):
     """eps for (seed, epoch, data-file row, draw l): [len(rows), draws, latent] float32."""
-    return _normals(seed, PURPOSE_TRAIN_NOISE, rows, epoch, draws, latent)
+    return _normals(seed, PURPOSE_TRAIN_NOISE, rows, epoch, draws, latent, family)
 
 
-def eval_noise(seed, rows, draws, latent):
-    return _normals(seed, PURPOSE_EVAL_NOISE, rows, 0, draws, latent)
+def eval_noise(seed, rows, draws, latent, family="gaussian"):
+    return _normals(seed, PURPOSE_EVAL_NOISE, rows, 0, draws, latent, family)
 
 
 def epoch_order(seed, epoch, rows):

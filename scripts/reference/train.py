@@ -38,7 +38,7 @@ def train(data, cfg, params, *, seed, epochs, global_batch, beta, kl_warmup,
         for batch_rows in batches(seed, epoch, rows, global_batch, last_batch):
             t += 1
             beta_t = beta_at(beta, t, kl_warmup, spe)
-            eps = training_noise(seed, epoch, batch_rows, cfg.samples, cfg.latent)
+            eps = training_noise(seed, epoch, batch_rows, cfg.samples, cfg.latent, cfg.posterior)
             r = model.loss_and_grad(model.unflatten(flat, params), cfg, data[batch_rows], eps, beta_t)
             log.append((t, epoch, batch_rows, beta_t, r["loss"], r["recon"], r["kl"]))
             flat = optim.step(opt, flat, model.flatten(r["grads"]), t, clip, weight_decay)

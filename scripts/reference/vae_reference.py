@@ -24,7 +24,7 @@ def optimizer_steps(params, cfg, x, seed, epoch, batch_rows, beta, name, lr,
     opt = optim.make(name, flat.size, lr, momentum)
     losses, norms = [], []
     for s in range(1, steps + 1):
-        eps = training_noise(seed, epoch + s - 1, batch_rows, cfg.samples, cfg.latent)
+        eps = training_noise(seed, epoch + s - 1, batch_rows, cfg.samples, cfg.latent, cfg.posterior)
         r = loss_and_grad(unflatten(flat, params), cfg, x, eps, beta)
         g = flatten(r["grads"])
         losses.append(r["loss"])
