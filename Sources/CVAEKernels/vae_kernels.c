@@ -92,8 +92,11 @@ VAE_CLONES
 float vae_bernoulli_nll(const float *x, const float *y, float *grad, size_t n, float scale) {
     // The loss sum is kept as 16 partial sums (one vector): a fixed order for a given
     // machine. Only the reported loss depends on it; each gradient element does not.
+    // assume_safety: grad may BE y (the trainer overwrites the logits with their
+    // gradient); element i reads y[i] before writing grad[i], so lanes never interfere.
+    // Without it the aliasing check sends every call down the scalar path.
     float total = 0.0f;
-#pragma clang loop vectorize(enable) vectorize_width(16) interleave_count(1)
+#pragma clang loop vectorize(assume_safety) vectorize_width(16) interleave_count(1)
     for (size_t i = 0; i < n; i++) {
         float logit = y[i];
         float target = x[i];
