@@ -73,10 +73,11 @@ public final class TrainingRun {
                                     memoryBudget: options.memoryBudget ?? defaultMemoryBudget(ranksOnThisNode: communicator.size),
                                     bernoulli: configuration.likelihood == .bernoulli)
         }
-        // Every rank evaluates a share of the test rows, which it reads on demand.
+        // Every rank evaluates a contiguous share of the test rows: held in memory when the
+        // file fits a small budget (no decompression at every epoch end), else streamed.
         let testSource = try agreed { () -> (any MinibatchSource)? in
             try testFile.map {
-                try makeMinibatchSource(dataFile: $0, mode: .streaming, memoryBudget: 64 << 20,
+                try makeMinibatchSource(dataFile: $0, mode: .auto, memoryBudget: 256 << 20,
                                         bernoulli: configuration.likelihood == .bernoulli)
             }
         }
