@@ -141,7 +141,8 @@ public final class ELBOObjective {
         batch: UnsafePointer<Float>, rowIndices: UnsafeBufferPointer<Int>, count: Int,
         streams: RandomStreams, noisePurpose: RandomPurpose = .trainingNoise, epoch: Int, beta: Float,
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?,
-        logWeights: UnsafeMutablePointer<Double>? = nil
+        logWeights: UnsafeMutablePointer<Double>? = nil,
+        decoderGradientsReady: ((LossTerms) -> Void)? = nil
     ) -> LossTerms {
         precondition(count <= maxRows, "batch of \(count) rows exceeds the workspace of \(maxRows)")
         precondition(rowIndices.count >= count, "fewer row indices than rows")
@@ -234,9 +235,18 @@ public final class ELBOObjective {
         terms.loss = terms.reconstruction + Double(beta) * terms.kl
 
         if let gradients {
-            backward(batch: batch, count: count, beta: beta, parameters: parameters, gradients: gradients)
+            backward(batch: batch, count: count, beta: beta, parameters: parameters, gradients: gradients) {
+                decoderGradientsReady?(terms)
+            }
         }
         return terms
+    }
+
+    /// Where the decoder's gradients live in the flat buffer: the tail of the layout,
+    /// final once `decoderGradientsReady` is called (the encoder's come after).
+    public var decoderGradientRange: Range<Int> {
+        let first = layout.tensors.first { $0.name.hasPrefix("decoder.") }!
+        return first.offset..<layout.totalCount
     }
 
     /// log q(z|x) - log p(z) of one (row, draw), summed over the latent coordinates.
@@ -256,8 +266,11 @@ public final class ELBOObjective {
 
     private static let halfLogTwoPi = Float(0.5 * Foundation.log(2 * Double.pi))
 
+    /// `decoderGradientsReady` runs as soon as every decoder gradient is final, before the
+    /// encoder's backward: a data-parallel caller can start reducing them meanwhile.
     private func backward(batch: UnsafePointer<Float>, count: Int, beta: Float,
-                          parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+                          parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
+                          decoderGradientsReady: () -> Void) {
         let z = architecture.latentDimension
         let draws = settings.samples
         let drawRows = count * draws
@@ -323,6 +336,7 @@ public final class ELBOObjective {
                 accumulator: logVarianceAccumulator.pointer, count: architecture.dataDimension,
                 gradient: gradients + logVarianceOffset)
         }
+        decoderGradientsReady()
 
         // Encoder: the heads, then the hidden layers; the data needs no gradient.
         upstream = headGradient.pointer

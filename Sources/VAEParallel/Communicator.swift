@@ -35,6 +35,11 @@ public protocol Communicator: AnyObject {
         _ local: UnsafeBufferPointer<Element>, to root: Int
     ) throws -> Gathered<Element>?
 
+    /// Starts an in-place sum allreduce of `buffer` and returns at once; the buffer
+    /// must stay untouched until `wait()` on the result returns. Lets a rank reduce
+    /// some gradients while it computes others (`Trainer`'s overlap option).
+    func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective
+
     /// Returns once every rank has called it.
     func barrier() throws
 
@@ -51,6 +56,14 @@ public protocol Communicator: AnyObject {
 extension Communicator {
     /// Rank 0 owns the side effects: log lines, checkpoints, embeddings.
     public var isRoot: Bool { rank == 0 }
+}
+
+/// A collective in flight.
+public protocol PendingCollective: AnyObject {
+    /// Lets the library move the collective along; true once it is complete.
+    func progress() throws -> Bool
+    /// Blocks until the collective is complete.
+    func wait() throws
 }
 
 /// The reductions `allreduce` offers.

@@ -148,6 +148,17 @@ public final class MPICommunicator: Communicator {
         exit(code)  // MPI_Abort does not return; this is for a finalized MPI
     }
 
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective {
+        try checkUsable()
+        precondition(buffer.count <= MPICommunicator.maximumChunk, "a non-blocking allreduce moves at most Int32.max floats")
+        var request = vae_mpi_request_null()
+        try MPICommunicator.check(
+            MPI_Iallreduce(UnsafeRawPointer(vae_mpi_in_place()), buffer.baseAddress!, Int32(buffer.count),
+                           vae_mpi_float(), vae_mpi_sum(), world, &request),
+            "MPI_Iallreduce")
+        return MPIPendingCollective(request: request)
+    }
+
     // MARK: - Checks
 
     /// A collective after finalize, or from another thread, is a programming error.
@@ -221,5 +232,27 @@ public final class MPICommunicator: Communicator {
         let version = cString(text, length: length)
         let firstLine = version.split(whereSeparator: \.isNewline).first.map(String.init) ?? "MPI"
         return firstLine.trimmingCharacters(in: .whitespaces)
+    }
+}
+
+/// An MPI_Iallreduce in flight.
+final class MPIPendingCollective: PendingCollective {
+    private var request: MPI_Request?
+    private var done = false
+
+    init(request: MPI_Request?) { self.request = request }
+
+    func progress() throws -> Bool {
+        guard !done else { return true }
+        var flag: Int32 = 0
+        try MPICommunicator.check(MPI_Test(&request, &flag, vae_mpi_status_ignore()), "MPI_Test")
+        done = flag != 0
+        return done
+    }
+
+    func wait() throws {
+        guard !done else { return }
+        try MPICommunicator.check(MPI_Wait(&request, vae_mpi_status_ignore()), "MPI_Wait")
+        done = true
     }
 }

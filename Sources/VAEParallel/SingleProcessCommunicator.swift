@@ -26,6 +26,10 @@ public final class SingleProcessCommunicator: Communicator {
         return Gathered(values: Array(local), counts: [local.count])
     }
 
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective {
+        CompletedCollective()
+    }
+
     public func barrier() throws {}
 
     public func finalize() throws {}
@@ -34,4 +38,10 @@ public final class SingleProcessCommunicator: Communicator {
         writeToStandardError(message)
         exit(code)
     }
+}
+
+/// The single process's collectives are complete when they start.
+final class CompletedCollective: PendingCollective {
+    func progress() throws -> Bool { true }
+    func wait() throws {}
 }

@@ -34,10 +34,15 @@ public final class Trainer {
     private var rowIndices: [Int]
     private static let lossSlots = 3
 
+    /// Reduce the decoder's gradients while the encoder's are computed (two buckets,
+    /// the first non-blocking), instead of one blocking allreduce after the backward pass.
+    public let overlapAllreduce: Bool
+
     public init(configuration: TrainingConfiguration, communicator: any Communicator,
-                trainData: any MinibatchSource) throws {
+                trainData: any MinibatchSource, overlapAllreduce: Bool = false) throws {
         self.configuration = configuration
         self.communicator = communicator
+        self.overlapAllreduce = overlapAllreduce
         self.trainData = trainData
         streams = RandomStreams(seed: configuration.seed)
         let maxRows = EpochSchedule.rankRange(batchSize: configuration.globalBatch, rank: communicator.size - 1,
@@ -109,15 +114,19 @@ public final class Trainer {
         for stepInEpoch in 0..<schedule.stepCount {
             let globalRows = schedule.globalRows(step: stepInEpoch).count
             let beta = configuration.klWeight(step: step + 1, stepsPerEpoch: schedule.stepCount)
-            if localFailure == nil {
-                do {
-                    try computeLocalGradient(schedule: schedule, step: stepInEpoch, beta: beta)
-                } catch {
-                    localFailure = failureMessage(error)
+            if overlapAllreduce {
+                try overlappedStep(schedule: schedule, step: stepInEpoch, beta: beta, localFailure: &localFailure)
+            } else {
+                if localFailure == nil {
+                    do {
+                        try computeLocalGradient(schedule: schedule, step: stepInEpoch, beta: beta)
+                    } catch {
+                        localFailure = failureMessage(error)
+                    }
                 }
+                // A failed rank still joins the allreduce (with zeros and status 1), so no rank hangs.
+                try communicator.allreduceSum(fused.buffer, reportingFailure: localFailure)
             }
-            // A failed rank still joins the allreduce (with zeros and status 1), so no rank hangs.
-            try communicator.allreduceSum(fused.buffer, reportingFailure: localFailure)
 
             let loss = Double(fused[parameterCount])
             let reconstruction = Double(fused[parameterCount + 1])
@@ -143,23 +152,74 @@ public final class Trainer {
         return totals
     }
 
+    /// One step's gradient computation and reduction with the decoder's bucket (the tail
+    /// of the fused buffer: decoder gradients, loss sums, status) reduced non-blocking
+    /// while the encoder's backward runs. Every rank issues the same two collectives in
+    /// the same order whether or not it failed, so the failure protocol is unchanged.
+    private func overlappedStep(schedule: EpochSchedule, step stepInEpoch: Int, beta: Float,
+                                localFailure: inout String?) throws {
+        let split = objective.decoderGradientRange.lowerBound
+        let all = fused.buffer
+        let decoderBucket = UnsafeMutableBufferPointer(rebasing: all[split..<all.count])
+        let encoderBucket = UnsafeMutableBufferPointer(rebasing: all[0..<split])
+        var pending: (any PendingCollective)?
+        var startError: (any Error)?
+        if localFailure == nil {
+            do {
+                try computeLocalGradient(schedule: schedule, step: stepInEpoch, beta: beta) { [self] in
+                    fused[all.count - 1] = 0
+                    do { pending = try communicator.startAllreduceSum(decoderBucket) } catch { startError = error }
+                }
+            } catch {
+                localFailure = failureMessage(error)
+            }
+        }
+        if let startError { throw startError }
+        if pending == nil {
+            // Failed before the hook ran: contribute zeros and the failure status.
+            all.update(repeating: 0)
+            all[all.count - 1] = 1
+            pending = try communicator.startAllreduceSum(decoderBucket)
+        }
+        _ = try pending?.progress()
+        try communicator.allreduceSum(encoderBucket)
+        try pending?.wait()
+        let status = all[all.count - 1]
+        if status != 0 {
+            try communicator.resolveFailure(localFailure: localFailure, reducedStatus: status)
+        }
+    }
+
     /// This rank's rows of one step: forward and backward into the fused buffer.
-    private func computeLocalGradient(schedule: EpochSchedule, step stepInEpoch: Int, beta: Float) throws {
+    /// `decoderGradientsReady` runs once the decoder's gradients and the loss sums are in place.
+    private func computeLocalGradient(schedule: EpochSchedule, step stepInEpoch: Int, beta: Float,
+                                      decoderGradientsReady: (() -> Void)? = nil) throws {
         let rows = schedule.rows(step: stepInEpoch, rank: communicator.rank, size: communicator.size)
         let count = rows.isEmpty ? 0 : try trainData.nextBatch(into: batch.pointer)
         guard count == rows.count else {
             throw TrainingDataError.unexpectedBatch(expected: rows.count, got: count)
         }
         for (i, row) in rows.enumerated() { rowIndices[i] = row }
+        let parameterCount = layout.totalCount
+        var announced = false
         let terms = rowIndices.withUnsafeBufferPointer { indices in
             objective.evaluate(batch: batch.pointer, rowIndices: indices, count: count, streams: streams,
                                epoch: schedule.epoch, beta: beta, parameters: parameters.pointer,
-                               gradients: fused.pointer)
+                               gradients: fused.pointer) { [self] terms in
+                writeLossSums(terms, at: parameterCount)
+                announced = true
+                decoderGradientsReady?()
+            }
         }
-        let parameterCount = layout.totalCount
-        fused[parameterCount] = Float(terms.loss)
-        fused[parameterCount + 1] = Float(terms.reconstruction)
-        fused[parameterCount + 2] = Float(terms.kl)
+        writeLossSums(terms, at: parameterCount)
+        // A rank with no rows this step has no backward pass: its zero gradients are ready now.
+        if !announced { decoderGradientsReady?() }
+    }
+
+    private func writeLossSums(_ terms: LossTerms, at offset: Int) {
+        fused[offset] = Float(terms.loss)
+        fused[offset + 1] = Float(terms.reconstruction)
+        fused[offset + 2] = Float(terms.kl)
     }
 
     /// Names the first tensor holding a non-finite gradient, for the divergence message.

@@ -18,6 +18,8 @@ public struct TrainingOptions: Sendable {
     public var checkpointEvery: Int = 1
     /// Live progress bar on rank 0 (only when stdout is a terminal).
     public var progressBar: Bool = true
+    /// Reduce the decoder's gradients while the encoder's are computed (see Trainer).
+    public var overlapAllreduce = false
     /// Continue from "latest" (the newest checkpoint in the run directory) or a checkpoint path.
     public var resume: String?
     /// Resume even when the data fingerprint differs from the checkpoint's.
@@ -81,7 +83,8 @@ public final class TrainingRun {
                                         bernoulli: configuration.likelihood == .bernoulli)
             }
         }
-        let trainer = try Trainer(configuration: configuration, communicator: communicator, trainData: trainSource)
+        let trainer = try Trainer(configuration: configuration, communicator: communicator, trainData: trainSource,
+                                  overlapAllreduce: options.overlapAllreduce)
         self.trainer = trainer
         if let checkpoint { try agreed { try trainer.restore(from: checkpoint) } }
         let firstEpoch = checkpoint?.epoch ?? 0

@@ -89,6 +89,8 @@ struct Train: ParsableCommand {
     var reading: ReadingMode = .auto
     @Option(help: "Bytes of training data each rank may hold, e.g. 512M (default: a share of physical memory).")
     var memoryBudget: String?
+    @Flag(help: "Reduce the decoder's gradients while the encoder's are computed (non-blocking, two buckets); results are unchanged.")
+    var overlapAllreduce = false
     @Option(help: "Write a checkpoint every N epochs (and always at the end).")
     var checkpointEvery: Int = 1
     @Option(help: "Keep the newest K epoch checkpoints.")
@@ -177,6 +179,7 @@ struct Train: ParsableCommand {
             options.checkpointEvery = checkpointEvery
             options.keepCheckpoints = keepCheckpoints
             options.progressBar = progress ?? (communicator.size == 1 && isatty(STDOUT_FILENO) != 0)
+            options.overlapAllreduce = overlapAllreduce
             try TrainingRun(options: options, communicator: communicator, log: Self.printLine).run()
         }
     }

@@ -51,6 +51,29 @@ final class DistributedTrainingTests: XCTestCase {
         }
     }
 
+    /// The overlapped reduction (decoder bucket non-blocking during the encoder's backward)
+    /// sums the same numbers: with two ranks a + b has one order, so the runs are bitwise equal;
+    /// with three, MPI may order the sums differently: summation-order tolerance.
+    func testOverlappedAllreduceGivesTheBlockingResult() throws {
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 6), rows: 37)
+        let configuration = smallConfiguration()
+        for ranks in [2, 3] {
+            _ = try trainUnderMPI(ranks: ranks, configuration, data: data, out: scratch + "/blocking-\(ranks)")
+            _ = try trainUnderMPI(ranks: ranks, configuration, data: data, out: scratch + "/overlap-\(ranks)",
+                                  extraArguments: ["--overlap-allreduce"])
+            let blocking = try finalParameters(scratch + "/blocking-\(ranks)").parameters
+            let overlapped = try finalParameters(scratch + "/overlap-\(ranks)").parameters
+            if ranks == 2 {
+                XCTAssertEqual(overlapped.map(\.bitPattern), blocking.map(\.bitPattern))
+            } else {
+                let worst = zip(overlapped, blocking).map { abs($0 - $1) }.max() ?? .infinity
+                XCTAssertLessThanOrEqual(worst, 1e-5, "n = 3: overlap differs by \(worst)")
+            }
+        }
+    }
+
     /// The independent NumPy reference trained the same 10 steps (scripts/reference,
     /// fixture train_small): Swift on one rank and on three ranks lands on its parameters.
     func testOneAndThreeRanksMatchTheNumPyReferenceTraining() throws {
