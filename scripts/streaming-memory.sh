@@ -4,7 +4,9 @@
 # larger than the budget, reads every row once through the streaming reader
 # (`vae-dist check --reading streaming`), and reports the reader's high-water
 # mark and the process's peak resident memory (VmHWM), next to a run on a tiny
-# file (the baseline: Swift runtime, Foundation, libhdf5).
+# file (the baseline: Swift runtime, Foundation, libhdf5). Then it TRAINS on
+# the large file with the same budget (one epoch, streaming) and reports that run's peak RSS from
+# /usr/bin/time or the kernel's accounting.
 #
 # Environment: ROWS (200000), FEATURES (784), BUDGET (64M), WORK_DIR
 # (/tmp/vae-dist-streaming), COMPRESSION (gzip level, 1), BINARY (default: a
@@ -54,3 +56,29 @@ echo "streaming-memory: baseline (10 rows, in memory)"
 "$BINARY" check "$tiny" --reading memory | sed 's/^/  /'
 echo "streaming-memory: $(du -h "$data" | cut -f1) on disk, streaming with a budget of $budget"
 "$BINARY" check "$data" --reading streaming --memory-budget "$budget" --batch-size 128 --bernoulli | sed 's/^/  /'
+
+echo "streaming-memory: training one epoch on $(du -h "$data" | cut -f1) with --reading streaming --memory-budget $budget"
+run="$work/train-run"
+rm -rf "$run"
+peak_file="$work/train-peak.txt"
+# GNU time's %M is the peak resident set in KiB.
+if [ -x /usr/bin/time ]; then
+  /usr/bin/time -f "%M" -o "$peak_file" "$BINARY" train --data "$data" --out "$run" --epochs 1 \
+    --reading streaming --memory-budget "$budget" --no-progress | sed 's/^/  /'
+  echo "streaming-memory: training peak RSS $(( $(tail -1 "$peak_file") / 1024 )) MiB with a $budget data budget" \
+       "for a $(du -h "$data" | cut -f1) file"
+else
+  # No GNU time: sample the process's own high-water mark while it runs.
+  "$BINARY" train --data "$data" --out "$run" --epochs 1 --reading streaming --memory-budget "$budget" \
+    --no-progress > "$work/train.log" &
+  pid=$!
+  peak=0
+  while kill -0 "$pid" 2>/dev/null; do
+    rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    if [ -n "$rss" ] && [ "$rss" -gt "$peak" ]; then peak=$rss; fi
+    sleep 0.2
+  done
+  wait "$pid"
+  sed 's/^/  /' "$work/train.log"
+  echo "streaming-memory: training peak RSS about $((peak / 1024)) MiB with a $budget data budget (sampled VmHWM)"
+fi
