@@ -13,6 +13,13 @@ public struct Checkpoint {
     public var step: Int
     /// Epochs completed.
     public var epoch: Int
+    /// Steps of epoch `epoch + 1` already taken: 0 for the end-of-epoch checkpoints,
+    /// more when training stopped mid-epoch on a signal (preemption).
+    public var stepInEpoch = 0
+    /// The loss sums of those steps (so the resumed epoch reports the whole epoch).
+    public var partialEpochTerms = LossTerms()
+    /// Steps of those skipped under `--on-nonfinite skip`.
+    public var partialEpochSkippedSteps = 0
     /// Ranks of the run that wrote it (results depend on it only through summation order).
     public var worldSize: Int
     public var dataFingerprint: String
@@ -41,12 +48,24 @@ public struct Checkpoint {
         guard parameters.count == layout.totalCount else {
             throw DataError(file: path, "internal error: \(parameters.count) parameters for a layout of \(layout.totalCount)")
         }
+        // Never replace a good checkpoint with one that cannot be resumed from.
+        guard parameters.allSatisfy(\.isFinite), optimizerState.values.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw DataError(file: path, "refusing to write a checkpoint holding NaN or Inf parameters or optimizer state")
+        }
         try writeHDF5FileAtomically(to: path) { file in
             let root = try file.root()
             try root.setAttribute("format", Self.format)
             try root.setAttribute("format_version", Self.formatVersion)
             try root.setAttribute("step", step)
             try root.setAttribute("epoch", epoch)
+            try root.setAttribute("step_in_epoch", stepInEpoch)
+            if stepInEpoch > 0 {
+                try root.setAttribute("epoch_loss_sum", partialEpochTerms.loss)
+                try root.setAttribute("epoch_reconstruction_sum", partialEpochTerms.reconstruction)
+                try root.setAttribute("epoch_kl_sum", partialEpochTerms.kl)
+                try root.setAttribute("epoch_rows", partialEpochTerms.rows)
+                try root.setAttribute("epoch_skipped_steps", partialEpochSkippedSteps)
+            }
             try root.setAttribute("seed", String(configuration.seed))
             try root.setAttribute("rng", "philox4x32-10; key = seed; counters per docs/algorithm.md")
             try root.setAttribute("world_size", worldSize)
@@ -117,7 +136,7 @@ public struct Checkpoint {
                 optimizerState[state] = try readFlat("optimizer/\(state)")
             }
         }
-        return Checkpoint(
+        var checkpoint = Checkpoint(
             configuration: configuration,
             step: try required("step", try root.intAttribute("step")),
             epoch: try required("epoch", try root.intAttribute("epoch")),
@@ -126,5 +145,19 @@ public struct Checkpoint {
             parameters: parameters,
             optimizerName: try required("optimizer", try root.stringAttribute("optimizer")),
             optimizerState: optimizerState)
+        checkpoint.stepInEpoch = try root.intAttribute("step_in_epoch") ?? 0
+        guard checkpoint.step >= 0, checkpoint.epoch >= 0, checkpoint.stepInEpoch >= 0, checkpoint.worldSize >= 1 else {
+            throw DataError(file: path, "has step \(checkpoint.step), epoch \(checkpoint.epoch), step_in_epoch "
+                            + "\(checkpoint.stepInEpoch), world_size \(checkpoint.worldSize): expected counts >= 0 and a world size >= 1")
+        }
+        if checkpoint.stepInEpoch > 0 {
+            checkpoint.partialEpochTerms.loss = try required("epoch_loss_sum", try root.doubleAttribute("epoch_loss_sum"))
+            checkpoint.partialEpochTerms.reconstruction = try required(
+                "epoch_reconstruction_sum", try root.doubleAttribute("epoch_reconstruction_sum"))
+            checkpoint.partialEpochTerms.kl = try required("epoch_kl_sum", try root.doubleAttribute("epoch_kl_sum"))
+            checkpoint.partialEpochTerms.rows = try required("epoch_rows", try root.intAttribute("epoch_rows"))
+            checkpoint.partialEpochSkippedSteps = try required("epoch_skipped_steps", try root.intAttribute("epoch_skipped_steps"))
+        }
+        return checkpoint
     }
 }

@@ -13,8 +13,8 @@ public struct CheckpointLocation: Sendable, Equatable {
         self.runDirectory = runDirectory
     }
 
-    /// Resolves a checkpoint file or a run directory (its `checkpoint-epoch-NNNN.h5`
-    /// with the highest epoch number).
+    /// Resolves a checkpoint file or a run directory (its newest checkpoint: the
+    /// highest epoch, and within it the highest step of a mid-epoch checkpoint).
     public static func resolve(_ fileOrRunDirectory: String) throws -> CheckpointLocation {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: fileOrRunDirectory, isDirectory: &isDirectory) else {
@@ -30,9 +30,9 @@ public struct CheckpointLocation: Sendable, Equatable {
         } catch {
             throw DataError(file: fileOrRunDirectory, "cannot list the run directory: \((error as NSError).localizedDescription)")
         }
-        let newest = names.compactMap { name -> (epoch: Int, name: String)? in
-            epochOfCheckpointName(name).map { ($0, name) }
-        }.max { $0.epoch < $1.epoch }
+        let newest = names.compactMap { name -> (position: CheckpointPosition, name: String)? in
+            positionOfCheckpointName(name).map { ($0, name) }
+        }.max { $0.position < $1.position }
         guard let newest else {
             throw DataError(file: fileOrRunDirectory,
                             "holds no checkpoint-epoch-NNNN.h5; expected a run directory of `vae-dist train` or a checkpoint file")
@@ -41,12 +41,48 @@ public struct CheckpointLocation: Sendable, Equatable {
                                   runDirectory: fileOrRunDirectory)
     }
 
-    /// The epoch of a name like `checkpoint-epoch-0012.h5` (what `vae-dist train` writes), else nil.
-    static func epochOfCheckpointName(_ name: String) -> Int? {
+    /// Where in training a checkpoint name says it was written: `checkpoint-epoch-0012.h5`
+    /// after epoch 12, `checkpoint-epoch-0012-step-000034.h5` 34 steps into epoch 13 (a run
+    /// stopped by a signal). Anything else, such as the `.checkpoint-...tmp-...` file of an
+    /// interrupted write, is not a checkpoint: nil.
+    public static func positionOfCheckpointName(_ name: String) -> CheckpointPosition? {
         let prefix = "checkpoint-epoch-", suffix = ".h5"
         guard name.hasPrefix(prefix), name.hasSuffix(suffix), name.count > prefix.count + suffix.count else { return nil }
-        let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
-        guard digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
-        return Int(digits)
+        let parts = name.dropFirst(prefix.count).dropLast(suffix.count).split(separator: "-", omittingEmptySubsequences: false)
+        func number(_ text: Substring) -> Int? {
+            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return Int(text)
+        }
+        switch parts.count {
+        case 1:
+            return number(parts[0]).map { CheckpointPosition(epoch: $0, stepInEpoch: 0) }
+        case 3 where parts[1] == "step":
+            guard let epoch = number(parts[0]), let step = number(parts[2]), step > 0 else { return nil }
+            return CheckpointPosition(epoch: epoch, stepInEpoch: step)
+        default:
+            return nil
+        }
+    }
+
+    /// The file name of a checkpoint written at `position`.
+    public static func checkpointName(_ position: CheckpointPosition) -> String {
+        position.stepInEpoch == 0
+            ? String(format: "checkpoint-epoch-%04d.h5", position.epoch)
+            : String(format: "checkpoint-epoch-%04d-step-%06d.h5", position.epoch, position.stepInEpoch)
+    }
+}
+
+/// Epochs completed plus steps into the next one; ordered as training proceeds.
+public struct CheckpointPosition: Sendable, Equatable, Comparable {
+    public let epoch: Int
+    public let stepInEpoch: Int
+
+    public init(epoch: Int, stepInEpoch: Int) {
+        self.epoch = epoch
+        self.stepInEpoch = stepInEpoch
+    }
+
+    public static func < (a: CheckpointPosition, b: CheckpointPosition) -> Bool {
+        (a.epoch, a.stepInEpoch) < (b.epoch, b.stepInEpoch)
     }
 }

@@ -21,6 +21,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var elapsedSeconds: Double
     public var etaSeconds: Double
     public var ranks: Int
+    /// Steps skipped under `--on-nonfinite skip` (nil in files from before it existed).
+    public var skippedSteps: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case epoch, epochs, step
@@ -29,6 +31,7 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case testNegativeELBO = "test_neg_elbo", testReconstruction = "test_recon", testKL = "test_kl"
         case samplesPerSecond = "samples_per_s", epochSeconds = "epoch_s", elapsedSeconds = "elapsed_s"
         case etaSeconds = "eta_s", ranks
+        case skippedSteps = "skipped_steps"
     }
 
     /// The human-readable progress line.
@@ -36,6 +39,7 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         var text = "epoch \(epoch)/\(epochs)  train -ELBO \(fixed(trainNegativeELBO)) "
             + "(recon \(fixed(trainReconstruction)), KL \(fixed(trainKL)))"
         if let testNegativeELBO { text += "  test -ELBO \(fixed(testNegativeELBO))" }
+        if let skippedSteps, skippedSteps > 0 { text += "  \(skippedSteps) non-finite step\(skippedSteps == 1 ? "" : "s") skipped" }
         text += "  \(Int(samplesPerSecond.rounded())) samples/s  elapsed \(clock(elapsedSeconds))  ETA \(clock(etaSeconds))"
         return text
     }

@@ -5,9 +5,14 @@ import VAEIO
 /// A step produced a loss or gradient that is not a finite number. Every rank
 /// sees the same reduced numbers, so every rank throws this at the same step.
 public struct NonFiniteTraining: CollectiveError, CustomStringConvertible {
+    /// The optimizer step that would have been taken (1-based).
     public let step: Int
+    /// Where in the schedule: "epoch 3, step 2 of 5".
+    public let position: String
     public let what: String
-    public var description: String { "training diverged at step \(step): \(what) (try a lower --lr or --clip)" }
+    public var description: String {
+        "training diverged at step \(step) (\(position)): \(what) (try a lower --lr or --clip, or --on-nonfinite skip)"
+    }
 }
 
 /// Data-parallel training: the serial minibatch loop plus one fused allreduce
@@ -27,8 +32,18 @@ public final class Trainer {
         set { optimizer.stepCount = newValue }
     }
 
+    /// What a step with a non-finite reduced loss or gradient does.
+    public var nonFinitePolicy: NonFinitePolicy = .stop
+    /// Asked once per step; if any rank answers true, every rank stops after the same step.
+    public var stopRequested: () -> Bool = { false }
+    /// How far the current (or last) epoch got; trainEpoch returned early on a stop
+    /// request when `completedSteps` is below the epoch's step count.
+    public private(set) var epochProgress = EpochProgress()
+    /// Ranks that asked to stop at the step trainEpoch stopped after (0: it ran to the end).
+    public private(set) var ranksRequestingStop = 0
+
     private let trainData: any MinibatchSource
-    /// [gradients (P) | loss, reconstruction, KL sums | failure status]: reduced in ONE allreduce.
+    /// [gradients (P) | loss, reconstruction, KL sums | stop requests | failure status]: reduced in ONE allreduce.
     private let fused: FloatBuffer
     private let batch: FloatBuffer            // [rows per rank at most, D]
     private var rowIndices: [Int]
@@ -52,7 +67,7 @@ public final class Trainer {
                                   settings: configuration.objectiveSettings, maxRows: rows)
         layout = objective.layout
         parameters = FloatBuffer(count: layout.totalCount)
-        fused = FloatBuffer(count: layout.totalCount + Self.lossSlots + 1)
+        fused = FloatBuffer(count: layout.totalCount + Self.lossSlots + 2)
         batch = FloatBuffer(count: rows * configuration.architecture.dataDimension)
         rowIndices = [Int](repeating: 0, count: rows)
         optimizer = configuration.makeOptimizer(parameterCount: layout.totalCount)
@@ -98,24 +113,38 @@ public final class Trainer {
     }
 
     /// Trains one epoch (0-based `epoch`); returns the global sums of its loss terms.
+    /// `resuming` continues an epoch a mid-epoch checkpoint stopped in: the schedule is
+    /// a pure function of (seed, epoch), so skipping its first steps is exact.
     /// `onStep` is called after every step with (step within the epoch, steps in the epoch).
-    public func trainEpoch(_ epoch: Int, onStep: ((Int, Int) -> Void)? = nil) throws -> LossTerms {
+    /// Returns early, after the same step on every rank, when a rank's `stopRequested` says so.
+    public func trainEpoch(_ epoch: Int, resuming: EpochProgress = EpochProgress(),
+                           onStep: ((Int, Int) -> Void)? = nil) throws -> LossTerms {
         let schedule = EpochSchedule(epoch: epoch, rowCount: trainData.rowCount,
                                      globalBatch: configuration.globalBatch,
                                      lastBatch: configuration.lastBatch, streams: streams)
         var localFailure: String?
         do {
-            try trainData.beginEpoch(plan: schedule.plan(rank: communicator.rank, size: communicator.size))
+            try trainData.beginEpoch(plan: Array(schedule.plan(rank: communicator.rank, size: communicator.size)
+                .dropFirst(resuming.completedSteps)))
         } catch {
             localFailure = failureMessage(error)
         }
-        var totals = LossTerms()
+        epochProgress = resuming
+        ranksRequestingStop = 0
+        var totals: LossTerms {
+            get { epochProgress.terms }
+            set { epochProgress.terms = newValue }
+        }
         let parameterCount = layout.totalCount
-        for stepInEpoch in 0..<schedule.stepCount {
+        let stopSlot = parameterCount + Self.lossSlots
+        for stepInEpoch in resuming.completedSteps..<schedule.stepCount {
             let globalRows = schedule.globalRows(step: stepInEpoch).count
             let beta = configuration.klWeight(step: step + 1, stepsPerEpoch: schedule.stepCount)
+            // Any rank's stop request (a signal) reaches every rank in this step's reduction.
+            let stopValue: Float = stopRequested() ? 1 : 0
             if overlapAllreduce {
-                try overlappedStep(schedule: schedule, step: stepInEpoch, beta: beta, localFailure: &localFailure)
+                try overlappedStep(schedule: schedule, step: stepInEpoch, beta: beta, stopValue: stopValue,
+                                   localFailure: &localFailure)
             } else {
                 if localFailure == nil {
                     do {
@@ -124,15 +153,31 @@ public final class Trainer {
                         localFailure = failureMessage(error)
                     }
                 }
+                fused[stopSlot] = stopValue
                 // A failed rank still joins the allreduce (with zeros and status 1), so no rank hangs.
                 try communicator.allreduceSum(fused.buffer, reportingFailure: localFailure)
             }
+            let stopRanks = Int(fused[stopSlot])
 
             let loss = Double(fused[parameterCount])
             let reconstruction = Double(fused[parameterCount + 1])
             let kl = Double(fused[parameterCount + 2])
-            guard loss.isFinite else {
-                throw NonFiniteTraining(step: step + 1, what: "the loss is \(loss)")
+            // Reduced values: every rank takes the same branch. A NaN gradient with a finite loss happens
+            // (0 * inf in a backward pass), so the gradient is checked too: one vectorised pass.
+            if !loss.isFinite || !allFinite(fused.pointer, count: parameterCount) {
+                if nonFinitePolicy == .stop {
+                    var what = "the loss is \(loss)"
+                    if let tensor = firstNonFiniteGradient() { what += ", first non-finite gradient in \(tensor)" }
+                    throw NonFiniteTraining(step: step + 1,
+                                            position: "epoch \(epoch + 1), step \(stepInEpoch + 1) of \(schedule.stepCount)",
+                                            what: what)
+                }
+                // --on-nonfinite skip: no update, no loss; the rows of this step are simply not learned from.
+                epochProgress.skippedSteps += 1
+                epochProgress.completedSteps = stepInEpoch + 1
+                onStep?(stepInEpoch + 1, schedule.stepCount)
+                if stopRanks > 0 { ranksRequestingStop = stopRanks; break }
+                continue
             }
             let inverseRows = 1 / Float(globalRows)
             for i in 0..<parameterCount { fused[i] *= inverseRows }
@@ -140,14 +185,20 @@ public final class Trainer {
                 let norm = GradientClipping.clip(
                     UnsafeMutableBufferPointer(rebasing: fused.buffer[0..<parameterCount]),
                     maxNorm: Double(configuration.clipNorm))
-                if !norm.isFinite { throw NonFiniteTraining(step: step + 1, what: "gradient norm is \(norm)\(badTensor())") }
+                if !norm.isFinite {
+                    throw NonFiniteTraining(step: step + 1,
+                                            position: "epoch \(epoch + 1), step \(stepInEpoch + 1) of \(schedule.stepCount)",
+                                            what: "the gradient norm is \(norm)")
+                }
             }
             optimizer.step(parameters: parameters, gradients: fused)
             totals.loss += loss
             totals.reconstruction += reconstruction
             totals.kl += kl
             totals.rows += globalRows
+            epochProgress.completedSteps = stepInEpoch + 1
             onStep?(stepInEpoch + 1, schedule.stepCount)
+            if stopRanks > 0 { ranksRequestingStop = stopRanks; break }
         }
         return totals
     }
@@ -156,8 +207,9 @@ public final class Trainer {
     /// of the fused buffer: decoder gradients, loss sums, status) reduced non-blocking
     /// while the encoder's backward runs. Every rank issues the same two collectives in
     /// the same order whether or not it failed, so the failure protocol is unchanged.
-    private func overlappedStep(schedule: EpochSchedule, step stepInEpoch: Int, beta: Float,
+    private func overlappedStep(schedule: EpochSchedule, step stepInEpoch: Int, beta: Float, stopValue: Float,
                                 localFailure: inout String?) throws {
+        let stopSlot = layout.totalCount + Self.lossSlots
         let split = objective.decoderGradientRange.lowerBound
         let all = fused.buffer
         let decoderBucket = UnsafeMutableBufferPointer(rebasing: all[split..<all.count])
@@ -167,6 +219,7 @@ public final class Trainer {
         if localFailure == nil {
             do {
                 try computeLocalGradient(schedule: schedule, step: stepInEpoch, beta: beta) { [self] in
+                    fused[stopSlot] = stopValue
                     fused[all.count - 1] = 0
                     do { pending = try communicator.startAllreduceSum(decoderBucket) } catch { startError = error }
                 }
@@ -222,14 +275,9 @@ public final class Trainer {
         fused[offset + 2] = Float(terms.kl)
     }
 
-    /// Names the first tensor holding a non-finite gradient, for the divergence message.
-    private func badTensor() -> String {
-        for spec in layout.tensors {
-            for i in spec.offset..<spec.offset + spec.count where !fused[i].isFinite {
-                return " (first non-finite gradient in \(spec.name))"
-            }
-        }
-        return ""
+    /// The first tensor holding a non-finite gradient, for the divergence message.
+    private func firstNonFiniteGradient() -> String? {
+        layout.tensors.first { spec in !allFinite(fused.pointer + spec.offset, count: spec.count) }?.name
     }
 
     /// The global -ELBO terms of a whole data source with evaluation noise

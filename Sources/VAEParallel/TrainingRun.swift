@@ -24,6 +24,11 @@ public struct TrainingOptions: Sendable {
     public var resume: String?
     /// Resume even when the data fingerprint differs from the checkpoint's.
     public var force = false
+    /// What a step with a NaN or infinite loss or gradient does.
+    public var nonFinitePolicy: NonFinitePolicy = .stop
+    /// Asked once per step on every rank (the CLI: "did a stop signal arrive?"); when any
+    /// rank says yes, every rank stops after that step and rank 0 writes a checkpoint.
+    public var stopRequested: @Sendable () -> Bool = { false }
     /// The command line's explicit options applied to a configuration: on resume,
     /// applied to the checkpoint's to find options that contradict it.
     public var applyCommandLine: @Sendable (TrainingConfiguration) -> TrainingConfiguration = { $0 }
@@ -40,6 +45,18 @@ public struct TrainingSetupError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// Training stopped on request (a signal) before its last epoch, after writing a checkpoint.
+public struct TrainingStop: Sendable, Equatable {
+    /// Optimizer steps taken.
+    public let step: Int
+    /// Epochs completed and steps into the next.
+    public let position: CheckpointPosition
+    public let stepsPerEpoch: Int
+    /// How many ranks asked to stop at that step.
+    public let requestingRanks: Int
+    public let checkpointPath: String
+}
+
 /// One training run from the options to the files in the run directory:
 /// open the data, build the trainer, train epoch by epoch, and let rank 0 log,
 /// write metrics.jsonl and checkpoints. Every step that can fail on one rank
@@ -51,6 +68,8 @@ public final class TrainingRun {
     public private(set) var configuration: TrainingConfiguration
     public private(set) var trainer: Trainer?
     public private(set) var metrics: [EpochMetrics] = []
+    /// Set when the run stopped early on a stop request; nil when it trained every epoch.
+    public private(set) var stop: TrainingStop?
     private let log: (String) -> Void
 
     public init(options: TrainingOptions, communicator: any Communicator, log: @escaping (String) -> Void = { print($0) }) {
@@ -85,7 +104,10 @@ public final class TrainingRun {
         }
         let trainer = try Trainer(configuration: configuration, communicator: communicator, trainData: trainSource,
                                   overlapAllreduce: options.overlapAllreduce)
+        trainer.nonFinitePolicy = options.nonFinitePolicy
+        trainer.stopRequested = options.stopRequested
         self.trainer = trainer
+        let stepsPerEpoch = trainer.stepsPerEpoch(rowCount: trainFile.rowCount)
         if let checkpoint { try agreed { try trainer.restore(from: checkpoint) } }
         let firstEpoch = checkpoint?.epoch ?? 0
         try rootOnly { try prepareRunDirectory(resumingAfterEpoch: checkpoint?.epoch) }
@@ -95,13 +117,24 @@ public final class TrainingRun {
         }
 
         let start = Date()
-        let stepsPerEpoch = trainer.stepsPerEpoch(rowCount: trainFile.rowCount)
         for epoch in firstEpoch..<configuration.epochs {
             let epochStart = Date()
             let progress = ProgressBar(enabled: options.progressBar && communicator.isRoot, epoch: epoch + 1,
                                        epochs: configuration.epochs, globalBatch: configuration.globalBatch)
-            let train = try trainer.trainEpoch(epoch, onStep: progress.update)
+            // A checkpoint written mid-epoch continues its epoch where it stopped.
+            let resuming = epoch == firstEpoch ? checkpoint.map {
+                EpochProgress(completedSteps: $0.stepInEpoch, skippedSteps: $0.partialEpochSkippedSteps, terms: $0.partialEpochTerms)
+            } ?? EpochProgress() : EpochProgress()
+            let train = try trainer.trainEpoch(epoch, resuming: resuming, onStep: progress.update)
             progress.finish()
+            if trainer.epochProgress.completedSteps < stepsPerEpoch {
+                // Stopped on request mid-epoch: save this exact step boundary and end the run.
+                let position = CheckpointPosition(epoch: epoch, stepInEpoch: trainer.epochProgress.completedSteps)
+                try rootOnly { try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint) }
+                stop = TrainingStop(step: trainer.step, position: position, stepsPerEpoch: stepsPerEpoch,
+                                    requestingRanks: trainer.ranksRequestingStop, checkpointPath: checkpointPath(position))
+                return metrics
+            }
             let epochSeconds = Date().timeIntervalSince(epochStart)
             let test = try testSource.map { try trainer.evaluate($0) }
             let elapsed = Date().timeIntervalSince(start)
@@ -112,18 +145,26 @@ public final class TrainingRun {
                 klWeight: Double(configuration.klWeight(step: trainer.step, stepsPerEpoch: stepsPerEpoch)),
                 testNegativeELBO: test?.negativeELBOPerRow, testReconstruction: test.map { $0.reconstruction / Double($0.rows) },
                 testKL: test.map { $0.kl / Double($0.rows) },
-                samplesPerSecond: Double(train.rows) / epochSeconds, epochSeconds: epochSeconds,
+                samplesPerSecond: Double(train.rows - resuming.terms.rows) / epochSeconds, epochSeconds: epochSeconds,
                 elapsedSeconds: elapsed,
                 etaSeconds: elapsed / Double(epoch + 1 - firstEpoch) * Double(configuration.epochs - epoch - 1),
-                ranks: communicator.size)
+                ranks: communicator.size, skippedSteps: trainer.epochProgress.skippedSteps)
             metrics.append(epochMetrics)
+            let isLast = epoch + 1 == configuration.epochs
+            // A stop requested at the epoch's last step still gets its checkpoint, whatever --checkpoint-every says.
+            let stopping = trainer.ranksRequestingStop > 0 && !isLast
+            let position = CheckpointPosition(epoch: epoch + 1, stepInEpoch: 0)
             try rootOnly {
                 log(epochMetrics.line)
                 try appendLine(epochMetrics.jsonLine, to: metricsPath)
-                let isLast = epoch + 1 == configuration.epochs
-                if isLast || (epoch + 1) % options.checkpointEvery == 0 {
-                    try writeCheckpoint(trainer: trainer, epoch: epoch + 1, fingerprint: fingerprint)
+                if isLast || stopping || (epoch + 1) % options.checkpointEvery == 0 {
+                    try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint)
                 }
+            }
+            if stopping {
+                stop = TrainingStop(step: trainer.step, position: position, stepsPerEpoch: stepsPerEpoch,
+                                    requestingRanks: trainer.ranksRequestingStop, checkpointPath: checkpointPath(position))
+                return metrics
             }
         }
         return metrics
@@ -171,6 +212,7 @@ public final class TrainingRun {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw TrainingSetupError("--out \(directory) exists and is not a directory") }
+            removeStaleTemporaryFiles()
             if let resumedEpoch {
                 try truncateMetrics(afterEpoch: resumedEpoch)
             } else if FileManager.default.fileExists(atPath: metricsPath) {
@@ -188,9 +230,23 @@ public final class TrainingRun {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let configPath = (directory as NSString).appendingPathComponent("config.json")
         do {
-            try encoder.encode(configuration).write(to: URL(fileURLWithPath: configPath))
+            // Atomic: a full disk leaves the old config.json, not a truncated one.
+            try writeFileAtomically(to: configPath, bytes: Array(encoder.encode(configuration)))
         } catch {
-            throw TrainingSetupError("cannot write \(configPath): \(error.localizedDescription)")
+            throw TrainingSetupError("cannot write \(configPath): \(failureMessage(error))")
+        }
+    }
+
+    /// Deletes the temporary files of checkpoint writes that were killed before their
+    /// rename (`.checkpoint-epoch-....h5.tmp-PID-XXXX`). They never count as checkpoints;
+    /// removing them only returns their space.
+    private func removeStaleTemporaryFiles() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: options.runDirectory)) ?? []
+        for name in names where name.hasPrefix(".checkpoint-epoch-") && name.contains(".h5.tmp-") {
+            let path = (options.runDirectory as NSString).appendingPathComponent(name)
+            if (try? FileManager.default.removeItem(atPath: path)) != nil {
+                log("  removed  \(name), left by an interrupted checkpoint write")
+            }
         }
     }
 
@@ -250,6 +306,12 @@ public final class TrainingRun {
             throw TrainingSetupError("checkpoint \(path) already completed \(checkpoint.epoch) of \(requested.epochs) epochs; "
                                      + "ask for more with --epochs")
         }
+        let stepsPerEpoch = EpochSchedule.stepsPerEpoch(rowCount: data.rowCount, globalBatch: requested.globalBatch,
+                                                        lastBatch: requested.lastBatch)
+        if checkpoint.stepInEpoch >= stepsPerEpoch {
+            throw TrainingSetupError("checkpoint \(path) is \(checkpoint.stepInEpoch) steps into epoch \(checkpoint.epoch + 1), "
+                                     + "but an epoch of \(data.path) has \(stepsPerEpoch) steps")
+        }
         if checkpoint.dataFingerprint != fingerprint && !options.force {
             throw TrainingSetupError("\(data.path) has fingerprint \(fingerprint) but checkpoint \(path) was trained on "
                                      + "\(checkpoint.dataFingerprint); use the same data, or --force to continue on this file")
@@ -282,6 +344,7 @@ public final class TrainingRun {
 
     private func resumeNote(_ checkpoint: Checkpoint) -> String {
         var note = "  resume   from epoch \(checkpoint.epoch), step \(checkpoint.step)"
+        if checkpoint.stepInEpoch > 0 { note += " (\(checkpoint.stepInEpoch) steps into epoch \(checkpoint.epoch + 1))" }
         if checkpoint.worldSize != communicator.size {
             note += "; saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"), now \(communicator.size): "
                 + "results differ from an uninterrupted run only by floating-point summation order"
@@ -306,23 +369,38 @@ public final class TrainingRun {
 
     // MARK: Rank 0's files
 
-    private func writeCheckpoint(trainer: Trainer, epoch: Int, fingerprint: String) throws {
-        let name = String(format: "checkpoint-epoch-%04d.h5", epoch)
-        let path = (options.runDirectory as NSString).appendingPathComponent(name)
+    private func checkpointPath(_ position: CheckpointPosition) -> String {
+        (options.runDirectory as NSString).appendingPathComponent(CheckpointLocation.checkpointName(position))
+    }
+
+    /// Rank 0 saves the state at a step boundary: the end of an epoch, or mid-epoch when stopping on request.
+    private func writeCheckpoint(trainer: Trainer, position: CheckpointPosition, fingerprint: String) throws {
         var state: [String: [Float]] = [:]
         for (stateName, buffer) in trainer.optimizer.state { state[stateName] = buffer.array }
-        let checkpoint = Checkpoint(configuration: configuration, step: trainer.step, epoch: epoch,
+        var checkpoint = Checkpoint(configuration: configuration, step: trainer.step, epoch: position.epoch,
                                     worldSize: communicator.size, dataFingerprint: fingerprint,
                                     parameters: trainer.parameters.array, optimizerName: trainer.optimizer.name,
                                     optimizerState: state)
-        try checkpoint.write(to: path)
+        if position.stepInEpoch > 0 {
+            checkpoint.stepInEpoch = position.stepInEpoch
+            checkpoint.partialEpochTerms = trainer.epochProgress.terms
+            checkpoint.partialEpochSkippedSteps = trainer.epochProgress.skippedSteps
+        }
+        do {
+            try checkpoint.write(to: checkpointPath(position))
+        } catch {
+            throw TrainingSetupError("cannot write checkpoint: \(failureMessage(error)); the previous checkpoints are "
+                                     + "untouched: free space or fix the directory, then continue with --resume latest")
+        }
         try removeOldCheckpoints()
     }
 
-    /// Keeps the newest `keepCheckpoints` epoch checkpoints; older ones go only after a newer one is complete.
+    /// Keeps the newest `keepCheckpoints` checkpoints (in training order, mid-epoch ones
+    /// included); older ones go only after a newer one is complete.
     private func removeOldCheckpoints() throws {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: options.runDirectory)) ?? []
-        let checkpoints = names.filter { $0.hasPrefix("checkpoint-epoch-") && $0.hasSuffix(".h5") }.sorted()
+        let checkpoints = names.compactMap { name in CheckpointLocation.positionOfCheckpointName(name).map { ($0, name) } }
+            .sorted { $0.0 < $1.0 }.map(\.1)
         for name in checkpoints.dropLast(max(1, options.keepCheckpoints)) {
             try? FileManager.default.removeItem(atPath: (options.runDirectory as NSString).appendingPathComponent(name))
         }
@@ -335,8 +413,14 @@ public final class TrainingRun {
             throw TrainingSetupError("cannot write \(path)")
         }
         defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data((line + "\n").utf8))
+        let end = try handle.seekToEnd()
+        do {
+            try handle.write(contentsOf: Data((line + "\n").utf8))
+        } catch {
+            // A full disk must not leave half a line: cut the file back to its last whole line.
+            try? handle.truncate(atOffset: end)
+            throw TrainingSetupError("cannot append to \(path): \(failureMessage(error))")
+        }
     }
 
     // MARK: Agreement helpers

@@ -11,6 +11,7 @@ extension OptimizerKind: ExpressibleByArgument {}
 extension ParameterInitialization: ExpressibleByArgument {}
 extension LastBatchPolicy: ExpressibleByArgument {}
 extension PosteriorKind: ExpressibleByArgument {}
+extension NonFinitePolicy: ExpressibleByArgument {}
 
 /// `vae-dist train`: the same command as one process or under mpirun/srun.
 struct Train: ParsableCommand {
@@ -20,6 +21,8 @@ struct Train: ParsableCommand {
             With no options: 784-400-20 ReLU, Bernoulli likelihood, estimator B, L=1, Adam 1e-3,
             global batch 128, 10 epochs on Fashion-MNIST (prepared into ./data on first use).
             --batch is the GLOBAL batch: the ranks split every step's rows between them.
+            SIGTERM, SIGUSR1, SIGUSR2 or SIGINT stop every rank after the same step: rank 0 writes a
+            checkpoint and the exit status is 75 ("preempted, resume me": continue with --resume latest).
             """)
 
     // Data and output
@@ -95,6 +98,8 @@ struct Train: ParsableCommand {
     var checkpointEvery: Int = 1
     @Option(help: "Keep the newest K epoch checkpoints.")
     var keepCheckpoints: Int = 3
+    @Option(help: "A step whose loss or gradient is NaN or Inf: stop (with the step and layer) or skip it (counted in metrics.jsonl).")
+    var onNonfinite: NonFinitePolicy = .stop
     @Flag(inversion: .prefixedNo, help: "Live progress bar (default: on when run as one process on a terminal; mpirun hides whether its output is one).")
     var progress: Bool?
 
@@ -163,7 +168,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        try withCommunicator { communicator in
+        StopRequest.installSignalHandlers()
+        let stopped = try withCommunicator { communicator -> Bool in
             // Every rank must write to the same run directory: rank 0 names it.
             let defaultDirectory = "runs/run-" + Self.timestamp()
             let runDirectory = try out ?? communicator.broadcast(defaultDirectory, from: 0)
@@ -180,8 +186,24 @@ struct Train: ParsableCommand {
             options.keepCheckpoints = keepCheckpoints
             options.progressBar = progress ?? (communicator.size == 1 && isatty(STDOUT_FILENO) != 0)
             options.overlapAllreduce = overlapAllreduce
-            try TrainingRun(options: options, communicator: communicator, log: Self.printLine).run()
+            options.nonFinitePolicy = onNonfinite
+            options.stopRequested = { StopRequest.isRequested }
+            let run = TrainingRun(options: options, communicator: communicator, log: Self.printLine)
+            try run.run()
+            guard let stop = run.stop else { return false }
+            if communicator.isRoot {
+                let signal = StopRequest.receivedSignal.map { StopRequest.name(of: $0) + " here" } ?? "a signal"
+                let ranks = "\(stop.requestingRanks) of \(communicator.size) rank\(communicator.size == 1 ? "" : "s")"
+                let place = stop.position.stepInEpoch == 0
+                    ? "at the end of epoch \(stop.position.epoch)"
+                    : "\(stop.position.stepInEpoch) of \(stop.stepsPerEpoch) steps into epoch \(stop.position.epoch + 1)"
+                FileHandle.standardError.write(Data(("vae-dist: stopped on request (\(signal); \(ranks) asked) after step \(stop.step), \(place): "
+                    + "wrote \(stop.checkpointPath); exit status \(StopRequest.exitCode): continue with "
+                    + "`vae-dist train --out \(runDirectory) --resume latest`\n").utf8))
+            }
+            return true
         }
+        if stopped { throw ExitCode(StopRequest.exitCode) }
     }
 
     /// Unbuffered: lines printed before a failure survive mpirun killing the job.

@@ -1,0 +1,49 @@
+import VAECore
+
+/// What training does with a step whose reduced loss or gradient is NaN or infinite.
+public enum NonFinitePolicy: String, CaseIterable, Codable, Sendable {
+    /// Stop with an error naming the step and the first bad gradient tensor; the
+    /// parameters never see the bad update, so the last checkpoint stays good.
+    case stop
+    /// Skip the update (every rank decides on the same reduced values) and count
+    /// the skip in metrics.jsonl (`skipped_steps`).
+    case skip
+}
+
+/// How far an epoch got: the steps done and the sums of their loss terms. A
+/// mid-epoch checkpoint stores it, so a resumed epoch reports what an
+/// uninterrupted one would.
+public struct EpochProgress: Sendable, Equatable {
+    /// Steps of the epoch's schedule done, skipped ones included.
+    public var completedSteps = 0
+    /// Steps skipped under `--on-nonfinite skip`.
+    public var skippedSteps = 0
+    /// Sums over the steps that updated the parameters.
+    public var terms = LossTerms()
+
+    public init(completedSteps: Int = 0, skippedSteps: Int = 0, terms: LossTerms = LossTerms()) {
+        self.completedSteps = completedSteps
+        self.skippedSteps = skippedSteps
+        self.terms = terms
+    }
+}
+
+/// True when every value is finite. `x - x` is 0 for a finite x and NaN for an
+/// infinity or a NaN, and a sum of zeros stays exactly 0 while one NaN makes it
+/// NaN: no overflow whatever the magnitudes, and 16 independent lanes vectorise.
+func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+    var lanes = SIMD16<Float>(repeating: 0)
+    let raw = UnsafeRawPointer(values)
+    var i = 0
+    while i + 16 <= count {
+        let chunk = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
+        lanes += chunk - chunk
+        i += 16
+    }
+    var tail: Float = 0
+    while i < count {
+        tail += values[i] - values[i]
+        i += 1
+    }
+    return lanes.sum() + tail == 0
+}
