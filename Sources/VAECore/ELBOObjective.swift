@@ -142,7 +142,8 @@ public final class ELBOObjective {
         streams: RandomStreams, noisePurpose: RandomPurpose = .trainingNoise, epoch: Int, beta: Float,
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?,
         logWeights: UnsafeMutablePointer<Double>? = nil,
-        decoderGradientsReady: ((LossTerms) -> Void)? = nil
+        // Non-optional (an optional closure would escape and allocate on every call).
+        decoderGradientsReady: (LossTerms) -> Void = { _ in }
     ) -> LossTerms {
         precondition(count <= maxRows, "batch of \(count) rows exceeds the workspace of \(maxRows)")
         precondition(rowIndices.count >= count, "fewer row indices than rows")
@@ -236,7 +237,7 @@ public final class ELBOObjective {
 
         if let gradients {
             backward(batch: batch, count: count, beta: beta, parameters: parameters, gradients: gradients) {
-                decoderGradientsReady?(terms)
+                decoderGradientsReady(terms)
             }
         }
         return terms

@@ -246,7 +246,7 @@ public final class Trainer {
     /// This rank's rows of one step: forward and backward into the fused buffer.
     /// `decoderGradientsReady` runs once the decoder's gradients and the loss sums are in place.
     private func computeLocalGradient(schedule: EpochSchedule, step stepInEpoch: Int, beta: Float,
-                                      decoderGradientsReady: (() -> Void)? = nil) throws {
+                                      decoderGradientsReady: () -> Void = {}) throws {
         let rows = schedule.rows(step: stepInEpoch, rank: communicator.rank, size: communicator.size)
         let count = rows.isEmpty ? 0 : try trainData.nextBatch(into: batch.pointer)
         guard count == rows.count else {
@@ -261,12 +261,12 @@ public final class Trainer {
                                gradients: fused.pointer) { [self] terms in
                 writeLossSums(terms, at: parameterCount)
                 announced = true
-                decoderGradientsReady?()
+                decoderGradientsReady()
             }
         }
         writeLossSums(terms, at: parameterCount)
         // A rank with no rows this step has no backward pass: its zero gradients are ready now.
-        if !announced { decoderGradientsReady?() }
+        if !announced { decoderGradientsReady() }
     }
 
     private func writeLossSums(_ terms: LossTerms, at offset: Int) {
