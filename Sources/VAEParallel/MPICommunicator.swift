@@ -220,8 +220,9 @@ public final class MPICommunicator: Communicator {
         }
     }
 
-    static func chunks(of count: Int) -> [(start: Int, count: Int)] {
-        stride(from: 0, to: count, by: maximumChunk).map { ($0, min(maximumChunk, count - $0)) }
+    /// Lazily: the gradient allreduce runs every step and must not allocate.
+    static func chunks(of count: Int) -> LazyMapSequence<StrideTo<Int>, (start: Int, count: Int)> {
+        stride(from: 0, to: count, by: maximumChunk).lazy.map { ($0, min(maximumChunk, count - $0)) }
     }
 
     /// The first line of MPI_Get_library_version, e.g. "Open MPI v4.1.4, package: ...".
