@@ -54,6 +54,6 @@ let package = Package(
         // The test targets depend on the executable so `swift build --build-tests`
         // builds the binary that CLI and multi-rank tests run as a subprocess.
         .testTarget(name: "VAEIOTests", dependencies: ["VAEIO", "vae-dist"]),
-        .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "VAEIO", "VAECore", "vae-dist"]),
+        .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "VAEIO", "VAECore", "VAEBench", "vae-dist"]),
     ]
 )

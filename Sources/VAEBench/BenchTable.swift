@@ -9,7 +9,7 @@ extension BenchReport {
         let load = machine.loadAverage.map { String(format: "%.2f", $0) }.joined(separator: " ")
         lines.append("vae-dist bench: \(ranks) rank\(ranks == 1 ? "" : "s"), BLAS \(machine.blasKernel) x \(threads) "
                      + "thread\(threads == 1 ? "" : "s") per rank, FTZ \(flushToZeroActive ? "on" : "off"), "
-                     + "\(machine.cpuModel) (\(machine.usableCPUs) of \(machine.onlineCPUs) CPUs), load \(load)")
+                     + "\(machine.cpuModel) (\(machine.usableProcessors) of \(machine.onlineProcessors) CPUs), load \(load)")
         if let choice = machine.blasKernelChoice { lines.append("  kernel:  \(choice)") }
         if let choice = machine.blasThreadChoice { lines.append("  threads: \(choice)") }
         lines.append("  model \(model.architecture), \(model.parameters) parameters, "

@@ -6,9 +6,9 @@ import VAECore
 public struct MachineFacts: Codable, Equatable, Sendable {
     public let host: String
     public let cpuModel: String
-    public let onlineCPUs: Int
+    public let onlineProcessors: Int
     /// CPUs this process may run on (affinity, cgroup limits).
-    public let usableCPUs: Int
+    public let usableProcessors: Int
     /// 1, 5 and 15 minute load averages: other work on the machine while measuring.
     public let loadAverage: [Double]
     public let blasKernel: String
@@ -25,8 +25,8 @@ public struct MachineFacts: Codable, Equatable, Sendable {
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         return MachineFacts(
             host: ProcessInfo.processInfo.hostName, cpuModel: model,
-            onlineCPUs: ProcessInfo.processInfo.processorCount,
-            usableCPUs: ProcessInfo.processInfo.activeProcessorCount,
+            onlineProcessors: ProcessInfo.processInfo.processorCount,
+            usableProcessors: ProcessInfo.processInfo.activeProcessorCount,
             loadAverage: currentLoadAverage(),
             blasKernel: BLASLibrary.coreName, blasThreads: BLASLibrary.threadCount,
             blasConfig: openblas_get_config().map { String(cString: $0) } ?? "unknown",
