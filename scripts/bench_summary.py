@@ -39,6 +39,7 @@ def vae_row(name, report):
         "last_over_first": training["last_over_first"],
         "peak_rss_mib": [r["peak_resident_bytes"] / 2**20 for r in report["per_rank"] if r.get("peak_resident_bytes")],
         "allocations_per_step": allocations.get("per_step"),
+        "cpu_per_wall_second": [r.get("cpu_per_wall_second") for r in report["per_rank"]],
     }
 
 
@@ -109,7 +110,7 @@ def main():
           f"{base['model']['flops_per_sample'] / 1e6:.2f} MFLOP per sample")
     print()
     header = (f"{'run':<20}{'framework':<16}{'ranks x thr':>11}{'batch':>7}{'samples/s':>11}{'min-max':>15}"
-              f"{'x 1r1t':>8}{'ceiling':>9}{'allreduce':>10}{'last/1st':>9}{'RSS MiB':>10}{'allocs/step':>12}")
+              f"{'x 1r1t':>8}{'ceiling':>9}{'allreduce':>10}{'last/1st':>9}{'RSS MiB':>10}{'allocs/step':>12}{'CPU/wall':>11}")
     print(header)
     print("-" * len(header))
     for row in list(vae.values()) + list(refs.values()):
@@ -122,7 +123,10 @@ def main():
         print(f"{row['name']:<20}{row['framework'][:15]:<16}{ranks_threads:>11}{row['batch']:>7}{row['median']:>11.0f}"
               f"{spread:>15}{fmt(ratio(row['median'], one), '{:.2f}'):>8}"
               f"{fmt(row.get('fraction_of_ceiling'), '{:.0%}'):>9}{fmt(row.get('allreduce_share'), '{:.1%}'):>10}"
-              f"{fmt(row.get('last_over_first'), '{:.3f}'):>9}{rss:>10}{fmt(row.get('allocations_per_step'), '{:.2f}'):>12}")
+              f"{fmt(row.get('last_over_first'), '{:.3f}'):>9}{rss:>10}{fmt(row.get('allocations_per_step'), '{:.2f}'):>12}"
+              f"{'/'.join(f'{c:.2f}' for c in row.get('cpu_per_wall_second') or [] if c is not None) or '-':>11}")
+    print("CPU/wall: CPU seconds per wall second of each rank while training; below its thread count the rank")
+    print("waited for a CPU (other work on the machine), and multi-rank ratios then say little.")
     print()
     print("targets (issue 8), ratios from this run:")
     for label, value, goal in targets:

@@ -83,6 +83,10 @@ public struct BenchReport: Codable, Sendable {
         public var steadyStateAllocations: UInt64?
         public var allreduceShare: Double?
         public var stepMilliseconds: Double?
+        /// CPU seconds per wall second while training (all threads; MPI's busy-polling
+        /// counts as busy). Below the thread count, the rank was waiting for a CPU:
+        /// the machine was oversubscribed.
+        public var cpuPerWallSecond: Double?
     }
 
     public struct AllocationSummary: Codable, Sendable {

@@ -54,9 +54,11 @@ public enum BenchRun {
         }
 
         // 2. Training steps.
+        let (cpuStart, wallStart) = (processCPUSeconds(), monotonicSeconds())
         let (trainer, epochs) = try TrainingBenchmark.run(
             configuration: configuration, communicator: communicator, source: source, epochs: options.epochs,
             counter: counter, traceAllocations: options.traceAllocations)
+        let cpuPerWall = (processCPUSeconds() - cpuStart) / (monotonicSeconds() - wallStart)
         let flushToZeroActive = FloatingPointEnvironment.flushToZeroEnabled
 
         // 3. The same allreduce bare, to tell its own cost from waiting for other ranks.
@@ -78,7 +80,7 @@ public enum BenchRun {
         let ownShare = Spread(epochs.map(\.allreduceShare)).median
         let ownStep = Spread(epochs.map(\.stepSeconds.median)).median
         let own: [Double] = [Double(peakResidentBytes() ?? -1), steadyAllocations.map { Double($0) } ?? -1,
-                             Double(steadyBytes), ownShare, ownStep]
+                             Double(steadyBytes), ownShare, ownStep, cpuPerWall]
         let gathered = try own.withUnsafeBufferPointer { try communicator.gatherv($0, to: 0) }
         guard communicator.isRoot, let gathered else { return nil }
 
@@ -87,7 +89,8 @@ public enum BenchRun {
             let values = Array(gathered.part(ofRank: rank))
             perRank.append(.init(rank: rank, peakResidentBytes: values[0] < 0 ? nil : Int(values[0]),
                                  steadyStateAllocations: values[1] < 0 ? nil : UInt64(values[1]),
-                                 allreduceShare: values[3], stepMilliseconds: values[4] * 1e3))
+                                 allreduceShare: values[3], stepMilliseconds: values[4] * 1e3,
+                                 cpuPerWallSecond: values[5]))
         }
         let totalAllocations = counter == nil ? nil : perRank.reduce(UInt64(0)) { $0 + ($1.steadyStateAllocations ?? 0) }
         let totalBytes = perRank.indices.reduce(0.0) { $0 + gathered.part(ofRank: $1).dropFirst(2).first! }

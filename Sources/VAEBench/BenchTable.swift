@@ -65,6 +65,9 @@ extension BenchReport {
             if let count = allreduce.bareAllocations { line += ", \(count) allocations" }
             lines.append(line)
         }
+        let busy = perRank.map { "rank \($0.rank) " + fixed($0.cpuPerWallSecond ?? 0, 2) }
+        lines.append("  CPU s / wall s " + busy.joined(separator: ", ")
+                     + " while training (below the threads per rank: waiting for a CPU)")
         let memory = perRank.map { "rank \($0.rank) " + ($0.peakResidentBytes.map(formatByteCount) ?? "?") }
         lines.append("  peak RSS       " + memory.joined(separator: ", "))
         if let count = allocations.count {

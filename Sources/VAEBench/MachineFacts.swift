@@ -50,3 +50,11 @@ public func peakResidentBytes() -> Int? {
     }
     return nil
 }
+
+/// CPU seconds (user + system, all threads) this process has used.
+public func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

@@ -62,6 +62,7 @@ final class BenchTests: XCTestCase {
         XCTAssertEqual(perRank.map { $0["rank"] as? Int }, (0..<ranks).map { $0 }, file: file, line: line)
         for rank in perRank {
             XCTAssertGreaterThan(rank["peak_resident_bytes"] as? Int ?? 0, 1 << 20, file: file, line: line)
+            XCTAssertGreaterThan(rank["cpu_per_wall_second"] as? Double ?? 0, 0, file: file, line: line)
         }
     }
 
