@@ -20,6 +20,11 @@ public enum BLASThreadChoice {
         /// Threads to set with openblas_set_num_threads; nil keeps OpenBLAS's own count.
         public var threads: Int?
         public var reason: String
+
+        public init(threads: Int?, reason: String) {
+            self.threads = threads
+            self.reason = reason
+        }
     }
 
     /// Ranks of this job on this node, from the launcher's environment (1 without one).

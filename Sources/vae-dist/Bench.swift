@@ -55,7 +55,10 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { BLASLibrary.setThreadCount(threads) }
+        if let threads {
+            BLASLibrary.setThreadCount(threads)
+            BLASThreadChoice.applied = .init(threads: threads, reason: "--threads \(threads)")
+        }
         var options = BenchOptions()
         options.configuration.globalBatch = batch
         options.configuration.seed = seed
