@@ -26,7 +26,7 @@ public struct MachineFacts: Codable, Equatable, Sendable {
         return MachineFacts(
             host: ProcessInfo.processInfo.hostName, cpuModel: model,
             onlineProcessors: ProcessInfo.processInfo.processorCount,
-            usableProcessors: ProcessInfo.processInfo.activeProcessorCount,
+            usableProcessors: usableCPUCount(),
             loadAverage: currentLoadAverage(),
             blasKernel: BLASLibrary.coreName, blasThreads: BLASLibrary.threadCount,
             blasConfig: openblas_get_config().map { String(cString: $0) } ?? "unknown",

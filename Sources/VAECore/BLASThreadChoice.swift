@@ -1,3 +1,6 @@
+import CVAECPU
+import Foundation
+
 /// How many OpenBLAS threads each process runs, decided at start-up.
 ///
 /// OpenBLAS starts one thread per CPU it sees; with several ranks on a node every rank
@@ -45,4 +48,11 @@ public enum BLASThreadChoice {
         return Decision(threads: threads, reason: "\(usableCPUs) usable of \(onlineCPUs) CPUs, "
                         + "\(ranks) rank\(ranks == 1 ? "" : "s") on this node")
     }
+}
+
+/// CPUs this process may run on: its affinity mask (what mpirun's binding and taskset
+/// set), falling back to the active processor count where there is no such call.
+public func usableCPUCount() -> Int {
+    let count = Int(vae_usable_cpu_count())
+    return count > 0 ? count : ProcessInfo.processInfo.activeProcessorCount
 }

@@ -26,7 +26,7 @@ enum StartUp {
 
         let threads = BLASThreadChoice.decide(environment: environment,
                                               onlineCPUs: ProcessInfo.processInfo.processorCount,
-                                              usableCPUs: ProcessInfo.processInfo.activeProcessorCount)
+                                              usableCPUs: usableCPUCount())
         if let count = threads.threads { BLASLibrary.setThreadCount(count) }
         BLASThreadChoice.applied = threads
     }

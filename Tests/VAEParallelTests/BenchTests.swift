@@ -127,6 +127,21 @@ final class BenchTests: XCTestCase {
         XCTAssertTrue(result.choice.contains("set by the user"), result.choice)
     }
 
+    func testProcessBoundToOneCPUGetsOneBLASThread() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") else { throw XCTSkip("no taskset") }
+        guard ProcessInfo.processInfo.processorCount > 1 else { throw XCTSkip("one CPU: nothing to restrict") }
+        var environment = childEnvironment()
+        for name in BLASThreadChoice.userVariables { environment.removeValue(forKey: name) }
+        let result = try runProcess(URL(fileURLWithPath: "/usr/bin/taskset"),
+                                    ["-c", "0", try vaeDistBinary().path] + quickArguments + ["--ceiling-seconds", "0", "--epochs", "1"],
+                                    environment: environment, timeout: 120)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        let machine = try XCTUnwrap(report["machine"] as? [String: Any])
+        XCTAssertEqual(machine["blas_threads"] as? Int, 1, "\(machine["blas_thread_choice"] ?? "")")
+        XCTAssertEqual(machine["usable_processors"] as? Int, 1)
+    }
+
     // MARK: Helpers and the script
 
     private func buildMallocShim() throws -> String {
