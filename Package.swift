@@ -41,15 +41,19 @@ let package = Package(
         // The only target that imports MPI.
         .target(name: "VAEParallel", dependencies: ["VAECore", "VAEIO", "CMPI", "CVAESupport"]),
 
+        // `vae-dist bench`: the SGEMM ceiling, step throughput, allreduce share, memory and
+        // allocations of the trainer as it runs (timed from outside, no hooks in it).
+        .target(name: "VAEBench", dependencies: ["VAECore", "VAEIO", "VAEParallel", "COpenBLAS"]),
+
         // The command line: thin, parses and calls the library targets.
         .executableTarget(
             name: "vae-dist",
-            dependencies: ["VAECore", "VAEParallel", "VAEIO", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VAECore", "VAEParallel", "VAEIO", "VAEBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // The test targets depend on the executable so `swift build --build-tests`
         // builds the binary that CLI and multi-rank tests run as a subprocess.
         .testTarget(name: "VAEIOTests", dependencies: ["VAEIO", "vae-dist"]),
-        .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "VAEIO", "VAECore", "vae-dist"]),
+        .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "VAEIO", "VAECore", "VAEBench", "vae-dist"]),
     ]
 )

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "vae_cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,4 +13,15 @@ int vae_flush_to_zero_enabled(void) {
 #else
 void vae_enable_flush_to_zero(void) {}
 int vae_flush_to_zero_enabled(void) { return 0; }
+#endif
+
+#if defined(__linux__)
+#include <sched.h>
+int vae_usable_cpu_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    return CPU_COUNT(&set);
+}
+#else
+int vae_usable_cpu_count(void) { return 0; }
 #endif

@@ -8,6 +8,8 @@ import VAEParallel
 // with a non-zero exit: under mpirun each rank's line stays one grep-able line.
 extension VAEDist {
     static func main() {
+        // Before parsing and before MPI_Init: a restart with another BLAS kernel must come first.
+        StartUp.configureBLAS()
         do {
             var command = try parseAsRoot()
             try command.run()

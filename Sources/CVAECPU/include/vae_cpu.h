@@ -10,4 +10,8 @@ void vae_enable_flush_to_zero(void);
 // 1 when the calling thread has both FTZ and DAZ set (x86); 0 otherwise.
 int vae_flush_to_zero_enabled(void);
 
+// CPUs in this process's affinity mask (mpirun binding, taskset, cgroup cpusets);
+// 0 where that cannot be read.
+int vae_usable_cpu_count(void);
+
 #endif

@@ -1,0 +1,169 @@
+import Foundation
+import VAECore
+import VAEIO
+import VAEParallel
+
+/// What `vae-dist bench` measures and how long.
+public struct BenchOptions: Sendable {
+    public var configuration = TrainingConfiguration.defaults()
+    /// A data file path, "fashion-mnist" (the default data, prepared on first use), or nil
+    /// for `syntheticRows` rows of synthetic image-like data.
+    public var data: String?
+    public var syntheticRows = 60_000
+    /// Timed repetitions: epochs of training, each one repetition.
+    public var epochs = 10
+    public var flushToZero = true
+    /// Minimum seconds of each of the 5 timed rounds per GEMM shape; 0 skips the ceiling.
+    public var ceilingSecondsPerRound = 0.2
+    public var allreduceRepetitions = 20
+    /// Backtraces of this many allocations in the last epoch's steady state (needs the shim).
+    public var traceAllocations = 0
+
+    public init() {}
+}
+
+/// The whole measurement, collective over the ranks; the report is complete on rank 0
+/// (the other ranks get nil).
+public enum BenchRun {
+    public static func run(_ options: BenchOptions, communicator: any Communicator) throws -> BenchReport? {
+        if options.flushToZero { FloatingPointEnvironment.enableFlushToZero() }
+        let counter = AllocationCounter.find()
+        if options.data == "fashion-mnist" { try prepareDefaultData(communicator: communicator) }
+        let source = try agreed(communicator) { try makeSource(options, communicator: communicator) }
+        var configuration = options.configuration
+        configuration.architecture.dataDimension = source.featureCount
+        let problems = configuration.problems
+        if !problems.isEmpty { throw BenchSetupError(problems.joined(separator: "; ")) }
+        guard configuration.globalBatch >= communicator.size else {
+            throw BenchSetupError("--batch \(configuration.globalBatch) gives some of the \(communicator.size) ranks no rows")
+        }
+        let rowsPerRank = EpochSchedule.rankRange(batchSize: configuration.globalBatch, rank: communicator.size - 1,
+                                                  size: communicator.size).count
+        let architecture = configuration.architecture
+        let flopsPerSample = ModelGEMMs.flopsPerSample(architecture, samples: configuration.samples)
+
+        // 1. The ceiling, every rank at once: what the node's cores give the step's GEMMs.
+        var ceiling: BenchReport.CeilingSummary?
+        if options.ceilingSecondsPerRound > 0 {
+            try communicator.barrier()
+            let measured = SGEMMCeiling.measure(
+                shapes: ModelGEMMs.step(architecture, rows: rowsPerRank, samples: configuration.samples),
+                rows: rowsPerRank, secondsPerRound: options.ceilingSecondsPerRound, counter: counter)
+            let jobSamplesPerSecond = try communicator.allreduce(measured.samplesPerSecond, .sum)
+            ceiling = .init(rank0: measured, gflops: measured.gflops, samplesPerSecond: jobSamplesPerSecond)
+        }
+
+        // 2. Training steps.
+        let (cpuStart, wallStart) = (processCPUSeconds(), monotonicSeconds())
+        let (trainer, epochs) = try TrainingBenchmark.run(
+            configuration: configuration, communicator: communicator, source: source, epochs: options.epochs,
+            counter: counter, traceAllocations: options.traceAllocations)
+        let cpuPerWall = (processCPUSeconds() - cpuStart) / (monotonicSeconds() - wallStart)
+        let flushToZeroActive = FloatingPointEnvironment.flushToZeroEnabled
+
+        // 3. The same allreduce bare, to tell its own cost from waiting for other ranks.
+        let fusedFloats = trainer.layout.totalCount + 4
+        var allreduce: BenchReport.AllreduceSummary?
+        if communicator.size > 1 {
+            let bare = try TrainingBenchmark.bareAllreduce(communicator: communicator, floatCount: fusedFloats,
+                                                            repetitions: options.allreduceRepetitions, counter: counter)
+            let bareAllocations = try bare.allocations.map { try communicator.allreduce(Int64($0), .sum) }
+            allreduce = .init(floats: fusedFloats, bytes: fusedFloats * 4, bareMilliseconds: bare.seconds.scaled(by: 1e3),
+                              bareAllocations: bareAllocations.map { UInt64($0) }, bareRepetitions: options.allreduceRepetitions)
+        }
+
+        // 4. Per-rank facts, gathered on rank 0.
+        let steady = epochs.count > 1 ? Array(epochs.dropFirst()) : epochs
+        let steadyAllocations = counter == nil ? nil : steady.reduce(UInt64(0)) { $0 + ($1.steadyStateAllocations ?? 0) }
+        let steadyBytes = steady.reduce(UInt64(0)) { $0 + ($1.steadyStateAllocatedBytes ?? 0) }
+        let steadySteps = steady.reduce(0) { $0 + $1.stepSeconds.count }
+        let ownShare = Spread(epochs.map(\.allreduceShare)).median
+        let ownStep = Spread(epochs.map(\.stepSeconds.median)).median
+        let own: [Double] = [Double(peakResidentBytes() ?? -1), steadyAllocations.map { Double($0) } ?? -1,
+                             Double(steadyBytes), ownShare, ownStep, cpuPerWall]
+        let gathered = try own.withUnsafeBufferPointer { try communicator.gatherv($0, to: 0) }
+        guard communicator.isRoot, let gathered else { return nil }
+
+        var perRank: [BenchReport.RankFacts] = []
+        for rank in 0..<communicator.size {
+            let values = Array(gathered.part(ofRank: rank))
+            perRank.append(.init(rank: rank, peakResidentBytes: values[0] < 0 ? nil : Int(values[0]),
+                                 steadyStateAllocations: values[1] < 0 ? nil : UInt64(values[1]),
+                                 allreduceShare: values[3], stepMilliseconds: values[4] * 1e3,
+                                 cpuPerWallSecond: values[5]))
+        }
+        let totalAllocations = counter == nil ? nil : perRank.reduce(UInt64(0)) { $0 + ($1.steadyStateAllocations ?? 0) }
+        let totalBytes = perRank.indices.reduce(0.0) { $0 + gathered.part(ofRank: $1).dropFirst(2).first! }
+        let allocations = BenchReport.AllocationSummary(
+            status: counter == nil ? "not measured (run with LD_PRELOAD=scripts/malloc-count/malloc_count.so; scripts/bench.sh does)"
+                                   : "counted",
+            steps: steadySteps, count: totalAllocations,
+            perStep: totalAllocations.map { Double($0) / Double(max(steadySteps, 1)) },
+            bytes: counter == nil ? nil : UInt64(totalBytes))
+
+        let throughput = Spread(epochs.map(\.samplesPerSecond))
+        let training = BenchReport.TrainingSummary(
+            epochs: epochs, samplesPerSecond: throughput,
+            firstEpochSamplesPerSecond: epochs.first!.samplesPerSecond,
+            lastEpochSamplesPerSecond: epochs.last!.samplesPerSecond,
+            lastOverFirst: epochs.last!.samplesPerSecond / epochs.first!.samplesPerSecond,
+            achievedGflops: throughput.median * flopsPerSample / 1e9,
+            fractionOfCeiling: ceiling.map { throughput.median / $0.samplesPerSecond },
+            medianStepMilliseconds: Spread(epochs.map(\.stepSeconds.median)).median * 1e3,
+            meanStepMilliseconds: Spread(epochs.map(\.meanStepSeconds)).median * 1e3,
+            meanComputeMilliseconds: Spread(epochs.map { $0.meanStepSeconds - $0.meanAllreduceSeconds }).median * 1e3,
+            meanAllreduceMilliseconds: Spread(epochs.map(\.meanAllreduceSeconds)).median * 1e3,
+            allreduceShare: ownShare)
+
+        let shape = ([architecture.dataDimension] + architecture.hiddenSizes + [architecture.latentDimension])
+            .map(String.init).joined(separator: "-")
+        return BenchReport(
+            machine: .current(), ranks: communicator.size,
+            model: .init(architecture: "\(shape) \(architecture.activation.rawValue)", parameters: trainer.layout.totalCount,
+                         samplesPerDatapoint: configuration.samples, flopsPerSample: flopsPerSample),
+            globalBatch: configuration.globalBatch, rowsPerRank: rowsPerRank,
+            data: .init(source: options.data ?? "synthetic", rows: source.rowCount, features: source.featureCount),
+            flushToZero: options.flushToZero, flushToZeroActive: flushToZeroActive,
+            ceiling: ceiling, training: training, allreduce: allreduce, perRank: perRank, allocations: allocations)
+    }
+
+    private static func makeSource(_ options: BenchOptions, communicator: any Communicator) throws -> any MinibatchSource {
+        guard var path = options.data else {
+            return SyntheticMinibatchSource(rows: options.syntheticRows,
+                                            features: options.configuration.architecture.dataDimension,
+                                            seed: options.configuration.seed)
+        }
+        if path == "fashion-mnist" {
+            path = DefaultData.paths(dataDirectory: DefaultData.dataDirectory()).train
+        }
+        let file = try DataFile.open(path)
+        return try InMemoryMinibatchSource(dataFile: file, bernoulli: options.configuration.likelihood == .bernoulli)
+    }
+
+    /// Prepares the default data on rank 0 when missing (the other ranks wait for it).
+    private static func prepareDefaultData(communicator: any Communicator) throws {
+        var failure: String?
+        if communicator.isRoot {
+            do {
+                _ = try DefaultData.ensureFashionMNIST(log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            } catch {
+                failure = failureMessage(error)
+            }
+        }
+        try communicator.agreeOnFailure(failure)
+    }
+
+    private static func agreed<T>(_ communicator: any Communicator, _ body: () throws -> T) throws -> T {
+        var result: T?
+        var failure: String?
+        do { result = try body() } catch { failure = failureMessage(error) }
+        try communicator.agreeOnFailure(failure)
+        return result!
+    }
+}
+
+/// A bench option that cannot work with this data or job; every rank finds the same.
+public struct BenchSetupError: CollectiveError, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

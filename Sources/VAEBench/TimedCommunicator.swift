@@ -1,0 +1,50 @@
+import VAEParallel
+
+/// A communicator that forwards every call to `base` and adds up the time spent in
+/// `allreduce`: wrapped around the trainer's communicator, it splits a step into the
+/// gradient allreduce and everything else without a hook in the trainer. The time
+/// includes waiting for the slowest rank to arrive (what a step really loses there).
+public final class TimedCommunicator: Communicator {
+    public let base: any Communicator
+    /// Seconds spent in allreduce calls since the last `reset()`.
+    public private(set) var allreduceSeconds = 0.0
+    public private(set) var allreduceCalls = 0
+
+    public init(_ base: any Communicator) { self.base = base }
+
+    public func reset() {
+        allreduceSeconds = 0
+        allreduceCalls = 0
+    }
+
+    public var rank: Int { base.rank }
+    public var size: Int { base.size }
+    public var backendDescription: String { base.backendDescription }
+
+    public func allreduce<Element: CollectiveScalar>(
+        _ buffer: UnsafeMutableBufferPointer<Element>, _ reduction: Reduction
+    ) throws {
+        let start = monotonicSeconds()
+        defer {
+            allreduceSeconds += monotonicSeconds() - start
+            allreduceCalls += 1
+        }
+        try base.allreduce(buffer, reduction)
+    }
+
+    public func broadcast<Element: CollectiveScalar>(
+        _ buffer: UnsafeMutableBufferPointer<Element>, from root: Int
+    ) throws {
+        try base.broadcast(buffer, from: root)
+    }
+
+    public func gatherv<Element: CollectiveScalar>(
+        _ local: UnsafeBufferPointer<Element>, to root: Int
+    ) throws -> Gathered<Element>? {
+        try base.gatherv(local, to: root)
+    }
+
+    public func barrier() throws { try base.barrier() }
+    public func finalize() throws { try base.finalize() }
+    public func abort(message: String, code: Int32) -> Never { base.abort(message: message, code: code) }
+}

@@ -1,0 +1,58 @@
+import CVAECPU
+import Foundation
+
+/// How many OpenBLAS threads each process runs, decided at start-up.
+///
+/// OpenBLAS starts one thread per CPU it sees; with several ranks on a node every rank
+/// would start that many, and 2 ranks on 2 cores would run 4 BLAS threads on 2 cores.
+/// The rule:
+/// - the user set OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS (the
+///   variables OpenBLAS itself reads, in its order): keep OpenBLAS's count;
+/// - otherwise max(1, min(CPUs this process may run on, online CPUs / ranks on this
+///   node)): a rank the launcher bound to its own cores gets those cores, unbound ranks
+///   share the node. Ranks on this node come from OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI),
+///   MPI_LOCALNRANKS (MPICH/Intel MPI hydra), SLURM_NTASKS_PER_NODE, else 1.
+/// CPUs are logical CPUs (hyper-threads count): the VMs this runs on show no topology.
+public enum BLASThreadChoice {
+    public static let userVariables = ["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"]
+
+    /// What the CLI's start-up decided (nil when it did not run). Written once, before any thread starts.
+    public nonisolated(unsafe) static var applied: Decision?
+
+    public struct Decision: Equatable, Sendable {
+        /// Threads to set with openblas_set_num_threads; nil keeps OpenBLAS's own count.
+        public var threads: Int?
+        public var reason: String
+
+        public init(threads: Int?, reason: String) {
+            self.threads = threads
+            self.reason = reason
+        }
+    }
+
+    /// Ranks of this job on this node, from the launcher's environment (1 without one).
+    public static func ranksOnThisNode(environment: [String: String]) -> Int {
+        for name in ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"] {
+            if let value = environment[name].flatMap({ Int($0) }), value >= 1 { return value }
+        }
+        return 1
+    }
+
+    public static func decide(environment: [String: String], onlineCPUs: Int, usableCPUs: Int) -> Decision {
+        if let name = userVariables.first(where: { !(environment[$0] ?? "").isEmpty }) {
+            return Decision(threads: nil, reason: "\(name)=\(environment[name]!) set by the user")
+        }
+        let ranks = ranksOnThisNode(environment: environment)
+        let share = max(1, onlineCPUs / ranks)
+        let threads = max(1, min(usableCPUs, share))
+        return Decision(threads: threads, reason: "\(usableCPUs) usable of \(onlineCPUs) CPUs, "
+                        + "\(ranks) rank\(ranks == 1 ? "" : "s") on this node")
+    }
+}
+
+/// CPUs this process may run on: its affinity mask (what mpirun's binding and taskset
+/// set), falling back to the active processor count where there is no such call.
+public func usableCPUCount() -> Int {
+    let count = Int(vae_usable_cpu_count())
+    return count > 0 ? count : ProcessInfo.processInfo.activeProcessorCount
+}

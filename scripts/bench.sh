@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# One run on one machine: vae-dist's training step against the machine's SGEMM ceiling,
+# 1 rank vs 2 BLAS threads vs `mpirun -n 2`, and the JAX and PyTorch references on the
+# same model, batch and threads. Prints a table and writes bench/results.json.
+#
+#   scripts/bench.sh            # the full run: Fashion-MNIST, 10/5 epochs, a few minutes
+#   scripts/bench.sh --quick    # a smoke test in about a minute (synthetic data, short runs)
+#
+# Compare ratios from ONE run: absolute numbers move with the machine's load, which the
+# results record (load average at start and in every part).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+for argument in "$@"; do
+    case "$argument" in
+        --quick) quick=1 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        *) echo "bench: unknown option $argument (use --quick or nothing)" >&2; exit 2 ;;
+    esac
+done
+
+out=bench
+raw=$out/raw
+mkdir -p "$raw"
+rm -f "$raw"/*.json "$out/results.json"
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "bench: load average at start $load_at_start ($(nproc) CPUs)"
+
+echo "bench: building release"
+swift build -c release --scratch-path .build-bench --product vae-dist >"$out/build.log" 2>&1 \
+    || { tail -30 "$out/build.log"; exit 1; }
+vae_dist=$(swift build -c release --scratch-path .build-bench --show-bin-path)/vae-dist
+
+echo "bench: building the malloc_count shim"
+shim=$PWD/$out/malloc_count.so
+cc -O2 -shared -fPIC -o "$shim" scripts/malloc-count/malloc_count.c
+
+if [ "$(id -u)" = 0 ]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+
+if [ "$quick" = 1 ]; then
+    long=(--quick)
+    short=(--quick)
+    reference=(--epochs 2 --steps-limit 30)
+else
+    long=(--data fashion-mnist --epochs 10)
+    short=(--data fashion-mnist --epochs 5)
+    reference=(--epochs 5)
+fi
+
+# vae-dist NAME [launcher words...] -- [bench options...]
+vae_dist_bench() {
+    local name=$1; shift
+    local launcher=()
+    while [ "$1" != "--" ]; do launcher+=("$1"); shift; done
+    shift
+    echo "bench: $name: ${launcher[*]} vae-dist bench $*"
+    "${launcher[@]}" "$vae_dist" bench --json "$@" >"$raw/$name.json" 2>"$raw/$name.log" \
+        || { cat "$raw/$name.log" >&2; exit 1; }
+}
+
+one_thread=(env OPENBLAS_NUM_THREADS=1 LD_PRELOAD="$shim" taskset -c 0)
+two_threads=(env OPENBLAS_NUM_THREADS=2 LD_PRELOAD="$shim")
+two_ranks=(mpirun -n 2 --bind-to core -x OPENBLAS_NUM_THREADS=1 -x LD_PRELOAD="$shim")
+
+# The 1-rank run first: with --data fashion-mnist it prepares ./data before any mpirun.
+vae_dist_bench r1t1_b128 "${one_thread[@]}" -- "${long[@]}"
+vae_dist_bench r1t1_b128_noftz "${one_thread[@]}" -- "${long[@]}" --no-ftz --ceiling-seconds 0
+vae_dist_bench r1t2_b128 "${two_threads[@]}" -- "${short[@]}"
+vae_dist_bench r2t1_b128 "${two_ranks[@]}" -- "${short[@]}"
+vae_dist_bench r1t1_b256 "${one_thread[@]}" -- "${short[@]}" --batch 256
+vae_dist_bench r2t1_b256 "${two_ranks[@]}" -- "${short[@]}" --batch 256
+
+if ! python3 -c 'import jax' 2>/dev/null; then
+    echo "bench: installing jax (CPU) with pip"
+    python3 -m pip install --quiet jax || echo "bench: pip install jax failed; JAX will be reported as skipped"
+fi
+
+# reference NAME script.py [options...]: the script prints one JSON object, or {"skipped": ...}.
+reference_bench() {
+    local name=$1 script=$2; shift 2
+    echo "bench: $name: python3 $script $*"
+    if ! python3 "scripts/reference/$script" "$@" >"$raw/$name.json" 2>"$raw/$name.log"; then
+        echo "bench: $name failed (see $raw/$name.log); reported as skipped"
+        printf '{"skipped": "failed: see %s"}\n' "$raw/$name.log" >"$raw/$name.json"
+    fi
+}
+
+reference_bench jax_t1_jit bench_jax.py --threads 1 "${reference[@]}"
+reference_bench jax_t1_scan bench_jax.py --threads 1 --scan "${reference[@]}"
+reference_bench jax_t2_scan bench_jax.py --threads 2 --scan "${reference[@]}"
+reference_bench torch_t1_ftz bench_torch.py --threads 1 --ftz "${reference[@]}"
+reference_bench torch_t1 bench_torch.py --threads 1 "${reference[@]}"
+reference_bench torch_t2_ftz bench_torch.py --threads 2 --ftz "${reference[@]}"
+
+echo "bench: summarising into $out/results.json"
+python3 scripts/bench_summary.py "$raw" "$out/results.json" --load-at-start "$load_at_start" \
+    --mode "$([ "$quick" = 1 ] && echo quick || echo full)"
