@@ -44,7 +44,43 @@ public final class TimedCommunicator: Communicator {
         try base.gatherv(local, to: root)
     }
 
+    /// Times starting the non-blocking allreduce here and its waits in the returned
+    /// wrapper: with `--overlap-allreduce`, what a step loses is the time it waits.
+    public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective {
+        let start = monotonicSeconds()
+        defer {
+            allreduceSeconds += monotonicSeconds() - start
+            allreduceCalls += 1
+        }
+        return TimedPendingCollective(try base.startAllreduceSum(buffer), owner: self)
+    }
+
+    fileprivate func addWait(_ seconds: Double) { allreduceSeconds += seconds }
+
     public func barrier() throws { try base.barrier() }
     public func finalize() throws { try base.finalize() }
     public func abort(message: String, code: Int32) -> Never { base.abort(message: message, code: code) }
+}
+
+/// A pending collective whose progress and waits count as allreduce time.
+private final class TimedPendingCollective: PendingCollective {
+    private let base: any PendingCollective
+    private unowned let owner: TimedCommunicator
+
+    init(_ base: any PendingCollective, owner: TimedCommunicator) {
+        self.base = base
+        self.owner = owner
+    }
+
+    func progress() throws -> Bool {
+        let start = monotonicSeconds()
+        defer { owner.addWait(monotonicSeconds() - start) }
+        return try base.progress()
+    }
+
+    func wait() throws {
+        let start = monotonicSeconds()
+        defer { owner.addWait(monotonicSeconds() - start) }
+        try base.wait()
+    }
 }
