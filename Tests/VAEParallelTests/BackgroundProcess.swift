@@ -48,10 +48,15 @@ final class BackgroundProcess {
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     /// Waits for the exit; a process still running after `timeout` is killed and reported as a hang.
-    func finish(timeout: Double, file: StaticString = #filePath, line: UInt = #line) -> ProcessResult {
+    /// `timedOut` is set when it had to be killed; with `failOnHang` the test fails too.
+    func finish(timeout: Double, failOnHang: Bool = true, timedOut: UnsafeMutablePointer<Bool>? = nil,
+                file: StaticString = #filePath, line: UInt = #line) -> ProcessResult {
         let start = Date()
-        while process.isRunning && Date().timeIntervalSince(start) < timeout { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
+        while process.isRunning && Date().timeIntervalSince(start) < timeout { Thread.sleep(forTimeInterval: 0.005) }
+        timedOut?.pointee = process.isRunning
+        if process.isRunning && !failOnHang {
+            kill(process.processIdentifier, SIGKILL)
+        } else if process.isRunning {
             XCTFail("still running \(Int(timeout)) s after the fault (a hang)\nstdout:\n\(standardOutput)\nstderr:\n\(standardError)",
                     file: file, line: line)
             kill(process.processIdentifier, SIGKILL)
