@@ -84,23 +84,23 @@ final class ClusterScriptTests: XCTestCase {
     func testSlurmTimeLimitWarningRequeuesAndTheRequeuedJobFinishesExactly() throws {
         let script = Self.clusterDirectory + "/slurm.sbatch"
         let job = try BackgroundProcess(URL(fileURLWithPath: "/bin/bash"), [script],
-                                        environment: try slurmEnvironment(run: "run", epochs: 40))
+                                        environment: try slurmEnvironment(run: "run", epochs: 100))
         XCTAssertTrue(job.waitFor(timeout: 60) { metricsLineCount(scratch + "/run") >= 1 }, job.standardError)
         job.signal(SIGUSR1)
         let stopped = job.finish(timeout: 30)
         XCTAssertEqual(stopped.status, 75, stopped.standardOutput + stopped.standardError)
         XCTAssertTrue(stopped.standardOutput.contains("requeueing job 4242"), stopped.standardOutput)
         XCTAssertEqual(try String(contentsOfFile: scratch + "/scontrol.log", encoding: .utf8), "scontrol requeue 4242\n")
-        XCTAssertLessThan(try Checkpoint.read(try CheckpointLocation.resolve(scratch + "/run").path).epoch, 40)
+        XCTAssertLessThan(try Checkpoint.read(try CheckpointLocation.resolve(scratch + "/run").path).epoch, 100)
 
         let requeued = try runProcess(URL(fileURLWithPath: "/bin/bash"), [script],
-                                      environment: try slurmEnvironment(run: "run", epochs: 40), timeout: 60)
+                                      environment: try slurmEnvironment(run: "run", epochs: 100), timeout: 60)
         XCTAssertEqual(requeued.status, 0, requeued.standardOutput + requeued.standardError)
         let straight = try runProcess(URL(fileURLWithPath: "/bin/bash"), [script],
-                                      environment: try slurmEnvironment(run: "straight", epochs: 40), timeout: 60)
+                                      environment: try slurmEnvironment(run: "straight", epochs: 100), timeout: 60)
         XCTAssertEqual(straight.status, 0, straight.standardError)
         let a = try finalParameters(scratch + "/straight"), b = try finalParameters(scratch + "/run")
-        XCTAssertEqual(b.epoch, 40)
+        XCTAssertEqual(b.epoch, 100)
         XCTAssertEqual(b.parameters.map(\.bitPattern), a.parameters.map(\.bitPattern))
     }
 

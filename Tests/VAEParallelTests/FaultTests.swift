@@ -27,7 +27,7 @@ final class FaultTests: XCTestCase {
 
     func testRankKilledMidEpochEndsTheJobAndARestartContinuesFromTheLastCheckpoint() throws {
         let out = scratch + "/run"
-        let job = try BackgroundProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, arguments(out: out, epochs: 40)),
+        let job = try BackgroundProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, arguments(out: out, epochs: 100)),
                                         environment: childEnvironment())
         XCTAssertTrue(job.waitFor(timeout: 60) { metricsLineCount(out) >= 2 }, job.standardError)
         let ranks = job.childProcessIDs(named: "vae-dist")
@@ -38,18 +38,18 @@ final class FaultTests: XCTestCase {
         XCTAssertLessThan(killed.seconds, 20)
 
         let saved = try Checkpoint.read(try CheckpointLocation.resolve(out).path)
-        XCTAssertLessThan(saved.epoch, 40)
+        XCTAssertLessThan(saved.epoch, 100)
         let restarted = try runProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, [
-            "train", "--data", data, "--out", out, "--no-progress", "--resume", "latest", "--epochs", "40"]),
+            "train", "--data", data, "--out", out, "--no-progress", "--resume", "latest", "--epochs", "100"]),
                                        environment: childEnvironment(), timeout: 60)
         XCTAssertEqual(restarted.status, 0, restarted.standardError)
         XCTAssertTrue(restarted.standardOutput.contains("resume   from epoch \(saved.epoch)"), restarted.standardOutput)
-        let straight = try runProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, arguments(out: scratch + "/straight", epochs: 40)),
+        let straight = try runProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, arguments(out: scratch + "/straight", epochs: 100)),
                                       environment: childEnvironment(), timeout: 60)
         XCTAssertEqual(straight.status, 0, straight.standardError)
         XCTAssertEqual(try finalParameters(out).parameters.map(\.bitPattern),
                        try finalParameters(scratch + "/straight").parameters.map(\.bitPattern))
-        XCTAssertEqual(try readMetrics(out).map(\.epoch), Array(1...40))
+        XCTAssertEqual(try readMetrics(out).map(\.epoch), Array(1...100))
     }
 
     // MARK: Killed while writing a checkpoint

@@ -17,16 +17,20 @@ final class PreemptionTests: XCTestCase {
         try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 11), rows: 37)
     }
 
-    /// Long enough (40 epochs with a checkpoint each) that a signal sent after the first epoch lands mid-run.
+    /// Long enough that a signal sent after the first epoch lands mid-run: an epoch of this
+    /// model takes about 7 ms here, and mpirun passes a SIGTERM on to the ranks only about
+    /// a second after receiving it (SIGUSR1 at once).
+    private var epochs = 100
+
     private func arguments(out: String) -> [String] {
-        var configuration = smallConfiguration(epochs: 40)
+        var configuration = smallConfiguration(epochs: epochs)
         configuration.architecture.hiddenSizes = [48]
         configuration.klWarmupEpochs = 1.5
         return trainArguments(configuration, data: data, out: out)
     }
 
     private func resumeArguments(out: String) -> [String] {
-        ["train", "--data", data, "--out", out, "--no-progress", "--resume", "latest", "--epochs", "40"]
+        ["train", "--data", data, "--out", out, "--no-progress", "--resume", "latest", "--epochs", String(epochs)]
     }
 
     /// Starts a 2-rank run, sends `signal` to mpirun once the first epoch is logged, returns its result.
@@ -46,7 +50,7 @@ final class PreemptionTests: XCTestCase {
                                       environment: childEnvironment(), timeout: 60)
         XCTAssertEqual(straight.status, 0, straight.standardError, file: file, line: line)
         let a = try finalParameters(scratch + "/straight"), b = try finalParameters(out)
-        XCTAssertEqual(b.epoch, 40, file: file, line: line)
+        XCTAssertEqual(b.epoch, epochs, file: file, line: line)
         XCTAssertEqual(b.step, a.step, file: file, line: line)
         XCTAssertEqual(b.parameters.map(\.bitPattern), a.parameters.map(\.bitPattern), "parameters", file: file, line: line)
         for (name, values) in a.optimizerState {
@@ -67,18 +71,21 @@ final class PreemptionTests: XCTestCase {
         XCTAssertTrue(result.errorLines(containing: "vae-dist: error").isEmpty, result.standardError)
         let newest = try CheckpointLocation.resolve(out).path
         XCTAssertTrue(stopLines[0].contains(newest), "the message names the checkpoint \(newest): \(stopLines[0])")
-        XCTAssertLessThan(try Checkpoint.read(newest).epoch, 40, "the signal came too late to interrupt anything")
+        XCTAssertLessThan(try Checkpoint.read(newest).epoch, epochs, "the signal came too late to interrupt anything")
         try assertResumedRunEqualsStraightRun(out)
     }
 
-    /// Open MPI 4.1: a SIGTERM to mpirun reaches every rank too, but mpirun exits 1 whatever
-    /// the ranks return (and kills them 1 s later): the checkpoint is what matters.
-    func testSIGTERMToMpirunCheckpointsAndResumesBitwise() throws {
+    /// Open MPI 4.1: a SIGTERM to mpirun reaches every rank about a second later, mpirun then
+    /// SIGKILLs them after another second and exits 1 whatever they returned, and the ranks'
+    /// last output may be lost in its shutdown. What is guaranteed: the job ends promptly, the
+    /// newest checkpoint is whole, and resuming it is exact.
+    func testSIGTERMToMpirunEndsTheJobAndTheNewestCheckpointResumesBitwise() throws {
+        epochs = 500
         let out = scratch + "/run"
         let result = try interruptedRun(signal: SIGTERM, out: out)
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertEqual(result.errorLines(containing: "vae-dist: stopped on request (SIGTERM here").count, 1, result.standardError)
-        XCTAssertLessThan(try Checkpoint.read(try CheckpointLocation.resolve(out).path).epoch, 40)
+        XCTAssertLessThan(result.seconds, 10)
+        XCTAssertLessThan(try Checkpoint.read(try CheckpointLocation.resolve(out).path).epoch, epochs)
         try assertResumedRunEqualsStraightRun(out)
     }
 
