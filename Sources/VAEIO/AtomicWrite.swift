@@ -42,6 +42,10 @@ public func writeHDF5FileAtomically(to path: String, _ body: (HDF5File) throws -
             throw DataError(file: path, "cannot rename \(temporaryPath) onto it: \(String(cString: strerror(errno)))")
         }
         try? fsyncPath(directory, target: path)  // durability of the rename; best effort
+    } catch let error as HDF5Error where error.file == temporaryPath {
+        unlink(temporaryPath)
+        // Name the file the user asked for; the temporary one is gone.
+        throw DataError(file: path, "cannot write it (\(error.operation) failed): \(error.cause)")
     } catch {
         unlink(temporaryPath)
         throw error

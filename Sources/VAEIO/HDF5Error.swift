@@ -14,17 +14,33 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         let location = object.map { "\(file): \($0)" } ?? file
-        let cause = hdf5Messages.isEmpty ? "unknown HDF5 error" : Self.summary(of: hdf5Messages)
         return "\(location): cannot \(operation): \(cause)"
+    }
+
+    /// HDF5's explanation, one line.
+    public var cause: String {
+        hdf5Messages.isEmpty ? "unknown HDF5 error" : Self.summary(of: hdf5Messages)
     }
 
     /// The API-level message and the innermost cause; the middle of HDF5's stack
     /// repeats them in library-internal terms.
     static func summary(of messages: [String]) -> String {
         var distinct: [String] = []
-        for message in messages where !distinct.contains(message) { distinct.append(message) }
+        for message in messages.map(readable) where !distinct.contains(message) { distinct.append(message) }
         if distinct.count <= 2 { return distinct.joined(separator: ": ") }
         return "\(distinct.first!): ...: \(distinct.last!)"
+    }
+
+    /// One line, and for a failed POSIX read or write only what the OS said: HDF5's text
+    /// there is "file write failed: time = <ctime with a newline>, filename = ..., errno = 28,
+    /// error message = 'No space left on device', buf = 0x..., ..." .
+    static func readable(_ message: String) -> String {
+        let flat = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .joined(separator: " ")
+        guard let start = flat.range(of: "error message = '"),
+              let end = flat[start.upperBound...].firstIndex(of: "'") else { return flat }
+        let head = flat[..<(flat.firstIndex(of: ":") ?? flat.endIndex)]
+        return "\(head): \(flat[start.upperBound..<end])"
     }
 }
 

@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+@testable import VAECore
+import VAEIO
+@testable import VAEParallel
+
+/// Randomized corruption of valid files: seeded byte flips, overwritten blocks and
+/// truncations of a data file and a checkpoint, each read by the real binary in its own
+/// process (so a crash inside HDF5 is a finding, not the end of the test run). Every
+/// variant must either read correctly (exit 0; HDF5 has no checksum over raw data, so a
+/// flipped value that is still valid is a correct read) or fail with one clean error
+/// line; never a signal.
+///
+/// Hangs are counted apart: HDF5 1.10 loops forever reading a variable-length string
+/// attribute whose global heap collection is damaged (H5Aread -> H5T__conv_vlen ->
+/// H5HG_read -> H5HG__protect), a known HDF5 weakness vae-dist cannot yet pre-validate
+/// (docs/faults.md). The test kills such a variant after 5 s and allows at most
+/// `maximumHangs` of them, so that the bug stays visible and bounded, not silent. (With
+/// this seed: variant 103 loops in H5HG_read for good; variant 74 ends with a clean error
+/// after more than 5 s of HDF5 work.)
+final class CorruptionFuzzTests: XCTestCase {
+    private var scratch = ""
+
+    override func setUpWithError() throws {
+        scratch = try makeScratchDirectory(self)
+    }
+
+    /// SplitMix64: the variants are the same on every run.
+    private struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    }
+
+    /// One corrupted copy of `original` and what was done to it.
+    private static func corrupt(_ original: Data, _ random: inout Generator) -> (Data, String) {
+        var bytes = [UInt8](original)
+        switch random.below(3) {
+        case 0:
+            let flips = 1 + random.below(8)
+            var offsets: [Int] = []
+            for _ in 0..<flips {
+                let offset = random.below(bytes.count)
+                bytes[offset] ^= UInt8(1 + random.below(255))
+                offsets.append(offset)
+            }
+            return (Data(bytes), "flipped bytes at \(offsets)")
+        case 1:
+            let offset = random.below(bytes.count)
+            for i in offset..<min(offset + 16, bytes.count) { bytes[i] = UInt8(random.below(256)) }
+            return (Data(bytes), "overwrote 16 bytes at \(offset)")
+        default:
+            let length = random.below(bytes.count)
+            return (Data(bytes.prefix(length)), "truncated to \(length) of \(bytes.count) bytes")
+        }
+    }
+
+    /// Runs `arguments(path)` on `count` variants of `original`; returns the findings.
+    private func fuzz(_ original: Data, count: Int, seed: UInt64, name: String,
+                      arguments: (String) -> [String]) throws -> (findings: [String], clean: Int, errors: Int, hangs: [String]) {
+        var random = Generator(state: seed)
+        var findings: [String] = []
+        var hangs: [String] = []
+        var (clean, errors) = (0, 0)
+        let path = scratch + "/" + name
+        for variant in 0..<count {
+            let (bytes, mutation) = Self.corrupt(original, &random)
+            try bytes.write(to: URL(fileURLWithPath: path))
+            let child = try BackgroundProcess(try vaeDistBinary(), arguments(path), environment: childEnvironment())
+            var timedOut = false
+            let result = child.finish(timeout: 5, failOnHang: false, timedOut: &timedOut)
+            let errorLines = result.standardError.split(separator: "\n")
+            if timedOut {
+                hangs.append("variant \(variant) (\(mutation))")
+            } else if result.status == 0 {
+                clean += 1
+            } else if result.status == 1, errorLines.count == 1, errorLines[0].hasPrefix("vae-dist: error: ") {
+                errors += 1
+            } else {
+                let keep = scratch + "/../finding-\(name)-\(variant)"
+                try? bytes.write(to: URL(fileURLWithPath: keep))
+                findings.append("variant \(variant) (\(mutation)): status \(result.status), stderr: \(result.standardError.prefix(400))")
+            }
+        }
+        return (findings, clean, errors, hangs)
+    }
+
+    func testCorruptedDataFilesReadCorrectlyOrFailCleanly() throws {
+        let data = scratch + "/source.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 51), rows: 37)
+        let original = try Data(contentsOf: URL(fileURLWithPath: data))
+        let outcome = try fuzz(original, count: 120, seed: 0xDA7A, name: "data.h5") { ["check", $0, "--bernoulli"] }
+        XCTAssertTrue(outcome.findings.isEmpty, outcome.findings.joined(separator: "\n"))
+        XCTAssertTrue(outcome.hangs.isEmpty, "HDF5 hung on: \(outcome.hangs)")
+        XCTAssertGreaterThan(outcome.errors, 30, "most corruptions must be detected (\(outcome.clean) read, \(outcome.errors) refused)")
+    }
+
+    /// See the type's comment: at most this many variants of 120 may hit HDF5's global-heap loop.
+    private static let maximumHangs = 2
+
+    func testCorruptedCheckpointsLoadCorrectlyOrFailCleanly() throws {
+        let data = scratch + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 52), rows: 37)
+        XCTAssertEqual(try runProcess(try vaeDistBinary(), trainArguments(smallConfiguration(epochs: 1), data: data, out: scratch + "/run"),
+                                      environment: childEnvironment(), timeout: 60).status, 0)
+        let original = try Data(contentsOf: URL(fileURLWithPath: scratch + "/run/checkpoint-epoch-0001.h5"))
+        let outcome = try fuzz(original, count: 120, seed: 0xC4EC, name: "checkpoint.h5") {
+            ["eval", "--checkpoint", $0, "--data", data, "--importance", "0", "--rows", "4"]
+        }
+        XCTAssertTrue(outcome.findings.isEmpty, outcome.findings.joined(separator: "\n"))
+        XCTAssertLessThanOrEqual(outcome.hangs.count, Self.maximumHangs, "HDF5 hung on: \(outcome.hangs)")
+        if !outcome.hangs.isEmpty { print("known HDF5 global-heap loop on: \(outcome.hangs)") }
+        XCTAssertGreaterThan(outcome.errors, 30, "most corruptions must be detected (\(outcome.clean) read, \(outcome.errors) refused)")
+    }
+}
