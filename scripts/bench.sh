@@ -28,9 +28,9 @@ load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: load average at start $load_at_start ($(nproc) CPUs)"
 
 echo "bench: building release"
-swift build -c release --scratch-path .build-bench --product vae-dist >"$out/build.log" 2>&1 \
+swift build -c release --product vae-dist >"$out/build.log" 2>&1 \
     || { tail -30 "$out/build.log"; exit 1; }
-vae_dist=$(swift build -c release --scratch-path .build-bench --show-bin-path)/vae-dist
+vae_dist=$(swift build -c release --show-bin-path)/vae-dist
 
 echo "bench: building the malloc_count shim"
 shim=$PWD/$out/malloc_count.so
