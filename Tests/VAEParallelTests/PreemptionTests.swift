@@ -67,7 +67,11 @@ final class PreemptionTests: XCTestCase {
         XCTAssertEqual(result.status, 75, result.standardError)
         let stopLines = result.errorLines(containing: "vae-dist: stopped on request")
         XCTAssertEqual(stopLines.count, 1, result.standardError)
-        XCTAssertTrue(stopLines.allSatisfy { $0.contains("2 of 2 ranks asked") && $0.contains("--resume latest") }, "\(stopLines)")
+        // mpirun delivers the signal to the ranks a moment apart: one or both may have asked by the
+        // step at which they agree to stop (any rank's request stops every rank).
+        XCTAssertTrue(stopLines.allSatisfy {
+            ($0.contains("1 of 2 ranks asked") || $0.contains("2 of 2 ranks asked")) && $0.contains("--resume latest")
+        }, "\(stopLines)")
         XCTAssertTrue(result.errorLines(containing: "vae-dist: error").isEmpty, result.standardError)
         let newest = try CheckpointLocation.resolve(out).path
         XCTAssertTrue(stopLines[0].contains(newest), "the message names the checkpoint \(newest): \(stopLines[0])")
