@@ -6,6 +6,8 @@ import Foundation
 /// gradient of one global batch; weight decay is coupled L2, added to it.
 public protocol Optimizer: AnyObject {
     var name: String { get }
+    /// The rate of the next update (the trainer sets it per step when it follows a schedule).
+    var learningRate: Float { get set }
     /// Number of updates applied so far (t of the last update).
     var stepCount: Int { get set }
     /// Per-parameter state, each buffer laid out like the parameters; named for checkpoints.
@@ -29,7 +31,7 @@ public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
 
 /// Adam (Kingma & Ba) with bias correction; one fused pass over the buffers.
 public final class Adam: Optimizer {
-    public let learningRate: Float
+    public var learningRate: Float
     public let beta1: Float = 0.9
     public let beta2: Float = 0.999
     public let epsilon: Float = 1e-8
@@ -65,7 +67,7 @@ public final class Adam: Optimizer {
 
 /// Adagrad (Duchi et al.), the optimizer of Kingma & Welling's experiments.
 public final class Adagrad: Optimizer {
-    public let learningRate: Float
+    public var learningRate: Float
     public let epsilon: Float = 1e-10
     public let weightDecay: Float
     public var stepCount = 0
@@ -93,7 +95,7 @@ public final class Adagrad: Optimizer {
 
 /// SGD with heavy-ball momentum (PyTorch's form: the buffer starts as the first gradient).
 public final class SGD: Optimizer {
-    public let learningRate: Float
+    public var learningRate: Float
     public let momentum: Float
     public let weightDecay: Float
     public var stepCount = 0

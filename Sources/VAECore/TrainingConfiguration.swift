@@ -3,6 +3,16 @@ public enum LikelihoodKind: String, CaseIterable, Codable, Sendable {
     case bernoulli, gaussian
 }
 
+/// How the learning rate follows the global batch (Goyal et al. 2017, "Accurate,
+/// large minibatch SGD"): `--lr` is the rate for a global batch of 128.
+public enum LearningRateScaling: String, CaseIterable, Codable, Sendable {
+    case none
+    /// lr x (batch / 128): Goyal et al.'s rule for SGD.
+    case linear
+    /// lr x sqrt(batch / 128): the usual heuristic for Adam.
+    case sqrt
+}
+
 /// What happens to the last global batch of an epoch when it is short.
 public enum LastBatchPolicy: String, CaseIterable, Codable, Sendable {
     /// Train on it as it is; its gradient is the mean over its own rows.
@@ -29,6 +39,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var klWarmupEpochs: Double = 0
     public var optimizer: OptimizerKind = .adam
     public var learningRate: Float = 1e-3
+    /// How `learningRate` scales with the global batch; nil (as in older configs) is none.
+    public var learningRateScaling: LearningRateScaling?
+    /// Linear warm-up, in epochs, from `learningRate` to the scaled rate; nil or 0 is off.
+    public var learningRateWarmupEpochs: Double?
     public var weightDecay: Float = 0
     public var momentum: Float = 0.9
     /// Global gradient-norm clip (0 = off).
@@ -61,6 +75,26 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
                        weightDecay: weightDecay, momentum: momentum)
     }
 
+    /// The global batch at which `learningRate` applies unscaled.
+    public static let learningRateReferenceBatch = 128
+
+    /// The learning rate at optimizer step `step` (1-based): the scaled rate, reached
+    /// linearly from `learningRate` over the warm-up. A pure function of the step, so
+    /// a resumed run continues the schedule exactly.
+    public func learningRate(step: Int, stepsPerEpoch: Int) -> Float {
+        let ratio = Double(globalBatch) / Double(Self.learningRateReferenceBatch)
+        let factor: Double
+        switch learningRateScaling ?? .none {
+        case .none: factor = 1
+        case .linear: factor = ratio
+        case .sqrt: factor = ratio.squareRoot()
+        }
+        let target = Double(learningRate) * factor
+        guard let warmup = learningRateWarmupEpochs, warmup > 0 else { return Float(target) }
+        let progress = min(1, Double(step) / (warmup * Double(stepsPerEpoch)))
+        return Float(Double(learningRate) + (target - Double(learningRate)) * progress)
+    }
+
     /// The KL weight at optimizer step `step` (1-based): linear warm-up to `beta`.
     public func klWeight(step: Int, stepsPerEpoch: Int) -> Float {
         guard klWarmupEpochs > 0 else { return beta }
@@ -71,6 +105,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Problems a user can fix, in the words of the command line; empty when valid.
     public var problems: [String] {
         var found: [String] = []
+        if let warmup = learningRateWarmupEpochs {
+            if !(warmup >= 0) || !warmup.isFinite { found.append("--lr-warmup must be >= 0 epochs (got \(warmup))") }
+            if warmup > 0 && (learningRateScaling ?? .none) == .none {
+                found.append("--lr-warmup warms up to a scaled rate: it needs --lr-scaling linear or sqrt")
+            }
+        }
         if architecture.dataDimension < 1 { found.append("the data dimension must be at least 1") }
         if architecture.latentDimension < 1 { found.append("--latent must be at least 1 (got \(architecture.latentDimension))") }
         if architecture.hiddenSizes.contains(where: { $0 < 1 }) {

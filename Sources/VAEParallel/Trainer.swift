@@ -191,6 +191,7 @@ public final class Trainer {
                                             what: "the gradient norm is \(norm)")
                 }
             }
+            optimizer.learningRate = configuration.learningRate(step: step + 1, stepsPerEpoch: schedule.stepCount)
             optimizer.step(parameters: parameters, gradients: fused)
             totals.loss += loss
             totals.reconstruction += reconstruction

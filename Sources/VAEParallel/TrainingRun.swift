@@ -264,7 +264,7 @@ public final class TrainingRun {
         ]
         if let testFile { lines.append("  test     \(testFile.path): \(testFile.rowCount) rows") }
         lines.append("  training \(configuration.epochs) epochs, global batch \(configuration.globalBatch), "
-                     + "\(configuration.optimizer.rawValue) lr \(configuration.learningRate), seed \(configuration.seed)")
+                     + "\(configuration.optimizer.rawValue) lr \(learningRateDescription), seed \(configuration.seed)")
         lines.append("  output   \(options.runDirectory)")
         return lines.joined(separator: "\n")
     }
@@ -365,6 +365,16 @@ public final class TrainingRun {
         } catch {
             throw TrainingSetupError("cannot rewrite \(metricsPath): \(error.localizedDescription)")
         }
+    }
+
+    /// "0.001", or "0.001 x linear(256/128) = 0.002 after a 5-epoch warm-up".
+    private var learningRateDescription: String {
+        let base = "\(configuration.learningRate)"
+        guard let scaling = configuration.learningRateScaling, scaling != .none else { return base }
+        let scaled = configuration.learningRate(step: Int.max / 2, stepsPerEpoch: 1)
+        var text = "\(base) x \(scaling.rawValue)(\(configuration.globalBatch)/\(TrainingConfiguration.learningRateReferenceBatch)) = \(scaled)"
+        if let warmup = configuration.learningRateWarmupEpochs, warmup > 0 { text += " after a \(warmup)-epoch warm-up" }
+        return text
     }
 
     // MARK: Rank 0's files

@@ -10,6 +10,7 @@ extension Estimator: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ParameterInitialization: ExpressibleByArgument {}
 extension LastBatchPolicy: ExpressibleByArgument {}
+extension LearningRateScaling: ExpressibleByArgument {}
 extension PosteriorKind: ExpressibleByArgument {}
 extension NonFinitePolicy: ExpressibleByArgument {}
 
@@ -63,8 +64,12 @@ struct Train: ParsableCommand {
     var klWarmup: Double?
     @Option(help: "Optimizer: adam, adagrad or sgd with momentum (default adam).")
     var optimizer: OptimizerKind?
-    @Option(help: "Learning rate (default 0.001).")
+    @Option(help: "Learning rate for a global batch of 128 (default 0.001).")
     var lr: Float?
+    @Option(help: "Scale --lr with the global batch: none, linear (x batch/128, Goyal et al.) or sqrt (x sqrt(batch/128)) (default none).")
+    var lrScaling: LearningRateScaling?
+    @Option(help: "Ramp the learning rate linearly from --lr to the scaled rate over this many epochs (default 0).")
+    var lrWarmup: Double?
     @Option(help: "Coupled L2 weight decay (default 0).")
     var weightDecay: Float?
     @Option(help: "Momentum of sgd (default 0.9).")
@@ -156,6 +161,8 @@ struct Train: ParsableCommand {
         if let klWarmup { configuration.klWarmupEpochs = klWarmup }
         if let optimizer { configuration.optimizer = optimizer }
         if let lr { configuration.learningRate = lr }
+        if let lrScaling { configuration.learningRateScaling = lrScaling }
+        if let lrWarmup { configuration.learningRateWarmupEpochs = lrWarmup }
         if let weightDecay { configuration.weightDecay = weightDecay }
         if let momentum { configuration.momentum = momentum }
         if let clip { configuration.clipNorm = clip }

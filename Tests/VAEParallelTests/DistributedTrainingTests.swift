@@ -139,3 +139,26 @@ struct TrainingFixture {
                                stepRecon: try tensor("step_recon"))
     }
 }
+
+final class LearningRateScalingTrainingTests: XCTestCase {
+    /// With global batch 8, `--lr 0.16 --lr-scaling linear` trains with 0.16 x 8/128 = 0.01:
+    /// exactly the run with `--lr 0.01` (a power-of-two scale is exact in float32).
+    func testLinearScalingTrainsWithTheScaledRate() throws {
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 9), rows: 37)
+        var scaled = smallConfiguration()
+        scaled.learningRate = 0.16
+        scaled.learningRateScaling = .linear
+        _ = try trainInProcess(scaled, data: data, out: scratch + "/scaled")
+        _ = try trainInProcess(smallConfiguration(), data: data, out: scratch + "/plain")
+        XCTAssertEqual(try finalParameters(scratch + "/scaled").parameters.map(\.bitPattern),
+                       try finalParameters(scratch + "/plain").parameters.map(\.bitPattern))
+        // The warm-up changes the trajectory (a test that the schedule is applied at all).
+        var warming = scaled
+        warming.learningRateWarmupEpochs = 1
+        _ = try trainInProcess(warming, data: data, out: scratch + "/warming")
+        XCTAssertNotEqual(try finalParameters(scratch + "/warming").parameters,
+                          try finalParameters(scratch + "/plain").parameters)
+    }
+}
