@@ -265,9 +265,13 @@ public final class Trainer {
                 decoderGradientsReady()
             }
         }
-        writeLossSums(terms, at: parameterCount)
         // A rank with no rows this step has no backward pass: its zero gradients are ready now.
-        if !announced { decoderGradientsReady() }
+        // (When the hook ran, the loss sums are written: the buffer may already be in a
+        // non-blocking reduction, which MPI forbids touching.)
+        if !announced {
+            writeLossSums(terms, at: parameterCount)
+            decoderGradientsReady()
+        }
     }
 
     private func writeLossSums(_ terms: LossTerms, at offset: Int) {
