@@ -4,15 +4,13 @@ import Foundation
 /// How many OpenBLAS threads each process runs, decided at start-up.
 ///
 /// OpenBLAS starts one thread per CPU it sees; with several ranks on a node every rank
-/// would start that many, and 2 ranks on 2 cores would run 4 BLAS threads on 2 cores.
-/// The rule:
+/// would start that many (2 ranks on 2 cores: 4 BLAS threads on 2 cores). And at this
+/// model's GEMM sizes (M = the rows per rank, 128 or fewer) its threads cost more than
+/// they give: scripts/bench.sh measured one process with 2 threads at 0.76x of 1 thread,
+/// while 2 ranks of 1 thread reach 1.2-1.5x. The rule:
 /// - the user set OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS (the
 ///   variables OpenBLAS itself reads, in its order): keep OpenBLAS's count;
-/// - otherwise max(1, min(CPUs this process may run on, online CPUs / ranks on this
-///   node)): a rank the launcher bound to its own cores gets those cores, unbound ranks
-///   share the node. Ranks on this node come from OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI),
-///   MPI_LOCALNRANKS (MPICH/Intel MPI hydra), SLURM_NTASKS_PER_NODE, else 1.
-/// CPUs are logical CPUs (hyper-threads count): the VMs this runs on show no topology.
+/// - otherwise 1 thread per process: use the cores with more ranks (`mpirun -n <cores>`).
 public enum BLASThreadChoice {
     public static let userVariables = ["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"]
 
@@ -43,10 +41,9 @@ public enum BLASThreadChoice {
             return Decision(threads: nil, reason: "\(name)=\(environment[name]!) set by the user")
         }
         let ranks = ranksOnThisNode(environment: environment)
-        let share = max(1, onlineCPUs / ranks)
-        let threads = max(1, min(usableCPUs, share))
-        return Decision(threads: threads, reason: "\(usableCPUs) usable of \(onlineCPUs) CPUs, "
-                        + "\(ranks) rank\(ranks == 1 ? "" : "s") on this node")
+        return Decision(threads: 1, reason: "1 per process (\(ranks) rank\(ranks == 1 ? "" : "s") on this node, "
+                        + "\(usableCPUs) usable of \(onlineCPUs) CPUs): at these GEMM sizes BLAS threads slow a step, "
+                        + "more ranks speed it up; OPENBLAS_NUM_THREADS overrides")
     }
 }
 

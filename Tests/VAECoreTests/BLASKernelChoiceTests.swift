@@ -111,27 +111,17 @@ final class BLASKernelChoiceTests: XCTestCase {
         }
     }
 
-    func testUnboundRanksShareTheNode() {
-        let decision = BLASThreadChoice.decide(environment: ["OMPI_COMM_WORLD_LOCAL_SIZE": "4"], onlineCPUs: 16, usableCPUs: 16)
-        XCTAssertEqual(decision.threads, 4)
-        let slurm = BLASThreadChoice.decide(environment: ["SLURM_NTASKS_PER_NODE": "2"], onlineCPUs: 16, usableCPUs: 16)
-        XCTAssertEqual(slurm.threads, 8)
+    func testEveryProcessRunsOneThreadUnlessTheUserSaysOtherwise() {
+        // Whatever the ranks per node and the CPUs: ranks, not BLAS threads, use the cores.
+        let cases: [([String: String], Int, Int)] = [
+            (["OMPI_COMM_WORLD_LOCAL_SIZE": "4"], 16, 16), (["SLURM_NTASKS_PER_NODE": "2"], 16, 16),
+            (["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], 2, 1), ([:], 2, 1), (["MPI_LOCALNRANKS": "8"], 2, 2), ([:], 64, 64),
+        ]
+        for (environment, online, usable) in cases {
+            let decision = BLASThreadChoice.decide(environment: environment, onlineCPUs: online, usableCPUs: usable)
+            XCTAssertEqual(decision.threads, 1, "\(environment), \(online) CPUs")
+            XCTAssertTrue(decision.reason.contains("OPENBLAS_NUM_THREADS"), decision.reason)
+        }
     }
 
-    func testBoundRankGetsItsOwnCores() {
-        // mpirun binds each of 2 ranks to one of 2 cores.
-        let decision = BLASThreadChoice.decide(environment: ["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], onlineCPUs: 2, usableCPUs: 1)
-        XCTAssertEqual(decision.threads, 1)
-        // A plain process restricted with taskset -c 0.
-        XCTAssertEqual(BLASThreadChoice.decide(environment: [:], onlineCPUs: 2, usableCPUs: 1).threads, 1)
-    }
-
-    func testMoreRanksThanCoresStillGetOneThread() {
-        let decision = BLASThreadChoice.decide(environment: ["MPI_LOCALNRANKS": "8"], onlineCPUs: 2, usableCPUs: 2)
-        XCTAssertEqual(decision.threads, 1)
-    }
-
-    func testPlainProcessUsesEveryUsableCPU() {
-        XCTAssertEqual(BLASThreadChoice.decide(environment: [:], onlineCPUs: 2, usableCPUs: 2).threads, 2)
-    }
 }
