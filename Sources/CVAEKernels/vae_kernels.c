@@ -55,9 +55,9 @@ static inline float vae_log1p_unitf(float x) {
 
 VAE_CLONES
 void vae_adam_step(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
-                   float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay) {
+                   float g_scale, float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay) {
     for (size_t i = 0; i < n; i++) {
-        float gradient = g[i] + decay * p[i];
+        float gradient = g[i] * g_scale + decay * p[i];
         float first = beta1 * m[i] + (1.0f - beta1) * gradient;
         float second = beta2 * v[i] + (1.0f - beta2) * gradient * gradient;
         m[i] = first;
@@ -68,9 +68,9 @@ void vae_adam_step(float *restrict p, const float *restrict g, float *restrict m
 
 VAE_CLONES
 void vae_adagrad_step(float *restrict p, const float *restrict g, float *restrict s, size_t n,
-                      float lr, float eps, float decay) {
+                      float g_scale, float lr, float eps, float decay) {
     for (size_t i = 0; i < n; i++) {
-        float gradient = g[i] + decay * p[i];
+        float gradient = g[i] * g_scale + decay * p[i];
         float sum = s[i] + gradient * gradient;
         s[i] = sum;
         p[i] -= lr * gradient / (sqrtf(sum) + eps);
@@ -79,9 +79,9 @@ void vae_adagrad_step(float *restrict p, const float *restrict g, float *restric
 
 VAE_CLONES
 void vae_sgd_step(float *restrict p, const float *restrict g, float *restrict buf, size_t n,
-                  float lr, float mu, float decay, int first) {
+                  float g_scale, float lr, float mu, float decay, int first) {
     for (size_t i = 0; i < n; i++) {
-        float gradient = g[i] + decay * p[i];
+        float gradient = g[i] * g_scale + decay * p[i];
         float velocity = first ? gradient : mu * buf[i] + gradient;
         buf[i] = velocity;
         p[i] -= lr * velocity;
@@ -106,6 +106,14 @@ float vae_bernoulli_nll(const float *x, const float *y, float *grad, size_t n, f
         float sigmoid = logit >= 0.0f ? inverse : e * inverse;
         grad[i] = scale * (sigmoid - target);
     }
+    return total;
+}
+
+VAE_CLONES
+double vae_sum_of_squares(const float *x, size_t n) {
+    double total = 0.0;
+#pragma clang loop vectorize(enable) vectorize_width(8) interleave_count(1)
+    for (size_t i = 0; i < n; i++) total += (double)x[i] * (double)x[i];
     return total;
 }
 

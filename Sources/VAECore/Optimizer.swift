@@ -12,7 +12,14 @@ public protocol Optimizer: AnyObject {
     var stepCount: Int { get set }
     /// Per-parameter state, each buffer laid out like the parameters; named for checkpoints.
     var state: [(name: String, buffer: FloatBuffer)] { get }
-    func step(parameters: FloatBuffer, gradients: FloatBuffer)
+    /// One update from `gradients` times `gradientScale` (the trainer's 1 / rows and clip factor).
+    func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float)
+}
+
+extension Optimizer {
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer) {
+        step(parameters: parameters, gradients: gradients, gradientScale: 1)
+    }
 }
 
 /// The closed set of optimizers and their settings, as chosen on the command line.
@@ -50,7 +57,7 @@ public final class Adam: Optimizer {
     public var name: String { "adam" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("exp_avg", firstMoment), ("exp_avg_sq", secondMoment)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer) {
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float) {
         stepCount += 1
         let t = Double(stepCount)
         let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
@@ -61,7 +68,7 @@ public final class Adam: Optimizer {
         precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
         // One fused pass over the four buffers (CVAEKernels).
-        vae_adam_step(p, g, m, v, parameters.count, b1, b2, stepSize, inverseCorrection2Root, eps, decay)
+        vae_adam_step(p, g, m, v, parameters.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps, decay)
     }
 }
 
@@ -82,14 +89,14 @@ public final class Adagrad: Optimizer {
     public var name: String { "adagrad" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("sum", squaredSum)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer) {
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float) {
         stepCount += 1
         let (lr, eps, decay) = (learningRate, epsilon, weightDecay)
         let s = squaredSum.pointer
         // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
         precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
-        vae_adagrad_step(p, g, s, parameters.count, lr, eps, decay)
+        vae_adagrad_step(p, g, s, parameters.count, gradientScale, lr, eps, decay)
     }
 }
 
@@ -111,7 +118,7 @@ public final class SGD: Optimizer {
     public var name: String { "sgd" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("momentum_buffer", velocity)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer) {
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float) {
         stepCount += 1
         let first = stepCount == 1
         let (lr, mu, decay) = (learningRate, momentum, weightDecay)
@@ -119,27 +126,26 @@ public final class SGD: Optimizer {
         // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
         precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
         let p = parameters.pointer, g = gradients.pointer
-        vae_sgd_step(p, g, buffer, parameters.count, lr, mu, decay, first ? 1 : 0)
+        vae_sgd_step(p, g, buffer, parameters.count, gradientScale, lr, mu, decay, first ? 1 : 0)
     }
 }
 
-/// Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_).
+/// Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_), as a factor the
+/// optimizer applies while it reads the gradient (no pass of its own).
 public enum GradientClipping {
-    /// The L2 norm of the whole buffer, accumulated in Double.
-    public static func norm(_ gradients: UnsafeBufferPointer<Float>) -> Double {
-        var sum = 0.0
-        for value in gradients { sum += Double(value) * Double(value) }
-        return sum.squareRoot()
+    /// The sum of squares of `count` floats in Double: non-finite exactly when a value is.
+    public static func sumOfSquares(_ values: UnsafePointer<Float>, count: Int) -> Double {
+        vae_sum_of_squares(values, count)
     }
 
-    /// Scales the buffer to norm `maxNorm` when it is larger; returns the norm before clipping.
-    @discardableResult
-    public static func clip(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Double) -> Double {
-        let total = norm(UnsafeBufferPointer(gradients))
-        if total > maxNorm {
-            let factor = Float(maxNorm / (total + 1e-6))
-            for i in gradients.indices { gradients[i] *= factor }
-        }
-        return total
+    /// The L2 norm of the whole buffer.
+    public static func norm(_ gradients: UnsafeBufferPointer<Float>) -> Double {
+        guard let base = gradients.baseAddress else { return 0 }
+        return sumOfSquares(base, count: gradients.count).squareRoot()
+    }
+
+    /// The factor that brings a gradient of norm `norm` to at most `maxNorm`.
+    public static func factor(norm: Double, maxNorm: Double) -> Float {
+        norm > maxNorm ? Float(maxNorm / (norm + 1e-6)) : 1
     }
 }

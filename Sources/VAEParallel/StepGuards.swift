@@ -27,23 +27,3 @@ public struct EpochProgress: Sendable, Equatable {
         self.terms = terms
     }
 }
-
-/// True when every value is finite. `x - x` is 0 for a finite x and NaN for an
-/// infinity or a NaN, and a sum of zeros stays exactly 0 while one NaN makes it
-/// NaN: no overflow whatever the magnitudes, and 16 independent lanes vectorise.
-func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
-    var lanes = SIMD16<Float>(repeating: 0)
-    let raw = UnsafeRawPointer(values)
-    var i = 0
-    while i + 16 <= count {
-        let chunk = raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Float>.stride, as: SIMD16<Float>.self)
-        lanes += chunk - chunk
-        i += 16
-    }
-    var tail: Float = 0
-    while i < count {
-        tail += values[i] - values[i]
-        i += 1
-    }
-    return lanes.sum() + tail == 0
-}

@@ -163,8 +163,11 @@ public final class Trainer {
             let reconstruction = Double(fused[parameterCount + 1])
             let kl = Double(fused[parameterCount + 2])
             // Reduced values: every rank takes the same branch. A NaN gradient with a finite loss happens
-            // (0 * inf in a backward pass), so the gradient is checked too: one vectorised pass.
-            if !loss.isFinite || !allFinite(fused.pointer, count: parameterCount) {
+            // (0 * inf in a backward pass), so the gradient is checked too. One pass gives both that
+            // check and the clipping norm; the 1 / rows scale and the clip factor are applied by the
+            // optimizer as it reads the gradient.
+            let sumOfSquares = GradientClipping.sumOfSquares(fused.pointer, count: parameterCount)
+            if !loss.isFinite || !sumOfSquares.isFinite {
                 if nonFinitePolicy == .stop {
                     var what = "the loss is \(loss)"
                     if let tensor = firstNonFiniteGradient() { what += ", first non-finite gradient in \(tensor)" }
@@ -179,20 +182,13 @@ public final class Trainer {
                 if stopRanks > 0 { ranksRequestingStop = stopRanks; break }
                 continue
             }
-            let inverseRows = 1 / Float(globalRows)
-            for i in 0..<parameterCount { fused[i] *= inverseRows }
+            var gradientScale = 1 / Float(globalRows)
             if configuration.clipNorm > 0 {
-                let norm = GradientClipping.clip(
-                    UnsafeMutableBufferPointer(rebasing: fused.buffer[0..<parameterCount]),
-                    maxNorm: Double(configuration.clipNorm))
-                if !norm.isFinite {
-                    throw NonFiniteTraining(step: step + 1,
-                                            position: "epoch \(epoch + 1), step \(stepInEpoch + 1) of \(schedule.stepCount)",
-                                            what: "the gradient norm is \(norm)")
-                }
+                let meanGradientNorm = sumOfSquares.squareRoot() * Double(gradientScale)
+                gradientScale *= GradientClipping.factor(norm: meanGradientNorm, maxNorm: Double(configuration.clipNorm))
             }
             optimizer.learningRate = configuration.learningRate(step: step + 1, stepsPerEpoch: schedule.stepCount)
-            optimizer.step(parameters: parameters, gradients: fused)
+            optimizer.step(parameters: parameters, gradients: fused, gradientScale: gradientScale)
             totals.loss += loss
             totals.reconstruction += reconstruction
             totals.kl += kl
@@ -282,7 +278,9 @@ public final class Trainer {
 
     /// The first tensor holding a non-finite gradient, for the divergence message.
     private func firstNonFiniteGradient() -> String? {
-        layout.tensors.first { spec in !allFinite(fused.pointer + spec.offset, count: spec.count) }?.name
+        layout.tensors.first { spec in
+            !GradientClipping.sumOfSquares(fused.pointer + spec.offset, count: spec.count).isFinite
+        }?.name
     }
 
     /// The global -ELBO terms of a whole data source with evaluation noise

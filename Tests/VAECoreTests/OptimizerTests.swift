@@ -41,10 +41,16 @@ final class OptimizerTests: XCTestCase {
 
     func testClippingScalesOnlyLargeGradients() {
         let large = FloatBuffer([3, 4])
-        XCTAssertEqual(GradientClipping.clip(large.buffer, maxNorm: 1), 5, accuracy: 1e-9)
-        XCTAssertEqual(GradientClipping.norm(UnsafeBufferPointer(large.buffer)), 1, accuracy: 1e-6)
-        let small = FloatBuffer([0.3, 0.4])
-        GradientClipping.clip(small.buffer, maxNorm: 1)
-        XCTAssertEqual(small.array, [0.3, 0.4])
+        XCTAssertEqual(GradientClipping.norm(UnsafeBufferPointer(large.buffer)), 5, accuracy: 1e-12)
+        XCTAssertEqual(GradientClipping.factor(norm: 5, maxNorm: 1), Float(1 / (5 + 1e-6)))
+        XCTAssertEqual(GradientClipping.factor(norm: 0.5, maxNorm: 1), 1)
+    }
+
+    func testGradientScaleIsAppliedAsTheGradientIsRead() {
+        // SGD without momentum: p -= lr * (g * scale): the scale must act exactly like a scaled gradient.
+        let scaled = SGD(parameterCount: 2, learningRate: 1, momentum: 0)
+        let parameters = FloatBuffer([0, 0])
+        scaled.step(parameters: parameters, gradients: FloatBuffer([2, -6]), gradientScale: 0.5)
+        XCTAssertEqual(parameters.array, [-1, 3])
     }
 }

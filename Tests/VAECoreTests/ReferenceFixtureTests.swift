@@ -95,9 +95,13 @@ final class ReferenceFixtureTests: XCTestCase {
                                            parameters: parameters.pointer, gradients: gradients.pointer)
                     }
                     losses.append(Float(terms.loss / Double(rows.count)))
-                    for i in 0..<gradients.count { gradients[i] /= Float(rows.count) }
-                    if fixture.float("clip") > 0 { GradientClipping.clip(gradients.buffer, maxNorm: Double(fixture.float("clip"))) }
-                    optimizer.step(parameters: parameters, gradients: gradients)
+                    // As the trainer does: the mean over rows and the clip factor applied by the optimizer.
+                    var scale = 1 / Float(rows.count)
+                    if fixture.float("clip") > 0 {
+                        let norm = GradientClipping.norm(UnsafeBufferPointer(gradients.buffer)) * Double(scale)
+                        scale *= GradientClipping.factor(norm: norm, maxNorm: Double(fixture.float("clip")))
+                    }
+                    optimizer.step(parameters: parameters, gradients: gradients, gradientScale: scale)
                 }
                 assertClose(losses, try fixture.tensor("\(kind.rawValue)_losses"), relative: 1e-5, "\(name) \(kind) losses")
                 for spec in objective.layout.tensors {

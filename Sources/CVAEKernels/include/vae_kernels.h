@@ -10,15 +10,23 @@
 
 #include <stddef.h>
 
-// Adam with coupled weight decay: g' = g + decay p; m, v updated; p -= step_size m / (sqrt(v) inv_c2_root + eps).
-void vae_adam_step(float *p, const float *g, float *m, float *v, size_t n,
+// The optimizers read the gradient as g' = g * g_scale + decay * p: the trainer's
+// 1 / (global rows) and the clipping factor ride in g_scale instead of a pass of their own.
+// Adam: m, v updated from g'; p -= step_size m / (sqrt(v) inv_c2_root + eps).
+void vae_adam_step(float *p, const float *g, float *m, float *v, size_t n, float g_scale,
                    float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay);
 
 // Adagrad: s += g'^2; p -= lr g' / (sqrt(s) + eps).
-void vae_adagrad_step(float *p, const float *g, float *s, size_t n, float lr, float eps, float decay);
+void vae_adagrad_step(float *p, const float *g, float *s, size_t n, float g_scale, float lr, float eps, float decay);
 
 // SGD with momentum: buf = g' (first step) or mu buf + g'; p -= lr buf.
-void vae_sgd_step(float *p, const float *g, float *buf, size_t n, float lr, float mu, float decay, int first);
+void vae_sgd_step(float *p, const float *g, float *buf, size_t n, float g_scale, float lr, float mu, float decay,
+                  int first);
+
+// Sum of squares, accumulated in double: the gradient's squared L2 norm, and its
+// finiteness check in the same pass (one NaN or infinity makes the sum non-finite;
+// finite floats squared cannot overflow a double).
+double vae_sum_of_squares(const float *x, size_t n);
 
 // Bernoulli on logits: returns sum_i softplus(y_i) - x_i y_i; writes
 // grad_i = scale (sigmoid(y_i) - x_i). grad may alias y.
