@@ -4,11 +4,55 @@ import Glibc
 #endif
 
 /// Writes an HDF5 file so that `path` holds either its old content or the
-/// complete new file, never a partial one: the body writes a temporary file in
-/// the same directory (same filesystem, so rename is atomic), which is closed,
-/// fsynced and renamed onto `path`. On any error the temporary file is removed.
+/// complete new file, never a partial one (checkpoints, data files, embeddings).
 public func writeHDF5FileAtomically(to path: String, _ body: (HDF5File) throws -> Void) throws {
-    let directory = (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+    try replaceAtomically(path) { temporaryPath, descriptor in
+        // The descriptor only proved the file can be created (a clear errno message
+        // instead of HDF5's generic one); HDF5 writes through its own handle.
+        close(descriptor)
+        do {
+            let file = try HDF5File.create(temporaryPath)
+            do {
+                try body(file)
+                try file.close()
+            } catch {
+                try? file.close()
+                throw error
+            }
+        } catch let error as HDF5Error where error.file == temporaryPath {
+            // Name the file the user asked for; the temporary one is removed.
+            throw DataError(file: path, "cannot write it (\(error.operation) failed): \(error.cause)")
+        }
+    }
+}
+
+/// Writes `bytes` so that `path` holds either its old content or all of them (PNGs, config.json).
+public func writeFileAtomically(to path: String, bytes: [UInt8]) throws {
+    try replaceAtomically(path) { temporaryPath, descriptor in
+        defer { close(descriptor) }
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw DataError(file: path, "cannot write \(temporaryPath): \(String(cString: strerror(errno)))")
+                }
+                offset += written
+            }
+        }
+    }
+}
+
+/// The one mechanism behind both writers: `body` fills a new temporary file in
+/// the same directory (same filesystem, so the rename is atomic) through the
+/// descriptor it is given, which it closes; the file is then fsynced and renamed
+/// onto `path`, and the directory synced. On any error the temporary file is
+/// removed and `path` is untouched. Temporary names are `.NAME.tmp-PID-HEX`
+/// (`TrainingRun` removes stale ones left by a killed writer).
+private func replaceAtomically(_ path: String, _ body: (_ temporaryPath: String, _ descriptor: Int32) throws -> Void) throws {
+    let parent = (path as NSString).deletingLastPathComponent
+    let directory = parent.isEmpty ? "." : parent
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
         throw DataError(file: path, "output directory \(directory) does not exist")
@@ -19,37 +63,21 @@ public func writeHDF5FileAtomically(to path: String, _ body: (HDF5File) throws -
     let name = (path as NSString).lastPathComponent
     let temporaryPath = (directory as NSString).appendingPathComponent(
         ".\(name).tmp-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))")
-
-    // Creating the file ourselves first turns "no permission" into a clear errno
-    // message instead of HDF5's generic "unable to open file".
     let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
     guard descriptor >= 0 else {
         throw DataError(file: path, "cannot create a file in output directory \(directory): \(String(cString: strerror(errno)))")
     }
-    close(descriptor)
-
     do {
-        let file = try HDF5File.create(temporaryPath)
-        do {
-            try body(file)
-            try file.close()
-        } catch {
-            try? file.close()
-            throw error
-        }
+        try body(temporaryPath, descriptor)
         try fsyncPath(temporaryPath, target: path)
         guard rename(temporaryPath, path) == 0 else {
             throw DataError(file: path, "cannot rename \(temporaryPath) onto it: \(String(cString: strerror(errno)))")
         }
-        try? fsyncPath(directory, target: path)  // durability of the rename; best effort
-    } catch let error as HDF5Error where error.file == temporaryPath {
-        unlink(temporaryPath)
-        // Name the file the user asked for; the temporary one is gone.
-        throw DataError(file: path, "cannot write it (\(error.operation) failed): \(error.cause)")
     } catch {
         unlink(temporaryPath)
         throw error
     }
+    try? fsyncPath(directory, target: path)  // durability of the rename; best effort
 }
 
 private func fsyncPath(_ path: String, target: String) throws {
