@@ -259,13 +259,11 @@ public final class ELBOObjective {
             let eps = noise[offset + j]
             let sample = latent[offset + j]
             let logQ = settings.posterior.standardLogDensity(eps).value - 0.5 * loc[z + j]
-            let logP = -0.5 * sample * sample - Self.halfLogTwoPi
+            let logP = -0.5 * sample * sample - LatentConstants.halfLogTwoPi
             sum += logQ - logP
         }
         return Double(sum)
     }
-
-    private static let halfLogTwoPi = Float(0.5 * Foundation.log(2 * Double.pi))
 
     /// `decoderGradientsReady` runs as soon as every decoder gradient is final, before the
     /// encoder's backward: a data-parallel caller can start reducing them meanwhile.

@@ -80,6 +80,21 @@ enum LatentConstants {
     static let eulerGamma = 0.57721566490153286
 }
 
+/// A family sampled by its inverse CDF: eps = quantile(u), u uniform on (0, 1)
+/// (RandomStreams.inverseCDFNoise; docs/algorithm.md).
+public protocol InverseCDFFamily: PosteriorFamily {
+    /// The standard member's quantile function F^-1(u), in float64.
+    static func quantile(_ u: Double) -> Double
+}
+
+extension InverseCDFFamily {
+    public func noise(streams: RandomStreams, purpose: RandomPurpose, epoch: Int, row: Int, draw: Int,
+                      count: Int, into destination: UnsafeMutablePointer<Float>) {
+        streams.inverseCDFNoise(purpose: purpose, epoch: epoch, row: row, draw: draw, count: count,
+                                into: destination, quantile: Self.quantile)
+    }
+}
+
 /// The diagonal Gaussian of Kingma & Welling: q(z|x) = N(mu, diag(exp(logvar))).
 public struct DiagonalGaussian: PosteriorFamily {
     public init() {}
@@ -91,11 +106,9 @@ public struct DiagonalGaussian: PosteriorFamily {
         streams.normals(purpose: purpose, epoch: epoch, row: row, draw: draw, count: count, into: destination)
     }
 
-    private static let halfLogTwoPi = Float(0.5 * Foundation.log(2 * Double.pi))
-
     @inline(__always)
     public func standardLogDensity(_ eps: Float) -> (value: Float, derivative: Float) {
-        (-Self.halfLogTwoPi - 0.5 * eps * eps, -eps)
+        (-LatentConstants.halfLogTwoPi - 0.5 * eps * eps, -eps)
     }
 
     public var hasAnalyticKL: Bool { true }
@@ -110,19 +123,13 @@ public struct DiagonalGaussian: PosteriorFamily {
 
 /// Laplace(loc, b): f(eps) = exp(-|eps|) / 2, eps by the inverse CDF.
 /// Entropy 1 + log 2, mean 0, E[eps^2] = 2: the KL is closed.
-public struct LaplacePosterior: PosteriorFamily {
+public struct LaplacePosterior: InverseCDFFamily {
     public init() {}
     public var name: String { "laplace" }
 
-    public func noise(streams: RandomStreams, purpose: RandomPurpose, epoch: Int, row: Int, draw: Int,
-                      count: Int, into destination: UnsafeMutablePointer<Float>) {
-        streams.inverseCDFNoise(purpose: purpose, epoch: epoch, row: row, draw: draw, count: count,
-                                into: destination, quantile: Self.quantile)
-    }
-
     /// F^-1(u): log(2u) below the median, -log(2(1-u)) above (1 - u is exact in float64 here).
     @inline(__always)
-    static func quantile(_ u: Double) -> Double {
+    public static func quantile(_ u: Double) -> Double {
         u < 0.5 ? Foundation.log(2 * u) : -Foundation.log(2 * (1 - u))
     }
 
@@ -145,18 +152,12 @@ public struct LaplacePosterior: PosteriorFamily {
 
 /// Logistic(loc, s): f(eps) = e^-eps / (1 + e^-eps)^2, eps = log(u / (1 - u)).
 /// Entropy 2, mean 0, E[eps^2] = pi^2 / 3: the KL is closed.
-public struct LogisticPosterior: PosteriorFamily {
+public struct LogisticPosterior: InverseCDFFamily {
     public init() {}
     public var name: String { "logistic" }
 
-    public func noise(streams: RandomStreams, purpose: RandomPurpose, epoch: Int, row: Int, draw: Int,
-                      count: Int, into destination: UnsafeMutablePointer<Float>) {
-        streams.inverseCDFNoise(purpose: purpose, epoch: epoch, row: row, draw: draw, count: count,
-                                into: destination, quantile: Self.quantile)
-    }
-
     @inline(__always)
-    static func quantile(_ u: Double) -> Double { Foundation.log(u) - Foundation.log(1 - u) }
+    public static func quantile(_ u: Double) -> Double { Foundation.log(u) - Foundation.log(1 - u) }
 
     private static let secondMoment = Float(Double.pi * Double.pi / 3)
 
@@ -178,18 +179,12 @@ public struct LogisticPosterior: PosteriorFamily {
 /// Gumbel (maximum) with location loc and scale beta: f(eps) = exp(-(eps + e^-eps)),
 /// eps = -log(-log u). Skewed, support all of R. Entropy 1 + gamma, mean gamma,
 /// E[eps^2] = pi^2/6 + gamma^2: the KL is closed (and depends on loc * scale).
-public struct GumbelPosterior: PosteriorFamily {
+public struct GumbelPosterior: InverseCDFFamily {
     public init() {}
     public var name: String { "gumbel" }
 
-    public func noise(streams: RandomStreams, purpose: RandomPurpose, epoch: Int, row: Int, draw: Int,
-                      count: Int, into destination: UnsafeMutablePointer<Float>) {
-        streams.inverseCDFNoise(purpose: purpose, epoch: epoch, row: row, draw: draw, count: count,
-                                into: destination, quantile: Self.quantile)
-    }
-
     @inline(__always)
-    static func quantile(_ u: Double) -> Double { -Foundation.log(-Foundation.log(u)) }
+    public static func quantile(_ u: Double) -> Double { -Foundation.log(-Foundation.log(u)) }
 
     private static let entropy = Float(1 + LatentConstants.eulerGamma)
     private static let mean = Float(LatentConstants.eulerGamma)
@@ -216,18 +211,12 @@ public struct GumbelPosterior: PosteriorFamily {
 /// the prior is +inf for every (loc, gamma): there is no analytic KL, estimator
 /// B is refused, and estimator A's Monte Carlo "KL" is finite per sample but
 /// has no finite expectation (docs/families.md).
-public struct CauchyPosterior: PosteriorFamily {
+public struct CauchyPosterior: InverseCDFFamily {
     public init() {}
     public var name: String { "cauchy" }
 
-    public func noise(streams: RandomStreams, purpose: RandomPurpose, epoch: Int, row: Int, draw: Int,
-                      count: Int, into destination: UnsafeMutablePointer<Float>) {
-        streams.inverseCDFNoise(purpose: purpose, epoch: epoch, row: row, draw: draw, count: count,
-                                into: destination, quantile: Self.quantile)
-    }
-
     @inline(__always)
-    static func quantile(_ u: Double) -> Double { Foundation.tan(Double.pi * (u - 0.5)) }
+    public static func quantile(_ u: Double) -> Double { Foundation.tan(Double.pi * (u - 0.5)) }
 
     private static let logPi = Float(Foundation.log(Double.pi))
 

@@ -46,22 +46,10 @@ public struct RandomStreams: Sendable {
         purpose: RandomPurpose = .trainingNoise, epoch: Int, row: Int, draw: Int,
         count: Int, into destination: UnsafeMutablePointer<Float>
     ) {
-        let c1 = UInt32(truncatingIfNeeded: row)
-        let c2 = UInt32(truncatingIfNeeded: epoch)
-        let c3 = purposeWord(purpose, draw)
-        var index = 0
-        var blockIndex: UInt32 = 0
-        while index < count {
-            let words = philox.block(blockIndex, c1, c2, c3)
+        fillNoise(purpose: purpose, epoch: epoch, row: row, draw: draw, count: count, into: destination) { words in
             let (n0, n1) = Self.boxMuller(words.0, words.1)
             let (n2, n3) = Self.boxMuller(words.2, words.3)
-            let values = (n0, n1, n2, n3)
-            destination[index] = values.0
-            if index + 1 < count { destination[index + 1] = values.1 }
-            if index + 2 < count { destination[index + 2] = values.2 }
-            if index + 3 < count { destination[index + 3] = values.3 }
-            index += 4
-            blockIndex += 1
+            return (n0, n1, n2, n3)
         }
     }
 
@@ -74,18 +62,31 @@ public struct RandomStreams: Sendable {
         purpose: RandomPurpose = .trainingNoise, epoch: Int, row: Int, draw: Int,
         count: Int, into destination: UnsafeMutablePointer<Float>, quantile: (Double) -> Double
     ) {
+        fillNoise(purpose: purpose, epoch: epoch, row: row, draw: draw, count: count, into: destination) { words in
+            (Float(quantile(Self.openUniform(words.0))), Float(quantile(Self.openUniform(words.1))),
+             Float(quantile(Self.openUniform(words.2))), Float(quantile(Self.openUniform(words.3))))
+        }
+    }
+
+    /// The noise blocks of one (row, draw): block b, counter (b, row, epoch, purpose | draw),
+    /// serves elements 4b ..< 4b + 4 through `transform`; the last block may be cut short.
+    @inline(__always)
+    private func fillNoise(
+        purpose: RandomPurpose, epoch: Int, row: Int, draw: Int, count: Int,
+        into destination: UnsafeMutablePointer<Float>,
+        transform: ((UInt32, UInt32, UInt32, UInt32)) -> (Float, Float, Float, Float)
+    ) {
         let c1 = UInt32(truncatingIfNeeded: row)
         let c2 = UInt32(truncatingIfNeeded: epoch)
         let c3 = purposeWord(purpose, draw)
         var index = 0
         var blockIndex: UInt32 = 0
         while index < count {
-            let words = philox.block(blockIndex, c1, c2, c3)
-            let values = (words.0, words.1, words.2, words.3)
-            destination[index] = Float(quantile(Self.openUniform(values.0)))
-            if index + 1 < count { destination[index + 1] = Float(quantile(Self.openUniform(values.1))) }
-            if index + 2 < count { destination[index + 2] = Float(quantile(Self.openUniform(values.2))) }
-            if index + 3 < count { destination[index + 3] = Float(quantile(Self.openUniform(values.3))) }
+            let values = transform(philox.block(blockIndex, c1, c2, c3))
+            destination[index] = values.0
+            if index + 1 < count { destination[index + 1] = values.1 }
+            if index + 2 < count { destination[index + 2] = values.2 }
+            if index + 3 < count { destination[index + 3] = values.3 }
             index += 4
             blockIndex += 1
         }
@@ -98,8 +99,8 @@ public struct RandomStreams: Sendable {
     /// Two standard normals from two words; float64 math, rounded once.
     @inline(__always)
     static func boxMuller(_ a: UInt32, _ b: UInt32) -> (Float, Float) {
-        let u0 = (Double(a) + 0.5) * 0x1p-32
-        let u1 = (Double(b) + 0.5) * 0x1p-32
+        let u0 = openUniform(a)
+        let u1 = openUniform(b)
         let radius = (-2 * Foundation.log(u0)).squareRoot()
         let angle = 2 * Double.pi * u1
         return (Float(radius * Foundation.cos(angle)), Float(radius * Foundation.sin(angle)))
