@@ -137,3 +137,24 @@ VAE_CLONES
 void vae_log1p_unit(const float *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = vae_log1p_unitf(x[i]);
 }
+
+VAE_CLONES
+double vae_sum_slots(float *const *slots, size_t slot_count, size_t own, size_t begin, size_t n) {
+    // Blocks small enough for L1: every slot's block is added into `block` in rank order,
+    // so each element is ((s0 + s1) + s2) + ... on every machine and for every `own`.
+    enum { BLOCK = 1024 };
+    float block[BLOCK];
+    double total = 0.0;
+    for (size_t start = begin; start < begin + n; start += BLOCK) {
+        size_t count = begin + n - start < BLOCK ? begin + n - start : BLOCK;
+        memcpy(block, slots[0] + start, count * sizeof(float));
+        for (size_t s = 1; s < slot_count; s++) {
+            const float *source = slots[s] + start;
+            for (size_t i = 0; i < count; i++) block[i] += source[i];
+        }
+        memcpy(slots[own] + start, block, count * sizeof(float));
+#pragma clang loop vectorize(enable) vectorize_width(8) interleave_count(1)
+        for (size_t i = 0; i < count; i++) total += (double)block[i] * (double)block[i];
+    }
+    return total;
+}

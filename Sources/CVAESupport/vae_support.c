@@ -18,6 +18,11 @@ int vae_mpi_success(void) { return MPI_SUCCESS; }
 int vae_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 int vae_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 int vae_mpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
+int vae_mpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+MPI_Info vae_mpi_info_null(void) { return MPI_INFO_NULL; }
+int vae_mpi_mode_nocheck(void) { return MPI_MODE_NOCHECK; }
+MPI_Comm vae_mpi_comm_null(void) { return MPI_COMM_NULL; }
+MPI_Win vae_mpi_win_null(void) { return MPI_WIN_NULL; }
 
 hid_t vae_h5p_default(void) { return H5P_DEFAULT; }
 hid_t vae_h5s_all(void) { return H5S_ALL; }

@@ -18,6 +18,9 @@ public struct BenchReport: Codable, Sendable {
     public var ceiling: CeilingSummary?
     public var training: TrainingSummary?
     public var allreduce: AllreduceSummary?
+    /// How the ranks combined gradients: "shared-memory" or "allreduce" (the "allreduce"
+    /// times and shares are that exchange's: synchronizing and summing, waiting included).
+    public var gradientExchange: String?
     public var perRank: [RankFacts]
     /// Steady-state allocation counting: "counted" with the malloc_count shim, else why not.
     public var allocations: AllocationSummary

@@ -18,6 +18,7 @@ public struct BenchOptions: Sendable {
     public var allreduceRepetitions = 20
     /// Backtraces of this many allocations in the last epoch's steady state (needs the shim).
     public var traceAllocations = 0
+    public var gradientExchange: GradientExchangeChoice = .auto
 
     public init() {}
 }
@@ -57,7 +58,7 @@ public enum BenchRun {
         let (cpuStart, wallStart) = (processCPUSeconds(), monotonicSeconds())
         let (trainer, epochs) = try TrainingBenchmark.run(
             configuration: configuration, communicator: communicator, source: source, epochs: options.epochs,
-            counter: counter, traceAllocations: options.traceAllocations)
+            counter: counter, traceAllocations: options.traceAllocations, gradientExchange: options.gradientExchange)
         let cpuPerWall = (processCPUSeconds() - cpuStart) / (monotonicSeconds() - wallStart)
         let flushToZeroActive = FloatingPointEnvironment.flushToZeroEnabled
 
@@ -124,7 +125,9 @@ public enum BenchRun {
             globalBatch: configuration.globalBatch, rowsPerRank: rowsPerRank,
             data: .init(source: options.data ?? "synthetic", rows: source.rowCount, features: source.featureCount),
             flushToZero: options.flushToZero, flushToZeroActive: flushToZeroActive,
-            ceiling: ceiling, training: training, allreduce: allreduce, perRank: perRank, allocations: allocations)
+            ceiling: ceiling, training: training, allreduce: allreduce,
+            gradientExchange: communicator.size > 1 ? trainer.gradientExchange.rawValue : nil,
+            perRank: perRank, allocations: allocations)
     }
 
     private static func makeSource(_ options: BenchOptions, communicator: any Communicator) throws -> any MinibatchSource {

@@ -49,10 +49,11 @@ extension BenchReport {
             lines.append(achieved)
             lines.append("  step (rank 0)  median " + fixed(training.medianStepMilliseconds, 3) + " ms; mean "
                          + fixed(training.meanStepMilliseconds, 3) + " ms = compute " + fixed(training.meanComputeMilliseconds, 3)
-                         + " + allreduce " + fixed(training.meanAllreduceMilliseconds, 3) + " ms")
+                         + " + exchange " + fixed(training.meanAllreduceMilliseconds, 3) + " ms")
             if ranks > 1 {
-                lines.append("  allreduce      \(percent(training.allreduceShare)) of step time on rank 0 (incl. waiting for "
-                             + "slower ranks); per rank " + perRank.map { percent($0.allreduceShare ?? 0) }.joined(separator: ", "))
+                lines.append("  exchange       \(gradientExchange ?? "allreduce"): \(percent(training.allreduceShare)) of step time "
+                             + "on rank 0 (incl. waiting for slower ranks); per rank "
+                             + perRank.map { percent($0.allreduceShare ?? 0) }.joined(separator: ", "))
             }
             if epochs.count <= 12 {
                 lines.append("  train -ELBO    " + epochs.map { fixed($0.trainNegativeELBO, 2) }.joined(separator: " "))

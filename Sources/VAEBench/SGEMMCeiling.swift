@@ -1,6 +1,7 @@
 import COpenBLAS
 import Foundation
 import VAECore
+import VAEParallel
 
 /// The SGEMM rate OpenBLAS reaches on one GEMM shape of the step, at the current thread count.
 public struct GEMMRate: Codable, Equatable, Sendable {

@@ -58,6 +58,9 @@ public final class TimedCommunicator: Communicator {
     fileprivate func addWait(_ seconds: Double) { allreduceSeconds += seconds }
 
     public func barrier() throws { try base.barrier() }
+    public func allocateNodeSharedMemory(byteCount: Int) throws -> (any NodeSharedMemory)? {
+        try base.allocateNodeSharedMemory(byteCount: byteCount)
+    }
     public func finalize() throws { try base.finalize() }
     public func abort(message: String, code: Int32) -> Never { base.abort(message: message, code: code) }
 }

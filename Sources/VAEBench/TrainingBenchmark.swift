@@ -12,12 +12,13 @@ final class StepMarks {
     let allreduce: UnsafeMutablePointer<Double>
     let allocations: UnsafeMutablePointer<UInt64>
     let allocatedBytes: UnsafeMutablePointer<UInt64>
-    private let communicator: TimedCommunicator
+    /// Seconds spent exchanging gradients so far (allreduce or shared-memory synchronization).
+    private let exchangeSeconds: () -> Double
     private let counter: AllocationCounter?
     /// Trace allocations from the end of step 1 to the end of the last step (0 = off).
     var traceAllocations = 0
 
-    init(steps: Int, communicator: TimedCommunicator, counter: AllocationCounter?) {
+    init(steps: Int, exchangeSeconds: @escaping () -> Double, counter: AllocationCounter?) {
         capacity = steps + 1
         time = .allocate(capacity: capacity)
         allreduce = .allocate(capacity: capacity)
@@ -25,7 +26,7 @@ final class StepMarks {
         allocatedBytes = .allocate(capacity: capacity)
         for marks in [time, allreduce] { marks.initialize(repeating: 0, count: capacity) }
         for marks in [allocations, allocatedBytes] { marks.initialize(repeating: 0, count: capacity) }
-        self.communicator = communicator
+        self.exchangeSeconds = exchangeSeconds
         self.counter = counter
     }
 
@@ -34,7 +35,7 @@ final class StepMarks {
     /// Mark `index` (0 = before the epoch, s = after step s).
     func mark(_ index: Int, of steps: Int) {
         time[index] = monotonicSeconds()
-        allreduce[index] = communicator.allreduceSeconds
+        allreduce[index] = exchangeSeconds()
         allocations[index] = counter?.count ?? 0
         allocatedBytes[index] = counter?.bytes ?? 0
         if traceAllocations > 0, let counter {
@@ -74,12 +75,16 @@ public struct EpochMeasurement: Codable, Equatable, Sendable {
 public enum TrainingBenchmark {
     public static func run(
         configuration: TrainingConfiguration, communicator: any Communicator, source: any MinibatchSource,
-        epochs: Int, counter: AllocationCounter?, traceAllocations: Int = 0
+        epochs: Int, counter: AllocationCounter?, traceAllocations: Int = 0,
+        gradientExchange: GradientExchangeChoice = .auto
     ) throws -> (trainer: Trainer, epochs: [EpochMeasurement]) {
         let timed = TimedCommunicator(communicator)
-        let trainer = try Trainer(configuration: configuration, communicator: timed, trainData: source)
+        let trainer = try Trainer(configuration: configuration, communicator: timed, trainData: source,
+                                  gradientExchange: gradientExchange)
         let steps = trainer.stepsPerEpoch(rowCount: source.rowCount)
-        let marks = StepMarks(steps: steps, communicator: timed, counter: counter)
+        // The allreduce path's time is in the communicator, the shared-memory path's in the trainer.
+        let marks = StepMarks(steps: steps, exchangeSeconds: { [timed, trainer] in timed.allreduceSeconds + trainer.exchangeSeconds },
+                              counter: counter)
         let onStep: (Int, Int) -> Void = { [marks] step, total in marks.mark(step, of: total) }
         var results: [EpochMeasurement] = []
         for epoch in 0..<epochs {

@@ -1,4 +1,5 @@
-/// An owned, 64-byte aligned, zero-initialised block of Float32.
+/// A 64-byte aligned block of Float32: owned and zero-initialised, or a view into
+/// memory someone else owns (a node's shared-memory window).
 ///
 /// Parameters, gradients, optimizer moments and layer activations each live
 /// in one of these, allocated once per run: hot loops only read and write
@@ -6,6 +7,8 @@
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
+    /// Keeps a view's memory alive; nil when this buffer owns its memory.
+    private let owner: AnyObject?
 
     public init(count: Int) {
         precondition(count >= 0, "FloatBuffer count must be non-negative")
@@ -14,6 +17,16 @@ public final class FloatBuffer: @unchecked Sendable {
             byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
+        owner = nil
+    }
+
+    /// A view of `count` floats at `pointer`, valid while `owner` lives; not zeroed.
+    public init(viewing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        precondition(count >= 0, "FloatBuffer count must be non-negative")
+        precondition(Int(bitPattern: pointer) % 64 == 0, "a FloatBuffer view must be 64-byte aligned")
+        self.count = count
+        self.pointer = pointer
+        self.owner = owner
     }
 
     public convenience init(_ values: [Float]) {
@@ -21,7 +34,7 @@ public final class FloatBuffer: @unchecked Sendable {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { if owner == nil { pointer.deallocate() } }
 
     public var buffer: UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: pointer, count: count)

@@ -12,26 +12,49 @@ public protocol Optimizer: AnyObject {
     var stepCount: Int { get set }
     /// Per-parameter state, each buffer laid out like the parameters; named for checkpoints.
     var state: [(name: String, buffer: FloatBuffer)] { get }
-    /// One update from `gradients` times `gradientScale` (the trainer's 1 / rows and clip factor).
-    func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float)
+    /// One update from `gradients` times `gradientScale` (the trainer's 1 / rows and clip factor),
+    /// of the parameters in `range` only: a rank of a sharded update owns one range, and the
+    /// ranks together update every parameter once. The step count advances once per call.
+    func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>)
 }
 
 extension Optimizer {
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer) {
-        step(parameters: parameters, gradients: gradients, gradientScale: 1)
+    /// One update of every parameter.
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float = 1) {
+        step(parameters: parameters, gradients: gradients, gradientScale: gradientScale, range: 0..<parameters.count)
     }
+}
+
+/// Checks shared by the optimizers' steps: the gradient buffer may carry extra slots after
+/// the parameters (the trainer fuses its loss sums there); `range` lies inside the parameters.
+private func checkStep(parameters: FloatBuffer, gradients: FloatBuffer, range: Range<Int>) {
+    precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
+    precondition(range.lowerBound >= 0 && range.upperBound <= parameters.count, "update range outside the parameters")
 }
 
 /// The closed set of optimizers and their settings, as chosen on the command line.
 public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
     case adam, adagrad, sgd
 
-    public func make(parameterCount: Int, learningRate: Float, weightDecay: Float, momentum: Float) -> any Optimizer {
+    /// `allocate` makes each per-parameter state buffer (`stateBufferCount` of them); the
+    /// shared-memory trainer places them where every rank of a node can read them.
+    public func make(parameterCount: Int, learningRate: Float, weightDecay: Float, momentum: Float,
+                     allocate: (Int) -> FloatBuffer = { FloatBuffer(count: $0) }) -> any Optimizer {
         switch self {
-        case .adam: return Adam(parameterCount: parameterCount, learningRate: learningRate, weightDecay: weightDecay)
-        case .adagrad: return Adagrad(parameterCount: parameterCount, learningRate: learningRate, weightDecay: weightDecay)
+        case .adam: return Adam(parameterCount: parameterCount, learningRate: learningRate, weightDecay: weightDecay,
+                                allocate: allocate)
+        case .adagrad: return Adagrad(parameterCount: parameterCount, learningRate: learningRate,
+                                      weightDecay: weightDecay, allocate: allocate)
         case .sgd: return SGD(parameterCount: parameterCount, learningRate: learningRate,
-                              momentum: momentum, weightDecay: weightDecay)
+                              momentum: momentum, weightDecay: weightDecay, allocate: allocate)
+        }
+    }
+
+    /// How many per-parameter state buffers the optimizer keeps.
+    public var stateBufferCount: Int {
+        switch self {
+        case .adam: 2
+        case .adagrad, .sgd: 1
         }
     }
 }
@@ -47,28 +70,29 @@ public final class Adam: Optimizer {
     let firstMoment: FloatBuffer
     let secondMoment: FloatBuffer
 
-    public init(parameterCount: Int, learningRate: Float, weightDecay: Float = 0) {
+    public init(parameterCount: Int, learningRate: Float, weightDecay: Float = 0,
+                allocate: (Int) -> FloatBuffer = { FloatBuffer(count: $0) }) {
         self.learningRate = learningRate
         self.weightDecay = weightDecay
-        firstMoment = FloatBuffer(count: parameterCount)
-        secondMoment = FloatBuffer(count: parameterCount)
+        firstMoment = allocate(parameterCount)
+        secondMoment = allocate(parameterCount)
     }
 
     public var name: String { "adam" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("exp_avg", firstMoment), ("exp_avg_sq", secondMoment)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float) {
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) {
+        checkStep(parameters: parameters, gradients: gradients, range: range)
         stepCount += 1
         let t = Double(stepCount)
         let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
         let inverseCorrection2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let (b1, b2, eps, decay) = (beta1, beta2, epsilon, weightDecay)
-        let m = firstMoment.pointer, v = secondMoment.pointer
-        // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
-        precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
-        let p = parameters.pointer, g = gradients.pointer
+        let first = range.lowerBound
+        let m = firstMoment.pointer + first, v = secondMoment.pointer + first
+        let p = parameters.pointer + first, g = gradients.pointer + first
         // One fused pass over the four buffers (CVAEKernels).
-        vae_adam_step(p, g, m, v, parameters.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps, decay)
+        vae_adam_step(p, g, m, v, range.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps, decay)
     }
 }
 
@@ -80,23 +104,24 @@ public final class Adagrad: Optimizer {
     public var stepCount = 0
     let squaredSum: FloatBuffer
 
-    public init(parameterCount: Int, learningRate: Float, weightDecay: Float = 0) {
+    public init(parameterCount: Int, learningRate: Float, weightDecay: Float = 0,
+                allocate: (Int) -> FloatBuffer = { FloatBuffer(count: $0) }) {
         self.learningRate = learningRate
         self.weightDecay = weightDecay
-        squaredSum = FloatBuffer(count: parameterCount)
+        squaredSum = allocate(parameterCount)
     }
 
     public var name: String { "adagrad" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("sum", squaredSum)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float) {
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) {
+        checkStep(parameters: parameters, gradients: gradients, range: range)
         stepCount += 1
         let (lr, eps, decay) = (learningRate, epsilon, weightDecay)
-        let s = squaredSum.pointer
-        // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
-        precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
-        let p = parameters.pointer, g = gradients.pointer
-        vae_adagrad_step(p, g, s, parameters.count, gradientScale, lr, eps, decay)
+        let first = range.lowerBound
+        let s = squaredSum.pointer + first
+        let p = parameters.pointer + first, g = gradients.pointer + first
+        vae_adagrad_step(p, g, s, range.count, gradientScale, lr, eps, decay)
     }
 }
 
@@ -108,25 +133,26 @@ public final class SGD: Optimizer {
     public var stepCount = 0
     let velocity: FloatBuffer
 
-    public init(parameterCount: Int, learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
+    public init(parameterCount: Int, learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0,
+                allocate: (Int) -> FloatBuffer = { FloatBuffer(count: $0) }) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
-        velocity = FloatBuffer(count: parameterCount)
+        velocity = allocate(parameterCount)
     }
 
     public var name: String { "sgd" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("momentum_buffer", velocity)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float) {
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) {
+        checkStep(parameters: parameters, gradients: gradients, range: range)
         stepCount += 1
-        let first = stepCount == 1
+        let isFirst = stepCount == 1
         let (lr, mu, decay) = (learningRate, momentum, weightDecay)
-        let buffer = velocity.pointer
-        // The gradient buffer may carry extra slots after the parameters (the trainer fuses its loss sums there).
-        precondition(gradients.count >= parameters.count, "gradient buffer smaller than the parameters")
-        let p = parameters.pointer, g = gradients.pointer
-        vae_sgd_step(p, g, buffer, parameters.count, gradientScale, lr, mu, decay, first ? 1 : 0)
+        let first = range.lowerBound
+        let buffer = velocity.pointer + first
+        let p = parameters.pointer + first, g = gradients.pointer + first
+        vae_sgd_step(p, g, buffer, range.count, gradientScale, lr, mu, decay, isFirst ? 1 : 0)
     }
 }
 

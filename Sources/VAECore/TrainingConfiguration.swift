@@ -70,9 +70,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         return ObjectiveSettings(likelihood: model, posterior: posterior.family, estimator: estimator, samples: samples)
     }
 
-    public func makeOptimizer(parameterCount: Int) -> any Optimizer {
+    public func makeOptimizer(parameterCount: Int,
+                              allocate: (Int) -> FloatBuffer = { FloatBuffer(count: $0) }) -> any Optimizer {
         optimizer.make(parameterCount: parameterCount, learningRate: learningRate,
-                       weightDecay: weightDecay, momentum: momentum)
+                       weightDecay: weightDecay, momentum: momentum, allocate: allocate)
     }
 
     /// The global batch at which `learningRate` applies unscaled.

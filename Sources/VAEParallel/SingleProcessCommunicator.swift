@@ -32,6 +32,9 @@ public final class SingleProcessCommunicator: Communicator {
 
     public func barrier() throws {}
 
+    /// One process has nothing to share: its trainer keeps private buffers.
+    public func allocateNodeSharedMemory(byteCount: Int) throws -> (any NodeSharedMemory)? { nil }
+
     public func finalize() throws {}
 
     public func abort(message: String, code: Int32) -> Never {

@@ -15,9 +15,11 @@ public struct NonFiniteTraining: CollectiveError, CustomStringConvertible {
     }
 }
 
-/// Data-parallel training: the serial minibatch loop plus one fused allreduce
-/// per step. Every rank runs this same code; the single-process communicator
-/// makes the collectives identities.
+/// Data-parallel training: the serial minibatch loop plus one gradient exchange per
+/// step: on one node the ranks sum each other's gradients in shared memory and each
+/// updates a share of the parameters (`SharedMemoryExchange`); otherwise one fused
+/// allreduce, and every rank updates every parameter. Every rank runs this same code;
+/// the single-process communicator makes the collectives identities.
 public final class Trainer {
     public let configuration: TrainingConfiguration
     public let communicator: any Communicator
@@ -43,8 +45,13 @@ public final class Trainer {
     public private(set) var ranksRequestingStop = 0
 
     private let trainData: any MinibatchSource
-    /// [gradients (P) | loss, reconstruction, KL sums | stop requests | failure status]: reduced in ONE allreduce.
+    /// [gradients (P) | loss, reconstruction, KL sums | stop requests | failure status]: reduced in ONE
+    /// allreduce, or this rank's slot of the shared-memory exchange.
     private let fused: FloatBuffer
+    /// Set when the ranks share one node's memory (see `GradientExchangeChoice`).
+    private let shared: SharedMemoryExchange?
+    /// Each rank stored its range of restored parameters and state; synchronize before reading them.
+    private var restoredStateUnpublished = false
     private let batch: FloatBuffer            // [rows per rank at most, D]
     private var rowIndices: [Int]
     private static let lossSlots = 3
@@ -52,9 +59,15 @@ public final class Trainer {
     /// Reduce the decoder's gradients while the encoder's are computed (two buckets,
     /// the first non-blocking), instead of one blocking allreduce after the backward pass.
     public let overlapAllreduce: Bool
+    /// The exchange in use: `.sharedMemory` or `.allreduce` (one process: `.allreduce`, a no-op).
+    public let gradientExchange: GradientExchangeChoice
+    /// Seconds the shared-memory exchange spent synchronizing and summing slots (0 on the
+    /// allreduce path, whose time a `TimedCommunicator` measures).
+    public var exchangeSeconds: Double { shared?.exchangeSeconds ?? 0 }
 
     public init(configuration: TrainingConfiguration, communicator: any Communicator,
-                trainData: any MinibatchSource, overlapAllreduce: Bool = false) throws {
+                trainData: any MinibatchSource, overlapAllreduce: Bool = false,
+                gradientExchange: GradientExchangeChoice = .auto) throws {
         self.configuration = configuration
         self.communicator = communicator
         self.overlapAllreduce = overlapAllreduce
@@ -66,23 +79,68 @@ public final class Trainer {
         objective = ELBOObjective(architecture: configuration.architecture,
                                   settings: configuration.objectiveSettings, maxRows: rows)
         layout = objective.layout
-        parameters = FloatBuffer(count: layout.totalCount)
-        fused = FloatBuffer(count: layout.totalCount + Self.lossSlots + 2)
+        let fusedCount = layout.totalCount + Self.lossSlots + 2
         batch = FloatBuffer(count: rows * configuration.architecture.dataDimension)
         rowIndices = [Int](repeating: 0, count: rows)
-        optimizer = configuration.makeOptimizer(parameterCount: layout.totalCount)
-        configuration.initialization.initialize(parameters.pointer, layout: layout, seed: configuration.seed)
-        try synchronizeInitialParameters()
+
+        let shared = try Self.makeSharedExchange(choice: gradientExchange, overlapAllreduce: overlapAllreduce,
+                                                 communicator: communicator, configuration: configuration,
+                                                 parameterCount: layout.totalCount, fusedCount: fusedCount)
+        self.shared = shared
+        self.gradientExchange = shared == nil ? .allreduce : .sharedMemory
+        if let shared {
+            parameters = shared.parameters
+            fused = shared.localSlot
+            optimizer = configuration.makeOptimizer(parameterCount: layout.totalCount,
+                                                    allocate: shared.allocateState(count:))
+        } else {
+            parameters = FloatBuffer(count: layout.totalCount)
+            fused = FloatBuffer(count: fusedCount)
+            optimizer = configuration.makeOptimizer(parameterCount: layout.totalCount)
+        }
+        let initial = shared == nil ? parameters : FloatBuffer(count: layout.totalCount)
+        configuration.initialization.initialize(initial.pointer, layout: layout, seed: configuration.seed)
+        try synchronizeInitialParameters(initial)
+        if let shared {
+            // The optimizer state starts at zero; the window's memory is fresh, but say it.
+            let zeros = FloatBuffer(count: layout.totalCount)
+            for (_, buffer) in optimizer.state { shared.storeOwnRange(of: zeros.pointer, into: buffer) }
+            shared.storeOwnRange(of: initial.pointer, into: parameters)
+            try shared.synchronize()
+        }
+    }
+
+    /// The shared-memory exchange when `choice` allows it and every rank runs on this node.
+    private static func makeSharedExchange(
+        choice: GradientExchangeChoice, overlapAllreduce: Bool, communicator: any Communicator,
+        configuration: TrainingConfiguration, parameterCount: Int, fusedCount: Int
+    ) throws -> SharedMemoryExchange? {
+        if choice == .sharedMemory && overlapAllreduce {
+            throw TrainingSetupError("--overlap-allreduce overlaps the MPI allreduce: it needs --gradient-exchange allreduce (or auto)")
+        }
+        guard communicator.size > 1, choice != .allreduce, !overlapAllreduce else { return nil }
+        let stateBuffers = configuration.optimizer.stateBufferCount
+        let bytes = SharedMemoryExchange.byteCount(parameterCount: parameterCount, slotCount: fusedCount,
+                                                   ranks: communicator.size, stateBuffers: stateBuffers)
+        guard let memory = try communicator.allocateNodeSharedMemory(byteCount: bytes) else {
+            if choice == .sharedMemory {
+                throw TrainingSetupError("--gradient-exchange shared-memory needs every rank on one node; "
+                                         + "this job spans several (use auto or allreduce)")
+            }
+            return nil
+        }
+        return SharedMemoryExchange(memory: memory, rank: communicator.rank, size: communicator.size,
+                                    parameterCount: parameterCount, slotCount: fusedCount, stateBuffers: stateBuffers)
     }
 
     /// Every rank made its parameters from the seed; rank 0's are broadcast and
     /// the others check theirs are identical, which catches ranks started with
     /// different options or binaries before they silently train different models.
-    private func synchronizeInitialParameters() throws {
+    private func synchronizeInitialParameters(_ initial: FloatBuffer) throws {
         guard communicator.size > 1 else { return }
-        let own = parameters.array
-        try communicator.broadcast(parameters.buffer, from: 0)
-        let differs = zip(own, parameters.array).contains { $0.bitPattern != $1.bitPattern }
+        let own = initial.array
+        try communicator.broadcast(initial.buffer, from: 0)
+        let differs = zip(own, initial.array).contains { $0.bitPattern != $1.bitPattern }
         try communicator.agreeOnFailure(differs
             ? "initial parameters differ from rank 0's: ranks were started with different options or builds" : nil)
     }
@@ -97,14 +155,34 @@ public final class Trainer {
         guard checkpoint.optimizerName == optimizer.name else {
             throw TrainingSetupError("checkpoint was trained with \(checkpoint.optimizerName), this run uses \(optimizer.name)")
         }
-        for (i, value) in checkpoint.parameters.enumerated() { parameters[i] = value }
         for (name, buffer) in optimizer.state {
             guard let saved = checkpoint.optimizerState[name], saved.count == buffer.count else {
                 throw TrainingSetupError("checkpoint lacks the \(optimizer.name) state '\(name)'")
             }
-            for (i, value) in saved.enumerated() { buffer[i] = value }
         }
+        // In shared memory every rank writes only its own range; the first step or
+        // evaluation synchronizes before anything reads them (no collective here: a
+        // failure above on one rank must reach the caller's failure agreement).
+        func store(_ values: [Float], into buffer: FloatBuffer) {
+            values.withUnsafeBufferPointer { values in
+                if let shared {
+                    shared.storeOwnRange(of: values.baseAddress!, into: buffer)
+                } else {
+                    buffer.pointer.update(from: values.baseAddress!, count: buffer.count)
+                }
+            }
+        }
+        store(checkpoint.parameters, into: parameters)
+        for (name, buffer) in optimizer.state { store(checkpoint.optimizerState[name]!, into: buffer) }
+        restoredStateUnpublished = shared != nil
         step = checkpoint.step
+    }
+
+    /// After `restore`: every rank's range is in place before anyone reads the window.
+    private func publishRestoredState() throws {
+        guard restoredStateUnpublished, let shared else { return }
+        try shared.synchronize()
+        restoredStateUnpublished = false
     }
 
     public func stepsPerEpoch(rowCount: Int) -> Int {
@@ -122,6 +200,7 @@ public final class Trainer {
         let schedule = EpochSchedule(epoch: epoch, rowCount: trainData.rowCount,
                                      globalBatch: configuration.globalBatch,
                                      lastBatch: configuration.lastBatch, streams: streams)
+        try publishRestoredState()
         var localFailure: String?
         do {
             try trainData.beginEpoch(plan: Array(schedule.plan(rank: communicator.rank, size: communicator.size)
@@ -142,9 +221,11 @@ public final class Trainer {
             let beta = configuration.klWeight(step: step + 1, stepsPerEpoch: schedule.stepCount)
             // Any rank's stop request (a signal) reaches every rank in this step's reduction.
             let stopValue: Float = stopRequested() ? 1 : 0
+            let reduced: ReducedStep
             if overlapAllreduce {
                 try overlappedStep(schedule: schedule, step: stepInEpoch, beta: beta, stopValue: stopValue,
                                    localFailure: &localFailure)
+                reduced = reducedFusedBuffer()
             } else {
                 if localFailure == nil {
                     do {
@@ -154,19 +235,19 @@ public final class Trainer {
                     }
                 }
                 fused[stopSlot] = stopValue
-                // A failed rank still joins the allreduce (with zeros and status 1), so no rank hangs.
-                try communicator.allreduceSum(fused.buffer, reportingFailure: localFailure)
+                // A failed rank still joins the exchange (with status 1), so no rank hangs.
+                if let shared {
+                    reduced = try shared.reduce(localFailure: localFailure, communicator: communicator)
+                } else {
+                    try communicator.allreduceSum(fused.buffer, reportingFailure: localFailure)
+                    reduced = reducedFusedBuffer()
+                }
             }
-            let stopRanks = Int(fused[stopSlot])
-
-            let loss = Double(fused[parameterCount])
-            let reconstruction = Double(fused[parameterCount + 1])
-            let kl = Double(fused[parameterCount + 2])
+            let stopRanks = reduced.stopRequests
+            let (loss, reconstruction, kl, sumOfSquares) = (reduced.loss, reduced.reconstruction, reduced.kl,
+                                                            reduced.sumOfSquares)
             // Reduced values: every rank takes the same branch. A NaN gradient with a finite loss happens
-            // (0 * inf in a backward pass), so the gradient is checked too. One pass gives both that
-            // check and the clipping norm; the 1 / rows scale and the clip factor are applied by the
-            // optimizer as it reads the gradient.
-            let sumOfSquares = GradientClipping.sumOfSquares(fused.pointer, count: parameterCount)
+            // (0 * inf in a backward pass), so the gradient is checked too.
             if !loss.isFinite || !sumOfSquares.isFinite {
                 if nonFinitePolicy == .stop {
                     var what = "the loss is \(loss)"
@@ -188,7 +269,11 @@ public final class Trainer {
                 gradientScale *= GradientClipping.factor(norm: meanGradientNorm, maxNorm: Double(configuration.clipNorm))
             }
             optimizer.learningRate = configuration.learningRate(step: step + 1, stepsPerEpoch: schedule.stepCount)
-            optimizer.step(parameters: parameters, gradients: fused, gradientScale: gradientScale)
+            if let shared {
+                try shared.update(optimizer: optimizer, gradientScale: gradientScale)
+            } else {
+                optimizer.step(parameters: parameters, gradients: fused, gradientScale: gradientScale)
+            }
             totals.loss += loss
             totals.reconstruction += reconstruction
             totals.kl += kl
@@ -198,6 +283,16 @@ public final class Trainer {
             if stopRanks > 0 { ranksRequestingStop = stopRanks; break }
         }
         return totals
+    }
+
+    /// The sums in the allreduced fused buffer. One pass over the gradient gives both its
+    /// finiteness check and the clipping norm; the 1 / rows scale and the clip factor are
+    /// applied by the optimizer as it reads the gradient.
+    private func reducedFusedBuffer() -> ReducedStep {
+        let count = layout.totalCount
+        return ReducedStep(loss: Double(fused[count]), reconstruction: Double(fused[count + 1]),
+                           kl: Double(fused[count + 2]), stopRequests: Int(fused[count + Self.lossSlots]),
+                           sumOfSquares: GradientClipping.sumOfSquares(fused.pointer, count: count))
     }
 
     /// One step's gradient computation and reduction with the decoder's bucket (the tail
@@ -279,7 +374,10 @@ public final class Trainer {
     /// The first tensor holding a non-finite gradient, for the divergence message.
     private func firstNonFiniteGradient() -> String? {
         layout.tensors.first { spec in
-            !GradientClipping.sumOfSquares(fused.pointer + spec.offset, count: spec.count).isFinite
+            let range = spec.offset..<(spec.offset + spec.count)
+            let sumOfSquares = shared?.reducedSumOfSquares(range)
+                ?? GradientClipping.sumOfSquares(fused.pointer + spec.offset, count: spec.count)
+            return !sumOfSquares.isFinite
         }?.name
     }
 
@@ -287,6 +385,7 @@ public final class Trainer {
     /// (fixed across epochs, so test curves are smooth): each rank evaluates a
     /// contiguous share of the rows, and one allreduce sums the shares.
     public func evaluate(_ data: any MinibatchSource) throws -> LossTerms {
+        try publishRestoredState()
         let share = EpochSchedule.rankRange(batchSize: data.rowCount, rank: communicator.rank, size: communicator.size)
         let chunk = objective.maxRows
         let plan = stride(from: share.lowerBound, to: share.upperBound, by: chunk).map {

@@ -20,6 +20,8 @@ public struct TrainingOptions: Sendable {
     public var progressBar: Bool = true
     /// Reduce the decoder's gradients while the encoder's are computed (see Trainer).
     public var overlapAllreduce = false
+    /// How the ranks combine gradients (see Trainer and `GradientExchangeChoice`).
+    public var gradientExchange: GradientExchangeChoice = .auto
     /// Continue from "latest" (the newest checkpoint in the run directory) or a checkpoint path.
     public var resume: String?
     /// Resume even when the data fingerprint differs from the checkpoint's.
@@ -103,7 +105,7 @@ public final class TrainingRun {
             }
         }
         let trainer = try Trainer(configuration: configuration, communicator: communicator, trainData: trainSource,
-                                  overlapAllreduce: options.overlapAllreduce)
+                                  overlapAllreduce: options.overlapAllreduce, gradientExchange: options.gradientExchange)
         trainer.nonFinitePolicy = options.nonFinitePolicy
         trainer.stopRequested = options.stopRequested
         self.trainer = trainer
@@ -265,6 +267,12 @@ public final class TrainingRun {
         if let testFile { lines.append("  test     \(testFile.path): \(testFile.rowCount) rows") }
         lines.append("  training \(configuration.epochs) epochs, global batch \(configuration.globalBatch), "
                      + "\(configuration.optimizer.rawValue) lr \(learningRateDescription), seed \(configuration.seed)")
+        if communicator.size > 1 {
+            lines.append("  exchange " + (trainer.gradientExchange == .sharedMemory
+                ? "shared memory (every rank on one node): each rank sums and updates 1/\(communicator.size) of the parameters"
+                : (options.overlapAllreduce ? "MPI allreduce, decoder bucket overlapped with the encoder's backward"
+                                            : "MPI allreduce of the fused gradient buffer")))
+        }
         lines.append("  output   \(options.runDirectory)")
         return lines.joined(separator: "\n")
     }

@@ -41,6 +41,8 @@ struct Bench: ParsableCommand {
     var json = false
     @Option(help: "Seed of the parameters, the data order and the synthetic data.")
     var seed: UInt64 = 0
+    @Option(help: "How ranks combine gradients: auto, shared-memory or allreduce (as in train).")
+    var gradientExchange: GradientExchangeChoice = .auto
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -69,6 +71,7 @@ struct Bench: ParsableCommand {
         options.ceilingSecondsPerRound = quick ? min(ceilingSeconds, 0.01) : ceilingSeconds
         options.allreduceRepetitions = quick ? min(allreduceRepetitions, 5) : allreduceRepetitions
         options.traceAllocations = traceAllocations
+        options.gradientExchange = gradientExchange
         try withCommunicator { communicator in
             guard let report = try BenchRun.run(options, communicator: communicator) else { return }
             print(json ? try report.json() : report.table)

@@ -13,6 +13,7 @@ extension LastBatchPolicy: ExpressibleByArgument {}
 extension LearningRateScaling: ExpressibleByArgument {}
 extension PosteriorKind: ExpressibleByArgument {}
 extension NonFinitePolicy: ExpressibleByArgument {}
+extension GradientExchangeChoice: ExpressibleByArgument {}
 
 /// `vae-dist train`: the same command as one process or under mpirun/srun.
 struct Train: ParsableCommand {
@@ -97,7 +98,9 @@ struct Train: ParsableCommand {
     var reading: ReadingMode = .auto
     @Option(help: "Bytes of training data each rank may hold, e.g. 512M (default: a share of physical memory).")
     var memoryBudget: String?
-    @Flag(help: "Reduce the decoder's gradients while the encoder's are computed (non-blocking, two buckets); results are unchanged.")
+    @Option(help: "How ranks combine gradients: shared-memory (ranks of one node sum each other's gradients in place and each updates 1/n of the parameters), allreduce (MPI_Allreduce, any number of nodes), or auto: shared-memory when every rank is on this node.")
+    var gradientExchange: GradientExchangeChoice = .auto
+    @Flag(help: "With the allreduce exchange: reduce the decoder's gradients while the encoder's are computed (non-blocking, two buckets); results are unchanged.")
     var overlapAllreduce = false
     @Option(help: "Write a checkpoint every N epochs (and always at the end).")
     var checkpointEvery: Int = 1
@@ -193,6 +196,7 @@ struct Train: ParsableCommand {
             options.keepCheckpoints = keepCheckpoints
             options.progressBar = progress ?? (communicator.size == 1 && isatty(STDOUT_FILENO) != 0)
             options.overlapAllreduce = overlapAllreduce
+            options.gradientExchange = gradientExchange
             options.nonFinitePolicy = onNonfinite
             options.stopRequested = { StopRequest.isRequested }
             let run = TrainingRun(options: options, communicator: communicator, log: Self.printLine)

@@ -29,8 +29,10 @@ final class DistributedTrainingTests: XCTestCase {
         let serialMetrics = try trainInProcess(configuration, data: data, out: scratch + "/one")
         let serial = try finalParameters(scratch + "/one")
         for ranks in [2, 3, 4] {
-            let out = scratch + "/ranks-\(ranks)"
-            _ = try trainUnderMPI(ranks: ranks, configuration, data: data, out: out)
+          for exchange in GradientExchangeChoice.allCases where exchange != .auto {
+            let out = scratch + "/ranks-\(ranks)-\(exchange.rawValue)"
+            _ = try trainUnderMPI(ranks: ranks, configuration, data: data, out: out,
+                                  extraArguments: ["--gradient-exchange", exchange.rawValue])
             let parallel = try finalParameters(out)
             XCTAssertEqual(parallel.worldSize, ranks)
             XCTAssertEqual(parallel.step, serial.step)
@@ -41,12 +43,64 @@ final class DistributedTrainingTests: XCTestCase {
             // a 10x margin, while any real difference in the math moves them by ~lr.
             XCTAssertEqual(parallel.parameters.count, serial.parameters.count)
             let worst = zip(parallel.parameters, serial.parameters).map { abs($0 - $1) }.max() ?? .infinity
-            XCTAssertLessThanOrEqual(worst, 1e-5, "n = \(ranks): parameters differ by up to \(worst)")
+            XCTAssertLessThanOrEqual(worst, 1e-5, "n = \(ranks), \(exchange): parameters differ by up to \(worst)")
             let metrics = try readMetrics(out)
             XCTAssertEqual(metrics.count, serialMetrics.count)
             for (epoch, (a, b)) in zip(metrics, serialMetrics).enumerated() {
                 XCTAssertEqual(a.trainNegativeELBO, b.trainNegativeELBO, accuracy: 1e-4 * abs(b.trainNegativeELBO),
-                               "n = \(ranks), epoch \(epoch + 1): train -ELBO")
+                               "n = \(ranks), \(exchange), epoch \(epoch + 1): train -ELBO")
+            }
+          }
+        }
+    }
+
+    /// The shared-memory exchange sums a + b for two ranks, as MPI does, and each rank applies
+    /// the optimizer to its range with the same per-element arithmetic: bitwise the allreduce
+    /// result for every optimizer. Clipping adds the ranges' sums of squares in another order
+    /// (one rounding of a double), and three ranks may sum in another order: tolerance there.
+    func testSharedMemoryExchangeGivesTheAllreduceResult() throws {
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 7), rows: 37)
+        let configuration = smallConfiguration()
+        let cases: [(ranks: Int, options: [String])] = [
+            (2, ["--optimizer", "adam"]), (2, ["--optimizer", "sgd"]), (2, ["--optimizer", "adagrad", "--weight-decay", "0.01"]),
+            (2, ["--optimizer", "adam", "--clip", "0.5"]), (3, ["--optimizer", "adam", "--clip", "0.5"]),
+        ]
+        for (index, (ranks, options)) in cases.enumerated() {
+            var parameters: [GradientExchangeChoice: [Float]] = [:]
+            for exchange in [GradientExchangeChoice.sharedMemory, .allreduce] {
+                let out = scratch + "/case-\(index)-\(exchange.rawValue)"
+                let result = try trainUnderMPI(ranks: ranks, configuration, data: data, out: out,
+                                               extraArguments: options + ["--gradient-exchange", exchange.rawValue])
+                XCTAssertTrue(result.standardOutput.contains(exchange == .sharedMemory ? "exchange shared memory" : "MPI allreduce"),
+                              "the banner names the exchange:\n\(result.standardOutput)")
+                parameters[exchange] = try finalParameters(out).parameters
+            }
+            let (shared, reduced) = (parameters[.sharedMemory]!, parameters[.allreduce]!)
+            XCTAssertEqual(shared.count, reduced.count)
+            if ranks == 2 && !options.contains("--clip") {
+                XCTAssertEqual(shared.map(\.bitPattern), reduced.map(\.bitPattern), "n = 2 \(options)")
+            } else {
+                let worst = zip(shared, reduced).map { abs($0 - $1) }.max() ?? .infinity
+                XCTAssertLessThanOrEqual(worst, 1e-5, "n = \(ranks) \(options): exchanges differ by \(worst)")
+            }
+        }
+    }
+
+    /// The ranges each rank of the shared-memory exchange owns cover the parameters once,
+    /// on 64-byte boundaries, for any rank count (more ranks than cache lines included).
+    func testSharedMemoryRangesPartitionTheParameters() {
+        for count in [0, 1, 15, 16, 17, 100, 652_824] {
+            for size in [1, 2, 3, 4, 7, 8, 64] {
+                var next = 0
+                for rank in 0..<size {
+                    let range = SharedMemoryExchange.ownedRange(rank: rank, size: size, count: count)
+                    XCTAssertEqual(range.lowerBound, next, "count \(count), size \(size), rank \(rank)")
+                    XCTAssertTrue(range.lowerBound % 16 == 0 || range.isEmpty)
+                    next = range.upperBound
+                }
+                XCTAssertEqual(next, count, "count \(count), size \(size)")
             }
         }
     }

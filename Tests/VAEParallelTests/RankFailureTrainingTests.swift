@@ -50,6 +50,19 @@ final class RankFailureTrainingTests: XCTestCase {
         XCTAssertLessThan(result.seconds, 30)
     }
 
+    func testUnreadableDataMidEpochEndsEveryRankWithTheAllreduceExchange() throws {
+        let scratch = try makeScratchDirectory(self)
+        var features = syntheticFeatures(rows: 37, features: 10, seed: 3)
+        try writeDataFile(scratch + "/good.h5", features: features, rows: 37)
+        features[30 * 10 + 4] = .nan
+        try writeDataFile(scratch + "/bad.h5", features: features, rows: 37)
+        let result = try runMPMD(good: scratch + "/good.h5", bad: scratch + "/bad.h5",
+                                 extra: ["--reading", "streaming", "--gradient-exchange", "allreduce"], out: scratch + "/run")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertFalse(result.errorLines(containing: "rank 2:").isEmpty, result.standardError)
+        XCTAssertLessThan(result.seconds, 30)
+    }
+
     func testMissingDataOnOneRankEndsEveryRankAtStart() throws {
         let scratch = try makeScratchDirectory(self)
         try writeDataFile(scratch + "/good.h5", features: syntheticFeatures(rows: 37, features: 10, seed: 4), rows: 37)

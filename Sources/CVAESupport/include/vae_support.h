@@ -25,6 +25,11 @@ int vae_mpi_success(void);
 int vae_mpi_max_error_string(void);
 int vae_mpi_thread_funneled(void);
 int vae_mpi_max_library_version_string(void);
+int vae_mpi_comm_type_shared(void);
+MPI_Info vae_mpi_info_null(void);
+int vae_mpi_mode_nocheck(void);
+MPI_Comm vae_mpi_comm_null(void);
+MPI_Win vae_mpi_win_null(void);
 
 // HDF5
 hid_t vae_h5p_default(void);

@@ -1,0 +1,185 @@
+import CVAEKernels
+import VAECore
+
+/// How a step's gradients become every rank's update.
+public enum GradientExchangeChoice: String, CaseIterable, Codable, Sendable {
+    /// shared-memory when every rank runs on one node, else allreduce.
+    case auto
+    /// Ranks of one node sum each other's gradient slots in shared memory and each
+    /// updates 1/n of the parameters (a sharded optimizer step); no MPI message moves
+    /// the gradients.
+    case sharedMemory = "shared-memory"
+    /// One MPI_Allreduce of the fused gradient buffer, then every rank updates every
+    /// parameter: works across nodes.
+    case allreduce
+}
+
+/// The sums a step's exchange gives every rank, identical on all of them.
+struct ReducedStep {
+    var loss = 0.0
+    var reconstruction = 0.0
+    var kl = 0.0
+    var stopRequests = 0
+    /// Of the summed gradient, in double: non-finite exactly when a gradient is.
+    var sumOfSquares = 0.0
+}
+
+/// The gradient exchange of ranks that share one node's memory.
+///
+/// One shared-memory window holds the parameters, the optimizer's state, one fused
+/// gradient slot per rank ([gradients | loss sums | stop | status], as the allreduce
+/// path's buffer) and each rank's partial sum of squares. Rank r owns the r-th of n
+/// contiguous ranges of the parameters. A step:
+///
+///     every rank writes its slot            (forward and backward)
+///     synchronize                            1: every slot is complete
+///     every rank reads the slots' tails       (loss sums, stop requests, failure status)
+///     rank r sums range r over the slots, in rank order, into its own slot,
+///            and writes that range's sum of squares
+///     synchronize                            2: every range is reduced
+///     every rank adds the n partial sums of squares (finiteness, clipping)
+///     rank r applies the optimizer to range r (parameters and state in the window)
+///     synchronize                            3: the parameters are complete
+///
+/// That is a reduce-scatter with no copy, 1/n of the optimizer work per rank (the
+/// ZeRO-1 idea), and an allgather for free: the next forward reads the window. Every
+/// rank writes only its own slot, its own partial and its own range, and reads
+/// another rank's writes only after a synchronize; between synchronizes 1 and 2 slots
+/// are only read (other ranges) or written by their owner (own range), so no rank can
+/// overwrite what another still reads.
+final class SharedMemoryExchange {
+    let memory: any NodeSharedMemory
+    let rank: Int
+    let size: Int
+    let parameterCount: Int
+    /// The parameters every rank's forward reads.
+    let parameters: FloatBuffer
+    /// Every rank's fused gradient slot; `slots[rank]` is this rank's.
+    let slots: [FloatBuffer]
+    /// The parameters this rank reduces and updates.
+    let ownRange: Range<Int>
+    /// Seconds spent synchronizing and reducing (the step's communication), for benchmarks.
+    private(set) var exchangeSeconds = 0.0
+
+    private let stateRegions: [FloatBuffer]
+    private var nextStateRegion = 0
+    private let partialSums: UnsafeMutablePointer<Double>  // one per rank, a cache line apart
+    private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
+    private static let partialStride = 64 / MemoryLayout<Double>.stride
+
+    /// Bytes of the window for these sizes.
+    static func byteCount(parameterCount: Int, slotCount: Int, ranks: Int, stateBuffers: Int) -> Int {
+        let regions = (1 + stateBuffers) * regionBytes(floats: parameterCount) + ranks * regionBytes(floats: slotCount)
+        return regions + ranks * 64
+    }
+
+    /// Regions start on page boundaries: no two ranks' writes share a cache line (or page).
+    private static func regionBytes(floats: Int) -> Int {
+        (floats * MemoryLayout<Float>.stride + 4095) / 4096 * 4096
+    }
+
+    /// The r-th of `size` contiguous ranges of `count`, with boundaries on 16 floats (64 bytes).
+    static func ownedRange(rank: Int, size: Int, count: Int) -> Range<Int> {
+        let lines = (count + 15) / 16
+        let first = lines * rank / size * 16, last = lines * (rank + 1) / size * 16
+        return min(first, count)..<min(last, count)
+    }
+
+    init(memory: any NodeSharedMemory, rank: Int, size: Int, parameterCount: Int, slotCount: Int,
+         stateBuffers: Int) {
+        precondition(memory.byteCount >= Self.byteCount(parameterCount: parameterCount, slotCount: slotCount,
+                                                        ranks: size, stateBuffers: stateBuffers),
+                     "shared-memory window too small")
+        self.memory = memory
+        self.rank = rank
+        self.size = size
+        self.parameterCount = parameterCount
+        var offset = 0
+        func region(_ floats: Int) -> FloatBuffer {
+            let view = FloatBuffer(viewing: (memory.base + offset).assumingMemoryBound(to: Float.self),
+                                   count: floats, owner: memory)
+            offset += Self.regionBytes(floats: floats)
+            return view
+        }
+        parameters = region(parameterCount)
+        stateRegions = (0..<stateBuffers).map { _ in region(parameterCount) }
+        slots = (0..<size).map { _ in region(slotCount) }
+        partialSums = (memory.base + offset).assumingMemoryBound(to: Double.self)
+        ownRange = Self.ownedRange(rank: rank, size: size, count: parameterCount)
+        slotPointers = .allocate(capacity: size)
+        for (index, slot) in slots.enumerated() { slotPointers[index] = slot.pointer }
+    }
+
+    deinit { slotPointers.deallocate() }
+
+    /// This rank's slot: the fused buffer its forward and backward write.
+    var localSlot: FloatBuffer { slots[rank] }
+
+    /// The next optimizer state buffer, for `OptimizerKind.make(allocate:)`.
+    func allocateState(count: Int) -> FloatBuffer {
+        precondition(count == parameterCount && nextStateRegion < stateRegions.count,
+                     "the window holds \(stateRegions.count) state buffers of the parameters' size")
+        defer { nextStateRegion += 1 }
+        return stateRegions[nextStateRegion]
+    }
+
+    /// Writes this rank's range of `values` into `buffer` (the parameters or a state
+    /// buffer of the window); once every rank has, `synchronize()` publishes the whole.
+    func storeOwnRange(of values: UnsafePointer<Float>, into buffer: FloatBuffer) {
+        (buffer.pointer + ownRange.lowerBound).update(from: values + ownRange.lowerBound, count: ownRange.count)
+    }
+
+    func synchronize() throws {
+        let start = monotonicSeconds()
+        defer { exchangeSeconds += monotonicSeconds() - start }
+        try memory.synchronize()
+    }
+
+    /// Synchronizes 1 and 2 of the step: `communicator` settles a failure reported in a
+    /// slot's status (every rank throws the same `RankFailure`).
+    func reduce(localFailure: String?, communicator: any Communicator) throws -> ReducedStep {
+        let local = localSlot
+        let statusIndex = local.count - 1
+        local[statusIndex] = localFailure == nil ? 0 : 1
+        try synchronize()
+        let start = monotonicSeconds()
+        var tail = (loss: Float(0), reconstruction: Float(0), kl: Float(0), stop: Float(0), status: Float(0))
+        for slot in slots {
+            tail.loss += slot[parameterCount]
+            tail.reconstruction += slot[parameterCount + 1]
+            tail.kl += slot[parameterCount + 2]
+            tail.stop += slot[parameterCount + 3]
+            tail.status += slot[statusIndex]
+        }
+        if tail.status != 0 {
+            try communicator.resolveFailure(localFailure: localFailure, reducedStatus: tail.status)
+        }
+        partialSums[rank * Self.partialStride] =
+            vae_sum_slots(slotPointers, size, rank, ownRange.lowerBound, ownRange.count)
+        exchangeSeconds += monotonicSeconds() - start
+        try synchronize()
+        var reduced = ReducedStep(loss: Double(tail.loss), reconstruction: Double(tail.reconstruction),
+                                  kl: Double(tail.kl), stopRequests: Int(tail.stop))
+        for other in 0..<size { reduced.sumOfSquares += partialSums[other * Self.partialStride] }
+        return reduced
+    }
+
+    /// Synchronize 3: this rank's share of the update, then every rank sees all of it.
+    func update(optimizer: any Optimizer, gradientScale: Float) throws {
+        optimizer.step(parameters: parameters, gradients: localSlot, gradientScale: gradientScale, range: ownRange)
+        try synchronize()
+    }
+
+    /// The sum of squares of the reduced gradients in `range` after `reduce` (each range
+    /// is reduced into its owner's slot): for naming the tensor that went non-finite.
+    func reducedSumOfSquares(_ range: Range<Int>) -> Double {
+        var total = 0.0
+        for owner in 0..<size {
+            let piece = range.clamped(to: Self.ownedRange(rank: owner, size: size, count: parameterCount))
+            if !piece.isEmpty {
+                total += GradientClipping.sumOfSquares(slots[owner].pointer + piece.lowerBound, count: piece.count)
+            }
+        }
+        return total
+    }
+}
