@@ -15,6 +15,13 @@ public struct NonFiniteTraining: CollectiveError, CustomStringConvertible {
     }
 }
 
+/// `--gradient-exchange shared-memory` on a job whose ranks are not all on one node
+/// (every rank finds this at the same point).
+public struct SharedMemoryUnavailable: CollectiveError, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// Data-parallel training: the serial minibatch loop plus one gradient exchange per
 /// step: on one node the ranks sum each other's gradients in shared memory and each
 /// updates a share of the parameters (`SharedMemoryExchange`); otherwise one fused
@@ -116,7 +123,7 @@ public final class Trainer {
         configuration: TrainingConfiguration, parameterCount: Int, fusedCount: Int
     ) throws -> SharedMemoryExchange? {
         if choice == .sharedMemory && overlapAllreduce {
-            throw TrainingSetupError("--overlap-allreduce overlaps the MPI allreduce: it needs --gradient-exchange allreduce (or auto)")
+            throw TrainingSetupError("--overlap-allreduce overlaps the MPI allreduce: use it with --gradient-exchange allreduce or auto, not shared-memory")
         }
         guard communicator.size > 1, choice != .allreduce, !overlapAllreduce else { return nil }
         let stateBuffers = configuration.optimizer.stateBufferCount
@@ -124,7 +131,8 @@ public final class Trainer {
                                                    ranks: communicator.size, stateBuffers: stateBuffers)
         guard let memory = try communicator.allocateNodeSharedMemory(byteCount: bytes) else {
             if choice == .sharedMemory {
-                throw TrainingSetupError("--gradient-exchange shared-memory needs every rank on one node; "
+                // Every rank got the same answer from allocateNodeSharedMemory: a collective error.
+                throw SharedMemoryUnavailable("--gradient-exchange shared-memory needs every rank on one node; "
                                          + "this job spans several (use auto or allreduce)")
             }
             return nil

@@ -123,6 +123,9 @@ struct Train: ParsableCommand {
         }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1, got \(keepCheckpoints)") }
+        if overlapAllreduce && gradientExchange == .sharedMemory {
+            throw ValidationError("--overlap-allreduce overlaps the MPI allreduce: use it with --gradient-exchange allreduce or auto, not shared-memory")
+        }
         var configuration = applyOptions(to: .defaults())
         configuration.architecture.dataDimension = 1  // known only once the data is open
         let problems = configuration.problems

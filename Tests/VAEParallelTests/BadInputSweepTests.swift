@@ -103,6 +103,11 @@ final class BadInputSweepTests: XCTestCase {
             BadInput(name: "zero checkpoint interval", arguments: train(["--checkpoint-every", "0"]), expected: ["--checkpoint-every must be at least 1"]),
             BadInput(name: "resume latest without a run directory", arguments: ["train", "--resume", "latest"], expected: ["--resume latest needs --out"]),
             BadInput(name: "unknown option", arguments: train(["--learning-rate", "0.1"]), expected: ["--learning-rate"]),
+            BadInput(name: "unknown gradient exchange", arguments: train(["--gradient-exchange", "carrier-pigeon"]),
+                     expected: ["carrier-pigeon", "--gradient-exchange"]),
+            BadInput(name: "overlap with the shared-memory exchange",
+                     arguments: train(["--gradient-exchange", "shared-memory", "--overlap-allreduce"]),
+                     expected: ["--overlap-allreduce", "shared-memory"], ranks: 2),
             BadInput(name: "batch smaller than the ranks", arguments: train(["--batch", "1"]),
                      expected: ["--batch 1 is smaller than the 2 ranks"], ranks: 2),
         ])
