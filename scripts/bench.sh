@@ -107,6 +107,7 @@ vae_dist_bench r1t2_b128 "${two_threads[@]}" -- "${short[@]}"
 counted r1t2_b128 "${two_threads_counting[@]}" --
 vae_dist_bench r2t1_b128 "${two_ranks[@]}" -- "${short[@]}"
 counted r2t1_b128 "${two_ranks_counting[@]}" --
+vae_dist_bench r2t1_b128_allreduce "${two_ranks[@]}" -- "${short[@]}" --gradient-exchange allreduce
 vae_dist_bench r1t1_b256 "${one_thread[@]}" -- "${short[@]}" --batch 256
 vae_dist_bench r2t1_b256 "${two_ranks[@]}" -- "${short[@]}" --batch 256
 

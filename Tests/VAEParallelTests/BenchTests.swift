@@ -78,6 +78,7 @@ final class BenchTests: XCTestCase {
         let report = try runBench(quickArguments, mpiRanks: 2)
         try assertWellFormed(report, ranks: 2)
         XCTAssertEqual(report["rows_per_rank"] as? Int, 64)
+        XCTAssertEqual(report["gradient_exchange"] as? String, "shared-memory", "auto on one node")
         let allreduce = try XCTUnwrap(report["allreduce"] as? [String: Any])
         XCTAssertEqual(allreduce["floats"] as? Int, 652_828, "gradients, 3 loss sums, the status slot")
         XCTAssertNotNil(allreduce["bare_milliseconds"])
