@@ -137,3 +137,8 @@ VAE_CLONES
 void vae_log1p_unit(const float *restrict x, float *restrict y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = vae_log1p_unitf(x[i]);
 }
+
+VAE_CLONES
+void vae_scale_bytes(const uint8_t *restrict src, float *restrict dst, size_t n, double scale) {
+    for (size_t i = 0; i < n; i++) dst[i] = (float)((double)src[i] * scale);
+}

@@ -9,6 +9,7 @@
 #define VAE_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 // The optimizers read the gradient as g' = g * g_scale + decay * p: the trainer's
 // 1 / (global rows) and the clipping factor ride in g_scale instead of a pass of their own.
@@ -39,5 +40,9 @@ void vae_relu_backward(float *grad, const float *output, size_t n);
 // The vectorised exp (x clamped to [-87.3, 88]) and log1p on [0, 1] the kernels use; for tests.
 void vae_exp(const float *x, float *y, size_t n);
 void vae_log1p_unit(const float *x, float *y, size_t n);
+
+// Stored uint8 features to the model's floats: dst_i = (float)((double)src_i * scale),
+// the data scaling of docs/algorithm.md, bit for bit.
+void vae_scale_bytes(const uint8_t *src, float *dst, size_t n, double scale);
 
 #endif
