@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "CVAESupport", dependencies: ["CMPI", "CHDF5"]),
         // Flush-to-zero for the math threads; kept apart so VAECore sees no MPI/HDF5.
         .target(name: "CVAECPU"),
-        // The fused elementwise kernels (optimizer updates, Bernoulli loss, ReLU): plain C
+        // The fused elementwise kernels (optimizer updates, Bernoulli loss, ReLU, uint8 features): plain C
         // loops the compiler vectorises for AVX-512/AVX2/SSE2, picked at load time.
         .target(name: "CVAEKernels", cSettings: [
             // sqrtf may set errno, which forbids vectorising it; the kernels never pass a negative.
@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "VAECoreTests", dependencies: ["VAECore", "CVAEKernels"]),
 
         // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
-        .target(name: "VAEIO", dependencies: ["VAECore", "CHDF5", "CVAESupport", "CZlib"]),
+        .target(name: "VAEIO", dependencies: ["VAECore", "CHDF5", "CVAESupport", "CZlib", "CVAEKernels"]),
 
         // The communicator (MPI or single process), collective error agreement, the trainer.
         // The only target that imports MPI.

@@ -158,3 +158,73 @@ double vae_sum_slots(float *const *slots, size_t slot_count, size_t own, size_t 
     }
     return total;
 }
+
+VAE_CLONES
+size_t vae_nonzero_columns(const float *restrict values, size_t rows, size_t cols, size_t multiple,
+                           int32_t *restrict flags, int32_t *restrict indices) {
+    // != 0 rather than > 0: a NaN unit stays in the list, so a diverged layer still
+    // poisons the next one (and the loss) as the dense product would.
+    memset(flags, 0, cols * sizeof *flags);
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = values + r * cols;
+        for (size_t j = 0; j < cols; j++) flags[j] |= row[j] != 0.0f;
+    }
+    size_t active = 0;
+    for (size_t j = 0; j < cols; j++) active += (size_t)flags[j];
+    // Round up with the first zero columns: a zero column adds exact zeros wherever it goes.
+    size_t padded = (active + multiple - 1) / multiple * multiple;
+    size_t extra = (padded < cols ? padded : cols) - active;
+    for (size_t j = 0; j < cols && extra > 0; j++) {
+        if (!flags[j]) {
+            flags[j] = 1;
+            extra--;
+        }
+    }
+    size_t count = 0;
+    for (size_t j = 0; j < cols; j++) {
+        indices[count] = (int32_t)j;
+        count += (size_t)flags[j];
+    }
+    return count;
+}
+
+VAE_CLONES
+void vae_gather_block(const float *restrict src, size_t src_cols, const int32_t *rows, size_t n_rows,
+                      const int32_t *cols, size_t n_cols, float *restrict dst) {
+    for (size_t r = 0; r < n_rows; r++) {
+        const float *from = src + (rows ? (size_t)rows[r] : r) * src_cols;
+        float *to = dst + r * n_cols;
+        if (cols) {
+            for (size_t c = 0; c < n_cols; c++) to[c] = from[cols[c]];
+        } else {
+            memcpy(to, from, n_cols * sizeof *to);
+        }
+    }
+}
+
+VAE_CLONES
+void vae_scatter_block(const float *restrict src, const int32_t *rows, size_t n_rows, const int32_t *cols,
+                       size_t n_cols, float *restrict dst, size_t dst_rows, size_t dst_cols) {
+    size_t next = 0;  // the next compact row; `rows` is ascending
+    for (size_t r = 0; r < dst_rows; r++) {
+        float *to = dst + r * dst_cols;
+        int present = next < n_rows && (rows ? (size_t)rows[next] == r : 1);
+        if (!present) {
+            memset(to, 0, dst_cols * sizeof *to);
+            continue;
+        }
+        const float *from = src + next * n_cols;
+        next++;
+        if (cols) {
+            memset(to, 0, dst_cols * sizeof *to);
+            for (size_t c = 0; c < n_cols; c++) to[cols[c]] = from[c];
+        } else {
+            memcpy(to, from, dst_cols * sizeof *to);
+        }
+    }
+}
+
+VAE_CLONES
+void vae_scale_bytes(const uint8_t *restrict src, float *restrict dst, size_t n, double scale) {
+    for (size_t i = 0; i < n; i++) dst[i] = (float)((double)src[i] * scale);
+}

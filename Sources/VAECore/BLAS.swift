@@ -11,6 +11,12 @@ func sgemm(
     beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
+    if k == 0 {
+        // An empty sum (a layer over zero active units): BLAS rejects lda = 0, so do it here.
+        precondition(beta == 0 || beta == 1, "sgemm with k = 0 handles beta 0 or 1")
+        if beta == 0 { for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) } }
+        return
+    }
     cblas_sgemm(
         CblasRowMajor,
         transposeA ? CblasTrans : CblasNoTrans,

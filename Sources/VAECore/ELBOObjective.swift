@@ -42,6 +42,12 @@ public final class ELBOObjective {
 
     // Activations. Encoder rows are datapoints; decoder rows are (datapoint, draw) pairs.
     private let encoderActivations: [FloatBuffer]   // [maxRows, h_i]
+    // ReLU encoders only (else nil and empty): each hidden layer's active units on
+    // this batch, its output restricted to them [maxRows, active], and the gathered
+    // weights and dW blocks of the layer that reads or writes them (ActiveUnits).
+    private let activeUnits: [ActiveUnits]?
+    private let activeActivations: [FloatBuffer]    // [maxRows, active_i]
+    private let activeWeightScratch: FloatBuffer     // [widest out x in of the encoder and head]
     private let headOutput: FloatBuffer              // [maxRows, 2Z]: mu then logvar per row
     private let noise: FloatBuffer                   // [maxRows * L, Z]
     private let latent: FloatBuffer                  // [maxRows * L, Z]
@@ -57,7 +63,13 @@ public final class ELBOObjective {
     private let inverseVariance: FloatBuffer          // [D]
     private let logVarianceAccumulator: FloatBuffer   // [D]
 
-    public init(architecture: ModelArchitecture, settings: ObjectiveSettings, maxRows: Int) {
+    public convenience init(architecture: ModelArchitecture, settings: ObjectiveSettings, maxRows: Int) {
+        self.init(architecture: architecture, settings: settings, maxRows: maxRows, restrictsToActiveUnits: true)
+    }
+
+    /// `restrictsToActiveUnits: false` keeps a ReLU encoder dense: the reference the
+    /// restricted path is tested against.
+    init(architecture: ModelArchitecture, settings: ObjectiveSettings, maxRows: Int, restrictsToActiveUnits: Bool) {
         precondition(maxRows >= 1, "maxRows must be at least 1")
         self.architecture = architecture
         self.settings = settings
@@ -69,6 +81,15 @@ public final class ELBOObjective {
         let draws = maxRows * settings.samples
         let z = architecture.latentDimension
         encoderActivations = encoder.map { FloatBuffer(count: maxRows * $0.outFeatures) }
+        if restrictsToActiveUnits && architecture.activation == .relu && !encoder.isEmpty {
+            activeUnits = encoder.map { ActiveUnits(capacity: $0.outFeatures) }
+            activeActivations = encoder.map { FloatBuffer(count: maxRows * $0.outFeatures) }
+            activeWeightScratch = FloatBuffer(count: (encoder + [head]).map { $0.inFeatures * $0.outFeatures }.max()!)
+        } else {
+            activeUnits = nil
+            activeActivations = []
+            activeWeightScratch = FloatBuffer(count: 0)
+        }
         headOutput = FloatBuffer(count: maxRows * 2 * z)
         noise = FloatBuffer(count: draws * z)
         latent = FloatBuffer(count: draws * z)
@@ -122,12 +143,31 @@ public final class ELBOObjective {
 
     private func runEncoder(batch: UnsafePointer<Float>, count: Int, parameters: UnsafePointer<Float>) {
         var input = batch
-        for (layer, activations) in zip(encoder, encoderActivations) {
-            layer.forward(input: input, rows: count, parameters: parameters,
-                          output: activations.pointer, activation: architecture.activation)
-            input = UnsafePointer(activations.pointer)
+        var inputUnits: ActiveUnits? = nil
+        for (index, layer) in encoder.enumerated() {
+            let activations = encoderActivations[index].pointer
+            layer.forward(input: input, inputUnits: inputUnits, rows: count, parameters: parameters,
+                          weightScratch: activeWeightScratch.pointer, output: activations,
+                          activation: architecture.activation)
+            if let units = activeUnits?[index] {
+                units.find(in: activations, rows: count)
+                units.gatherColumns(of: activations, rows: count, into: activeActivations[index].pointer)
+            }
+            (input, inputUnits) = encoderOutput(index)
         }
-        head.forward(input: input, rows: count, parameters: parameters, output: headOutput.pointer)
+        head.forward(input: input, inputUnits: inputUnits, rows: count, parameters: parameters,
+                     weightScratch: activeWeightScratch.pointer, output: headOutput.pointer)
+    }
+
+    /// How many units of each ReLU hidden layer were active on the last batch encoded
+    /// (nil when the encoder is not restricted to active units).
+    var activeUnitCounts: [Int]? { activeUnits?.map(\.count) }
+
+    /// Encoder hidden layer `index`'s output as the next layer reads it: [rows, h_i],
+    /// or [rows, active] over its active units when the encoder is restricted to them.
+    private func encoderOutput(_ index: Int) -> (UnsafePointer<Float>, ActiveUnits?) {
+        if let units = activeUnits?[index] { return (UnsafePointer(activeActivations[index].pointer), units) }
+        return (UnsafePointer(encoderActivations[index].pointer), nil)
     }
 
     /// The loss terms of `count` rows of `batch` [count, D] whose data-file rows
@@ -338,18 +378,22 @@ public final class ELBOObjective {
         decoderGradientsReady()
 
         // Encoder: the heads, then the hidden layers; the data needs no gradient.
+        // With a ReLU encoder, gradients w.r.t. hidden outputs are [rows, active] too.
         upstream = headGradient.pointer
+        var outputUnits: ActiveUnits? = nil
         for index in stride(from: encoder.count, through: 0, by: -1) {
             let layer = index == encoder.count ? head : encoder[index]
-            let layerInput = index == 0 ? batch : UnsafePointer(encoderActivations[index - 1].pointer)
+            let (layerInput, inputUnits) = index == 0 ? (batch, nil) : encoderOutput(index - 1)
             let inputGradient = index == 0 ? nil : scratch.0.pointer
-            layer.backward(input: layerInput, outputGradient: upstream, rows: count,
-                           parameters: parameters, gradients: gradients, inputGradient: inputGradient)
+            layer.backward(input: layerInput, inputUnits: inputUnits, outputGradient: upstream,
+                           outputUnits: outputUnits, rows: count, parameters: parameters, gradients: gradients,
+                           weightScratch: activeWeightScratch.pointer, inputGradient: inputGradient)
             if let inputGradient {
                 architecture.activation.backward(
-                    gradient: inputGradient, output: encoderActivations[index - 1].pointer,
-                    count: count * layer.inFeatures)
+                    gradient: inputGradient, output: layerInput,
+                    count: count * (inputUnits?.count ?? layer.inFeatures))
                 upstream = inputGradient
+                outputUnits = inputUnits
                 swap(&scratch.0, &scratch.1)
             }
         }

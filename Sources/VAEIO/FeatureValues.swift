@@ -1,3 +1,5 @@
+import CVAEKernels
+
 /// Turns stored feature rows into the Float32 the model sees, and checks them.
 /// Data scaling (docs/algorithm.md): uint8 x -> Float(Double(x) * scale);
 /// float32 is used as it is.
@@ -5,7 +7,10 @@ struct FeatureDecoder: Sendable {
     let file: String
     let featureCount: Int
     let featureType: FeatureType
-    /// Float(Double(byte) * scale) for every byte value: exactly the formula, looked up.
+    /// The data file's scale for uint8 features.
+    let scale: Double
+    /// Float(Double(byte) * scale) for every byte value, for validation and its messages
+    /// (copyRow computes the same formula, vectorised).
     let byteTable: [Float]
     /// Bernoulli likelihood: every value must be within [0, 1] after scaling.
     let requireUnitInterval: Bool
@@ -16,6 +21,7 @@ struct FeatureDecoder: Sendable {
         file = dataFile.path
         featureCount = dataFile.featureCount
         featureType = dataFile.featureType
+        scale = dataFile.scale
         let table = (0..<256).map { Float(Double($0) * dataFile.scale) }
         byteTable = table
         self.requireUnitInterval = requireUnitInterval
@@ -50,11 +56,9 @@ struct FeatureDecoder: Sendable {
     /// Copies stored row `sourceRow` of `source` to row `destinationRow` of `destination`, scaled.
     @inline(__always)
     func copyRow(uint8 source: UnsafePointer<UInt8>, sourceRow: Int, to destination: UnsafeMutablePointer<Float>, destinationRow: Int) {
-        let from = source + sourceRow * featureCount
-        let to = destination + destinationRow * featureCount
-        byteTable.withUnsafeBufferPointer { table in
-            for column in 0..<featureCount { to[column] = table[Int(from[column])] }
-        }
+        // The byte table's formula, computed in a vectorised C loop: a lookup per byte is scalar.
+        vae_scale_bytes(source + sourceRow * featureCount, destination + destinationRow * featureCount,
+                        featureCount, scale)
     }
 
     @inline(__always)

@@ -50,3 +50,17 @@ final class VectorMathTests: XCTestCase {
         XCTAssertTrue(values[3].isNaN)
     }
 }
+
+/// The uint8 feature conversion (CVAEKernels) against the data scaling of docs/algorithm.md.
+final class ByteScalingTests: XCTestCase {
+    func testByteScalingIsTheFormulaBitForBit() {
+        let bytes = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+        for scale in [1.0 / 255, 1, 0.5, 3.7e-3, 1.0 / 256] {
+            var values = [Float](repeating: .nan, count: bytes.count)
+            vae_scale_bytes(bytes, &values, bytes.count, scale)
+            for (byte, value) in zip(bytes, values) {
+                XCTAssertEqual(value.bitPattern, Float(Double(byte) * scale).bitPattern, "byte \(byte), scale \(scale)")
+            }
+        }
+    }
+}

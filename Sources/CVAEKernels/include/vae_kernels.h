@@ -9,6 +9,7 @@
 #define VAE_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 // The optimizers read the gradient as g' = g * g_scale + decay * p: the trainer's
 // 1 / (global rows) and the clipping factor ride in g_scale instead of a pass of their own.
@@ -44,5 +45,27 @@ void vae_relu_backward(float *grad, const float *output, size_t n);
 // The vectorised exp (x clamped to [-87.3, 88]) and log1p on [0, 1] the kernels use; for tests.
 void vae_exp(const float *x, float *y, size_t n);
 void vae_log1p_unit(const float *x, float *y, size_t n);
+
+// The active units of a ReLU layer (docs/performance.md, "Inactive ReLU units"):
+// writes the ascending indices of the columns of values [rows, cols] with a nonzero
+// (positive or NaN) entry in some row, plus the first all-zero columns as needed to
+// make the count a multiple of `multiple` (or cols); returns the count. flags: scratch [cols].
+size_t vae_nonzero_columns(const float *values, size_t rows, size_t cols, size_t multiple, int32_t *flags,
+                           int32_t *indices);
+
+// dst [n_rows, n_cols] = src [., src_cols] at rows `rows` and columns `cols`; a NULL
+// index list means "the first n_rows rows" / "the first n_cols columns".
+void vae_gather_block(const float *src, size_t src_cols, const int32_t *rows, size_t n_rows,
+                      const int32_t *cols, size_t n_cols, float *dst);
+
+// The inverse: dst [dst_rows, dst_cols] = 0, except dst[rows[a], cols[b]] = src[a, b]
+// (src is [n_rows, n_cols]; ascending index lists; NULL = all, and then n_rows == dst_rows
+// or n_cols == dst_cols). Every element of dst is written.
+void vae_scatter_block(const float *src, const int32_t *rows, size_t n_rows, const int32_t *cols, size_t n_cols,
+                       float *dst, size_t dst_rows, size_t dst_cols);
+
+// Stored uint8 features to the model's floats: dst_i = (float)((double)src_i * scale),
+// the data scaling of docs/algorithm.md, bit for bit.
+void vae_scale_bytes(const uint8_t *src, float *dst, size_t n, double scale);
 
 #endif
