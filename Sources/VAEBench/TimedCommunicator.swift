@@ -58,9 +58,7 @@ public final class TimedCommunicator: Communicator {
     fileprivate func addWait(_ seconds: Double) { allreduceSeconds += seconds }
 
     public func barrier() throws { try base.barrier() }
-    public func allocateNodeSharedMemory(byteCount: Int) throws -> (any NodeSharedMemory)? {
-        try base.allocateNodeSharedMemory(byteCount: byteCount)
-    }
+    public func makeNodeGroup() throws -> (any NodeGroup)? { try base.makeNodeGroup() }
     public func finalize() throws { try base.finalize() }
     public func abort(message: String, code: Int32) -> Never { base.abort(message: message, code: code) }
 }

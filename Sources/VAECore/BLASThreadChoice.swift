@@ -4,13 +4,14 @@ import Foundation
 /// How many OpenBLAS threads each process runs, decided at start-up.
 ///
 /// OpenBLAS starts one thread per CPU it sees; with several ranks on a node every rank
-/// would start that many (2 ranks on 2 cores: 4 BLAS threads on 2 cores). And at this
-/// model's GEMM sizes (M = the rows per rank, 128 or fewer) its threads cost more than
-/// they give: scripts/bench.sh measured one process with 2 threads at 0.76x of 1 thread,
-/// while 2 ranks of 1 thread reach 1.2-1.5x. The rule:
+/// would start that many (2 ranks on 2 cores: 4 BLAS threads on 2 cores, each rank's
+/// threads waiting for the other's). The rule:
 /// - the user set OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or OMP_NUM_THREADS (the
 ///   variables OpenBLAS itself reads, in its order): keep OpenBLAS's count;
-/// - otherwise 1 thread per process: use the cores with more ranks (`mpirun -n <cores>`).
+/// - otherwise the CPUs this process may use divided by the node's ranks: a plain
+///   process on 2 CPUs runs 2 threads (scripts/bench.sh: 1.6-1.7x of 1 thread at batch
+///   128), `mpirun -n <cores>` runs 1 per rank (1.7-1.8x of one rank with the
+///   shared-memory exchange), and a rank bound to one core runs 1.
 public enum BLASThreadChoice {
     public static let userVariables = ["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"]
 
@@ -41,9 +42,11 @@ public enum BLASThreadChoice {
             return Decision(threads: nil, reason: "\(name)=\(environment[name]!) set by the user")
         }
         let ranks = ranksOnThisNode(environment: environment)
-        return Decision(threads: 1, reason: "1 per process (\(ranks) rank\(ranks == 1 ? "" : "s") on this node, "
-                        + "\(usableCPUs) usable of \(onlineCPUs) CPUs): at these GEMM sizes BLAS threads slow a step, "
-                        + "more ranks speed it up; OPENBLAS_NUM_THREADS overrides")
+        // Divided even when bound: a binding to a socket gives every rank of that socket the
+        // same CPUs. Too few threads cost speed; too many cost far more (they wait for each other).
+        let threads = max(1, usableCPUs / ranks)
+        return Decision(threads: threads, reason: "\(threads) per process (\(ranks) rank\(ranks == 1 ? "" : "s") on this node, "
+                        + "\(usableCPUs) usable of \(onlineCPUs) CPUs); OPENBLAS_NUM_THREADS overrides")
     }
 }
 

@@ -43,10 +43,10 @@ public protocol Communicator: AnyObject {
     /// Returns once every rank has called it.
     func barrier() throws
 
-    /// `byteCount` zeroed bytes mapped by every rank, when every rank of the job runs on
-    /// this node and the library offers shared memory; nil otherwise (every rank gets the
-    /// same answer). Freed by `finalize()`.
-    func allocateNodeSharedMemory(byteCount: Int) throws -> (any NodeSharedMemory)?
+    /// The job's ranks grouped by node, when every node holds the same number of ranks
+    /// and the library offers shared memory; nil otherwise (every rank gets the same
+    /// answer). Collective. Freed by `finalize()`.
+    func makeNodeGroup() throws -> (any NodeGroup)?
 
     /// Ends the communicator (MPI_Finalize). Collective: call it once, on every rank,
     /// at the end of the program and not after an unagreed failure (abort then).

@@ -21,7 +21,7 @@ public final class MPICommunicator: Communicator {
     private let world: MPI_Comm
     private let creatingThread: pthread_t
     /// Freed (collectively) by `finalize()`, before MPI_Finalize.
-    private var sharedWindows: [MPISharedWindow] = []
+    private var nodeGroups: [MPINodeGroup] = []
 
     /// MPI counts are C ints: larger buffers move in chunks of this many elements.
     static let maximumChunk = Int(Int32.max)
@@ -139,29 +139,16 @@ public final class MPICommunicator: Communicator {
 
     public func finalize() throws {
         guard !MPICommunicator.isFinalized else { return }
-        for window in sharedWindows { try window.free() }
-        sharedWindows.removeAll()
+        for group in nodeGroups { try group.free() }
+        nodeGroups.removeAll()
         try MPICommunicator.check(MPI_Finalize(), "MPI_Finalize")
     }
 
-    public func allocateNodeSharedMemory(byteCount: Int) throws -> (any NodeSharedMemory)? {
+    public func makeNodeGroup() throws -> (any NodeGroup)? {
         try checkUsable()
-        var node = vae_mpi_comm_null()
-        try MPICommunicator.check(
-            MPI_Comm_split_type(world, Int32(vae_mpi_comm_type_shared()), Int32(rank), vae_mpi_info_null(), &node),
-            "MPI_Comm_split_type")
-        var nodeSize: Int32 = 0
-        try MPICommunicator.check(MPI_Comm_size(node, &nodeSize), "MPI_Comm_size")
-        // Every rank must take the same path: one rank's node holding the whole job means
-        // every rank's does, but the agreement costs one tiny allreduce and removes the doubt.
-        let smallestNode = try allreduce(Int64(nodeSize), .min)
-        guard smallestNode == Int64(size) else {
-            try MPICommunicator.check(MPI_Comm_free(&node), "MPI_Comm_free")
-            return nil
-        }
-        let window = try MPISharedWindow(byteCount: byteCount, nodeCommunicator: node)
-        sharedWindows.append(window)
-        return window
+        guard let group = try MPINodeGroup.make(world: world, communicator: self) else { return nil }
+        nodeGroups.append(group)
+        return group
     }
 
     public func abort(message: String, code: Int32) -> Never {

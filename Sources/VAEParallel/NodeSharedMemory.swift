@@ -1,12 +1,34 @@
-/// Memory that every rank of the job maps at once: an MPI-3 shared-memory window,
-/// offered only when all ranks run on one node. The trainer keeps its parameters,
-/// optimizer state and every rank's gradient slot in it, so a step's gradients are
-/// summed by reading the other ranks' slots directly (`SharedMemoryExchange`).
+/// The ranks of the job grouped by node, for the shared-memory gradient exchange:
+/// offered when every node holds the same number of ranks. Rank `nodeRank` of each
+/// node shares memory with the other ranks of its node and forms, with the ranks of
+/// the same node rank on the other nodes, a "column" that `allreduceAcrossNodes` sums over.
+public protocol NodeGroup: AnyObject {
+    /// This rank's place on its node, `0 ..< nodeSize`.
+    var nodeRank: Int { get }
+    /// Ranks per node (the same on every node).
+    var nodeSize: Int { get }
+    /// Nodes in the job.
+    var nodeCount: Int { get }
+
+    /// `byteCount` zeroed bytes mapped by every rank of this node (collective over the
+    /// whole job, the same `byteCount` everywhere). Lives as long as the group.
+    func allocateSharedMemory(byteCount: Int) throws -> any NodeSharedMemory
+
+    /// Sums `buffer` in place over the ranks with this rank's node rank on every node
+    /// (collective over the whole job, the same count for every rank of a column).
+    /// Nothing to do, and no call into MPI, with one node.
+    func allreduceAcrossNodes(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+}
+
+/// Memory that every rank of one node maps at once (an MPI-3 shared-memory window).
+/// The trainer keeps its parameters, optimizer state and every rank's gradient slot in
+/// it, so a step's gradients are summed by reading the other ranks' slots directly
+/// (`SharedMemoryExchange`).
 public protocol NodeSharedMemory: AnyObject {
-    /// The first byte, the same memory on every rank (possibly at different addresses).
+    /// The first byte, the same memory on every rank of the node (possibly at different addresses).
     var base: UnsafeMutableRawPointer { get }
     var byteCount: Int { get }
-    /// Returns once every rank has called it; what any rank wrote before its call is
-    /// visible to every rank's reads after it (a barrier with memory synchronisation).
+    /// Returns once every rank of the node has called it; what any of them wrote before
+    /// its call is visible to every one's reads after it (a barrier with memory synchronisation).
     func synchronize() throws
 }

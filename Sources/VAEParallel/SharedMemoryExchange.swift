@@ -3,11 +3,12 @@ import VAECore
 
 /// How a step's gradients become every rank's update.
 public enum GradientExchangeChoice: String, CaseIterable, Codable, Sendable {
-    /// shared-memory when every rank runs on one node, else allreduce.
+    /// shared-memory when the nodes hold two or more ranks each (the same number), else allreduce.
     case auto
-    /// Ranks of one node sum each other's gradient slots in shared memory and each
-    /// updates 1/n of the parameters (a sharded optimizer step); no MPI message moves
-    /// the gradients.
+    /// The ranks of a node sum each other's gradient slots in shared memory, each one
+    /// range of the parameters; with several nodes, each range is then allreduced with
+    /// the same range of the other nodes. Each rank updates its range (a sharded
+    /// optimizer step). Needs the same number of ranks on every node.
     case sharedMemory = "shared-memory"
     /// One MPI_Allreduce of the fused gradient buffer, then every rank updates every
     /// parameter: works across nodes.
@@ -24,31 +25,38 @@ struct ReducedStep {
     var sumOfSquares = 0.0
 }
 
-/// The gradient exchange of ranks that share one node's memory.
+/// The gradient exchange of ranks that share a node's memory.
 ///
-/// One shared-memory window holds the parameters, the optimizer's state, one fused
-/// gradient slot per rank ([gradients | loss sums | stop | status], as the allreduce
-/// path's buffer) and each rank's partial sum of squares. Rank r owns the r-th of n
-/// contiguous ranges of the parameters. A step:
+/// On each node one shared-memory window holds the parameters, the optimizer's state,
+/// one fused gradient slot per rank of the node ([gradients | loss sums | stop |
+/// status], as the allreduce path's buffer) and each rank's partial sum of squares.
+/// Node rank r owns the r-th of k contiguous ranges of the parameters (k ranks per
+/// node). A step, "synchronize" being a barrier of the node's ranks:
 ///
 ///     every rank writes its slot            (forward and backward)
-///     synchronize                            1: every slot is complete
-///     every rank reads the slots' tails       (loss sums, stop requests, failure status)
-///     rank r sums range r over the slots, in rank order, into its own slot,
-///            and writes that range's sum of squares
+///     synchronize                            1: every slot of the node is complete
+///     every rank adds the slots' tails        (loss sums, stop requests, failure status)
+///         [several nodes: allreduce of those 5 floats across the nodes]
+///     rank r sums range r over the slots, in rank order, into its own slot
+///         [several nodes: allreduce of range r with the other nodes' node rank r]
+///         and writes that range's sum of squares
 ///     synchronize                            2: every range is reduced
-///     every rank adds the n partial sums of squares (finiteness, clipping)
+///     every rank adds the k partial sums of squares (finiteness, clipping)
 ///     rank r applies the optimizer to range r (parameters and state in the window)
 ///     synchronize                            3: the parameters are complete
 ///
-/// That is a reduce-scatter with no copy, 1/n of the optimizer work per rank (the
-/// ZeRO-1 idea), and an allgather for free: the next forward reads the window. Every
-/// rank writes only its own slot, its own partial and its own range, and reads
-/// another rank's writes only after a synchronize; between synchronizes 1 and 2 slots
-/// are only read (other ranges) or written by their owner (own range), so no rank can
-/// overwrite what another still reads.
+/// On one node that is a reduce-scatter with no copy and no message, 1/k of the
+/// optimizer work per rank (the ZeRO-1 idea), and an allgather for free: the next
+/// forward reads the window. Across nodes only the ranges travel, each rank sending
+/// 1/k of its node's gradient; every node's copy of the parameters gets the same
+/// updates. Every rank writes only its own slot, its own partial and its own range,
+/// and reads another rank's writes only after a synchronize; between synchronizes 1
+/// and 2 slots are only read (other ranges) or written by their owner (own range), so
+/// no rank can overwrite what another still reads.
 final class SharedMemoryExchange {
+    let group: any NodeGroup
     let memory: any NodeSharedMemory
+    /// This rank's place on its node, and the node's rank count.
     let rank: Int
     let size: Int
     let parameterCount: Int
@@ -65,6 +73,7 @@ final class SharedMemoryExchange {
     private var nextStateRegion = 0
     private let partialSums: UnsafeMutablePointer<Double>  // one per rank, a cache line apart
     private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
+    private let tailSums: UnsafeMutablePointer<Float>  // the node's tail sums, reduced across nodes
     private static let partialStride = 64 / MemoryLayout<Double>.stride
 
     /// Bytes of the window for these sizes.
@@ -85,11 +94,13 @@ final class SharedMemoryExchange {
         return min(first, count)..<min(last, count)
     }
 
-    init(memory: any NodeSharedMemory, rank: Int, size: Int, parameterCount: Int, slotCount: Int,
-         stateBuffers: Int) {
-        precondition(memory.byteCount >= Self.byteCount(parameterCount: parameterCount, slotCount: slotCount,
-                                                        ranks: size, stateBuffers: stateBuffers),
-                     "shared-memory window too small")
+    /// Collective: allocates the node's window.
+    init(group: any NodeGroup, parameterCount: Int, slotCount: Int, stateBuffers: Int) throws {
+        let (rank, size) = (group.nodeRank, group.nodeSize)
+        let memory = try group.allocateSharedMemory(
+            byteCount: Self.byteCount(parameterCount: parameterCount, slotCount: slotCount, ranks: size,
+                                      stateBuffers: stateBuffers))
+        self.group = group
         self.memory = memory
         self.rank = rank
         self.size = size
@@ -108,9 +119,17 @@ final class SharedMemoryExchange {
         ownRange = Self.ownedRange(rank: rank, size: size, count: parameterCount)
         slotPointers = .allocate(capacity: size)
         for (index, slot) in slots.enumerated() { slotPointers[index] = slot.pointer }
+        tailSums = .allocate(capacity: Self.tailCount)
+        tailSums.initialize(repeating: 0, count: Self.tailCount)
     }
 
-    deinit { slotPointers.deallocate() }
+    deinit {
+        slotPointers.deallocate()
+        tailSums.deallocate()
+    }
+
+    /// The slot's tail: loss, reconstruction and KL sums, stop requests, failure status.
+    private static let tailCount = 5
 
     /// This rank's slot: the fused buffer its forward and backward write.
     var localSlot: FloatBuffer { slots[rank] }
@@ -143,23 +162,28 @@ final class SharedMemoryExchange {
         local[statusIndex] = localFailure == nil ? 0 : 1
         try synchronize()
         let start = monotonicSeconds()
-        var tail = (loss: Float(0), reconstruction: Float(0), kl: Float(0), stop: Float(0), status: Float(0))
+        precondition(statusIndex == parameterCount + Self.tailCount - 1, "slot layout")
+        tailSums.update(repeating: 0, count: Self.tailCount)
         for slot in slots {
-            tail.loss += slot[parameterCount]
-            tail.reconstruction += slot[parameterCount + 1]
-            tail.kl += slot[parameterCount + 2]
-            tail.stop += slot[parameterCount + 3]
-            tail.status += slot[statusIndex]
+            for i in 0..<Self.tailCount { tailSums[i] += slot[parameterCount + i] }
         }
-        if tail.status != 0 {
-            try communicator.resolveFailure(localFailure: localFailure, reducedStatus: tail.status)
+        try group.allreduceAcrossNodes(UnsafeMutableBufferPointer(start: tailSums, count: Self.tailCount))
+        let status = tailSums[Self.tailCount - 1]
+        if status != 0 {
+            try communicator.resolveFailure(localFailure: localFailure, reducedStatus: status)
         }
-        partialSums[rank * Self.partialStride] =
-            vae_sum_slots(slotPointers, size, rank, ownRange.lowerBound, ownRange.count)
+        let nodeSumOfSquares = vae_sum_slots(slotPointers, size, rank, ownRange.lowerBound, ownRange.count)
+        if group.nodeCount > 1 {
+            let range = local.pointer + ownRange.lowerBound
+            try group.allreduceAcrossNodes(UnsafeMutableBufferPointer(start: range, count: ownRange.count))
+            partialSums[rank * Self.partialStride] = GradientClipping.sumOfSquares(range, count: ownRange.count)
+        } else {
+            partialSums[rank * Self.partialStride] = nodeSumOfSquares
+        }
         exchangeSeconds += monotonicSeconds() - start
         try synchronize()
-        var reduced = ReducedStep(loss: Double(tail.loss), reconstruction: Double(tail.reconstruction),
-                                  kl: Double(tail.kl), stopRequests: Int(tail.stop))
+        var reduced = ReducedStep(loss: Double(tailSums[0]), reconstruction: Double(tailSums[1]),
+                                  kl: Double(tailSums[2]), stopRequests: Int(tailSums[3]))
         for other in 0..<size { reduced.sumOfSquares += partialSums[other * Self.partialStride] }
         return reduced
     }

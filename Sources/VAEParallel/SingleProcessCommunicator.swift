@@ -33,7 +33,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func barrier() throws {}
 
     /// One process has nothing to share: its trainer keeps private buffers.
-    public func allocateNodeSharedMemory(byteCount: Int) throws -> (any NodeSharedMemory)? { nil }
+    public func makeNodeGroup() throws -> (any NodeGroup)? { nil }
 
     public func finalize() throws {}
 

@@ -15,8 +15,8 @@ public struct NonFiniteTraining: CollectiveError, CustomStringConvertible {
     }
 }
 
-/// `--gradient-exchange shared-memory` on a job whose ranks are not all on one node
-/// (every rank finds this at the same point).
+/// `--gradient-exchange shared-memory` on a job whose nodes hold different numbers of
+/// ranks (every rank finds this at the same point).
 public struct SharedMemoryUnavailable: CollectiveError, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
@@ -71,6 +71,10 @@ public final class Trainer {
     /// Seconds the shared-memory exchange spent synchronizing and summing slots (0 on the
     /// allreduce path, whose time a `TimedCommunicator` measures).
     public var exchangeSeconds: Double { shared?.exchangeSeconds ?? 0 }
+    /// With the shared-memory exchange: how many nodes, and ranks on each.
+    public var sharedMemoryNodes: (nodes: Int, ranksPerNode: Int)? {
+        shared.map { ($0.group.nodeCount, $0.group.nodeSize) }
+    }
 
     public init(configuration: TrainingConfiguration, communicator: any Communicator,
                 trainData: any MinibatchSource, overlapAllreduce: Bool = false,
@@ -126,19 +130,18 @@ public final class Trainer {
             throw TrainingSetupError("--overlap-allreduce overlaps the MPI allreduce: use it with --gradient-exchange allreduce or auto, not shared-memory")
         }
         guard communicator.size > 1, choice != .allreduce, !overlapAllreduce else { return nil }
-        let stateBuffers = configuration.optimizer.stateBufferCount
-        let bytes = SharedMemoryExchange.byteCount(parameterCount: parameterCount, slotCount: fusedCount,
-                                                   ranks: communicator.size, stateBuffers: stateBuffers)
-        guard let memory = try communicator.allocateNodeSharedMemory(byteCount: bytes) else {
+        guard let group = try communicator.makeNodeGroup() else {
             if choice == .sharedMemory {
-                // Every rank got the same answer from allocateNodeSharedMemory: a collective error.
-                throw SharedMemoryUnavailable("--gradient-exchange shared-memory needs every rank on one node; "
-                                         + "this job spans several (use auto or allreduce)")
+                // Every rank got the same answer from makeNodeGroup: a collective error.
+                throw SharedMemoryUnavailable("--gradient-exchange shared-memory needs the same number of ranks "
+                                              + "on every node (use auto or allreduce)")
             }
             return nil
         }
-        return SharedMemoryExchange(memory: memory, rank: communicator.rank, size: communicator.size,
-                                    parameterCount: parameterCount, slotCount: fusedCount, stateBuffers: stateBuffers)
+        // One rank per node has nobody to share with: one fused allreduce is cheaper.
+        if choice == .auto && group.nodeSize == 1 { return nil }
+        return try SharedMemoryExchange(group: group, parameterCount: parameterCount, slotCount: fusedCount,
+                                        stateBuffers: configuration.optimizer.stateBufferCount)
     }
 
     /// Every rank made its parameters from the seed; rank 0's are broadcast and

@@ -268,10 +268,14 @@ public final class TrainingRun {
         lines.append("  training \(configuration.epochs) epochs, global batch \(configuration.globalBatch), "
                      + "\(configuration.optimizer.rawValue) lr \(learningRateDescription), seed \(configuration.seed)")
         if communicator.size > 1 {
-            lines.append("  exchange " + (trainer.gradientExchange == .sharedMemory
-                ? "shared memory (every rank on one node): each rank sums and updates 1/\(communicator.size) of the parameters"
-                : (options.overlapAllreduce ? "MPI allreduce, decoder bucket overlapped with the encoder's backward"
-                                            : "MPI allreduce of the fused gradient buffer")))
+            if let (nodes, perNode) = trainer.sharedMemoryNodes {
+                lines.append("  exchange shared memory, \(nodes) node\(nodes == 1 ? "" : "s") x \(perNode) rank\(perNode == 1 ? "" : "s"): "
+                             + "each rank sums and updates 1/\(perNode) of the parameters"
+                             + (nodes > 1 ? ", its range allreduced across the nodes" : ""))
+            } else {
+                lines.append("  exchange " + (options.overlapAllreduce ? "MPI allreduce, decoder bucket overlapped with the encoder's backward"
+                                                                       : "MPI allreduce of the fused gradient buffer"))
+            }
         }
         lines.append("  output   \(options.runDirectory)")
         return lines.joined(separator: "\n")

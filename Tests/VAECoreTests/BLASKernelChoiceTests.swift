@@ -111,15 +111,22 @@ final class BLASKernelChoiceTests: XCTestCase {
         }
     }
 
-    func testEveryProcessRunsOneThreadUnlessTheUserSaysOtherwise() {
-        // Whatever the ranks per node and the CPUs: ranks, not BLAS threads, use the cores.
-        let cases: [([String: String], Int, Int)] = [
-            (["OMPI_COMM_WORLD_LOCAL_SIZE": "4"], 16, 16), (["SLURM_NTASKS_PER_NODE": "2"], 16, 16),
-            (["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], 2, 1), ([:], 2, 1), (["MPI_LOCALNRANKS": "8"], 2, 2), ([:], 64, 64),
+    func testTheRanksOfANodeShareItsCPUsUnlessTheUserSaysOtherwise() {
+        // (launcher environment, online CPUs, usable CPUs) -> threads per process
+        let cases: [([String: String], Int, Int, Int)] = [
+            ([:], 2, 2, 2),                                      // a plain process: every CPU
+            ([:], 64, 64, 64),
+            ([:], 2, 1, 1),                                      // taskset -c 0
+            (["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], 2, 2, 1),      // mpirun -n 2, unbound
+            (["OMPI_COMM_WORLD_LOCAL_SIZE": "2"], 2, 1, 1),      // mpirun -n 2 --bind-to core
+            (["OMPI_COMM_WORLD_LOCAL_SIZE": "4"], 16, 16, 4),
+            (["OMPI_COMM_WORLD_LOCAL_SIZE": "4"], 16, 8, 2),     // bound to a socket of 8 with 3 others
+            (["SLURM_NTASKS_PER_NODE": "2"], 16, 16, 8),
+            (["MPI_LOCALNRANKS": "8"], 2, 2, 1),                 // oversubscribed: never 0
         ]
-        for (environment, online, usable) in cases {
+        for (environment, online, usable, expected) in cases {
             let decision = BLASThreadChoice.decide(environment: environment, onlineCPUs: online, usableCPUs: usable)
-            XCTAssertEqual(decision.threads, 1, "\(environment), \(online) CPUs")
+            XCTAssertEqual(decision.threads, expected, "\(environment), \(online) online, \(usable) usable CPUs")
             XCTAssertTrue(decision.reason.contains("OPENBLAS_NUM_THREADS"), decision.reason)
         }
     }

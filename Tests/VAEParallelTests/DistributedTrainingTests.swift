@@ -88,6 +88,44 @@ final class DistributedTrainingTests: XCTestCase {
         }
     }
 
+    /// The multi-node shape of the shared-memory exchange, on one machine: with
+    /// VAE_DIST_RANKS_PER_NODE ranks are grouped as if on separate nodes, so each node sums
+    /// its slots in its own window and each range is allreduced across the "nodes".
+    /// 2 nodes x 2 ranks and 2 nodes x 1 rank match one rank and the allreduce exchange;
+    /// nodes of unequal size (3 ranks in nodes of 2) fall back to the allreduce under auto
+    /// and are refused, naming the reason, when shared memory is asked for.
+    func testSharedMemoryExchangeAcrossNodesMatchesOneRank() throws {
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 8), rows: 37)
+        let configuration = smallConfiguration(epochs: 3)
+        _ = try trainInProcess(configuration, data: data, out: scratch + "/one")
+        let serial = try finalParameters(scratch + "/one").parameters
+        for (ranks, perNode) in [(4, 2), (2, 1)] {
+            let out = scratch + "/nodes-\(ranks)-\(perNode)"
+            let result = try trainUnderMPI(ranks: ranks, configuration, data: data, out: out,
+                                           extraArguments: ["--gradient-exchange", "shared-memory", "--clip", "5"],
+                                           environment: ["VAE_DIST_RANKS_PER_NODE": String(perNode)])
+            XCTAssertTrue(result.standardOutput.contains("\(ranks / perNode) nodes x \(perNode) rank"), result.standardOutput)
+            let parameters = try finalParameters(out).parameters
+            XCTAssertEqual(parameters.count, serial.count)
+            let worst = zip(parameters, serial).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThanOrEqual(worst, 1e-5, "\(ranks) ranks, \(perNode) per node: differs from one rank by \(worst)")
+        }
+
+        let uneven = try trainUnderMPI(ranks: 3, configuration, data: data, out: scratch + "/uneven-auto",
+                                       environment: ["VAE_DIST_RANKS_PER_NODE": "2"])
+        XCTAssertTrue(uneven.standardOutput.contains("MPI allreduce"), uneven.standardOutput)
+        let refused = try runProcess(
+            try mpirunExecutable(),
+            ["-n", "3", "--oversubscribe", "--bind-to", "none", try vaeDistBinary().path]
+                + trainArguments(configuration, data: data, out: scratch + "/uneven-shared")
+                + ["--gradient-exchange", "shared-memory"],
+            environment: childEnvironment(["VAE_DIST_RANKS_PER_NODE": "2"]), timeout: 60)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.standardError.contains("same number of ranks on every node"), refused.standardError)
+    }
+
     /// The ranges each rank of the shared-memory exchange owns cover the parameters once,
     /// on 64-byte boundaries, for any rank count (more ranks than cache lines included).
     func testSharedMemoryRangesPartitionTheParameters() {

@@ -53,13 +53,13 @@ func trainInProcess(_ configuration: TrainingConfiguration, data: String, out: S
 
 /// Trains with `ranks` MPI ranks through the real binary.
 func trainUnderMPI(ranks: Int, _ configuration: TrainingConfiguration, data: String, out: String,
-                   extraArguments: [String] = [],
+                   extraArguments: [String] = [], environment: [String: String] = [:],
                    file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
     let result = try runProcess(
         try mpirunExecutable(),
         ["-n", String(ranks), "--oversubscribe", "--bind-to", "none", try vaeDistBinary().path]
             + trainArguments(configuration, data: data, out: out) + extraArguments,
-        environment: childEnvironment(), timeout: 120, file: file, line: line)
+        environment: childEnvironment(environment), timeout: 120, file: file, line: line)
     XCTAssertEqual(result.status, 0, "mpirun -n \(ranks) train failed:\n\(result.standardError)", file: file, line: line)
     return result
 }
