@@ -59,6 +59,26 @@ public struct Dense: Sendable, Equatable {
         }
     }
 
+    /// dL/d(input) [rows, in] = dY [rows, out] W [out, in], computed as its transpose
+    /// W^T dY^T into `scratch` [in, rows] and copied back: the same sums, with the rows as
+    /// the GEMM's column-major M. OpenBLAS 0.3.21's small-matrix kernel (m n k <= 100^3)
+    /// mallocs on every call whose column-major M leaves 1-8 past a multiple of 16; for
+    /// the latent gradient that M would be Z (20 by default), so a rank holding fewer
+    /// than 128 rows (every rank of `mpirun -n 2` at batch 128, or the last short batch)
+    /// allocated on every step. The rows are 64, 96, 128...: multiples of 16.
+    public func inputGradientThroughTranspose(
+        outputGradient: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>
+    ) {
+        // scratch [in, rows] = W^T [in, out] x dY^T [out, rows]
+        sgemm(transposeA: true, transposeB: true, m: inFeatures, n: rows, k: outFeatures,
+              a: parameters + weightOffset, lda: inFeatures, b: outputGradient, ldb: outFeatures,
+              beta: 0, c: scratch, ldc: rows)
+        for row in 0..<rows {
+            for column in 0..<inFeatures { inputGradient[row * inFeatures + column] = scratch[column * rows + row] }
+        }
+    }
+
     // MARK: Restricted to the active units of ReLU layers (ActiveUnits)
 
     /// `forward` for an input that is the compact [rows, inputUnits.count] output of a

@@ -55,6 +55,7 @@ public final class ELBOObjective {
     private let decoderOutput: FloatBuffer           // [maxRows * L, D]; becomes its own gradient
     // Gradients w.r.t. activations.
     private let latentGradient: FloatBuffer          // [maxRows * L, Z]
+    private let latentGradientTransposed: FloatBuffer // [Z, maxRows * L]: see Dense.inputGradientThroughTranspose
     private let headGradient: FloatBuffer            // [maxRows, 2Z]
     private let gradientScratch: (FloatBuffer, FloatBuffer)  // [maxRows * L, widest hidden]
     // Learned per-pixel variance (nil unless the architecture has decoder.logvar).
@@ -96,6 +97,7 @@ public final class ELBOObjective {
         decoderActivations = decoder.map { FloatBuffer(count: draws * $0.outFeatures) }
         decoderOutput = FloatBuffer(count: draws * architecture.dataDimension)
         latentGradient = FloatBuffer(count: draws * z)
+        latentGradientTransposed = FloatBuffer(count: draws * z)
         headGradient = FloatBuffer(count: maxRows * 2 * z)
         let widest = architecture.hiddenSizes.max() ?? 0
         gradientScratch = (FloatBuffer(count: draws * widest), FloatBuffer(count: draws * widest))
@@ -322,9 +324,13 @@ public final class ELBOObjective {
             let layerInput = index == 0 ? UnsafePointer(latent.pointer)
                                         : UnsafePointer(decoderActivations[index - 1].pointer)
             let inputGradient = index == 0 ? latentGradient.pointer : scratch.0.pointer
-            layer.backward(input: layerInput, outputGradient: upstream, rows: drawRows,
-                           parameters: parameters, gradients: gradients, inputGradient: inputGradient)
-            if index > 0 {
+            layer.backward(input: layerInput, outputGradient: upstream, rows: drawRows, parameters: parameters,
+                           gradients: gradients, inputGradient: index == 0 ? nil : inputGradient)
+            if index == 0 {
+                layer.inputGradientThroughTranspose(outputGradient: upstream, rows: drawRows, parameters: parameters,
+                                                    scratch: latentGradientTransposed.pointer,
+                                                    inputGradient: latentGradient.pointer)
+            } else {
                 architecture.activation.backward(
                     gradient: inputGradient, output: decoderActivations[index - 1].pointer,
                     count: drawRows * layer.inFeatures)
