@@ -45,11 +45,15 @@ if [ "$quick" = 1 ]; then
     short=(--quick)
     counting=(--quick)
     reference=(--epochs 2 --steps-limit 30)
+    pair=(--quick)
+    pair_reference=(--epochs 1 --steps-limit 30)
 else
     long=(--data fashion-mnist --epochs 10)
     short=(--data fashion-mnist --epochs 5)
     counting=(--data fashion-mnist --epochs 2)
     reference=(--epochs 5)
+    pair=(--data fashion-mnist --epochs 3 --ceiling-seconds 0)
+    pair_reference=(--epochs 3)
 fi
 
 # vae-dist NAME [launcher words...] -- [bench options...]
@@ -129,6 +133,13 @@ reference_bench() {
 reference_bench jax_t1_jit bench_jax.py --threads 1 "${reference[@]}"
 reference_bench jax_t1_scan bench_jax.py --threads 1 --scan "${reference[@]}"
 reference_bench jax_t2_scan bench_jax.py --threads 2 --scan "${reference[@]}"
+# Paired two-CPU runs: this VM's speed with both CPUs busy drifts between two modes
+# within minutes (docs/performance.md), so runs minutes apart may compare different
+# machines. Adjacent runs share the mode: the summary takes the median of the pairs' ratios.
+for round in 1 2 3; do
+    vae_dist_bench "pair${round}_vae_r2t1" "${two_ranks[@]}" -- "${pair[@]}"
+    reference_bench "pair${round}_jax_t2_scan" bench_jax.py --threads 2 --scan "${pair_reference[@]}"
+done
 reference_bench torch_t1_ftz bench_torch.py --threads 1 --ftz "${reference[@]}"
 reference_bench torch_t1 bench_torch.py --threads 1 "${reference[@]}"
 reference_bench torch_t2_ftz bench_torch.py --threads 2 --ftz "${reference[@]}"

@@ -8,7 +8,7 @@ import VAEParallel
 struct MPICheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mpi-check",
-        abstract: "Check that MPI works for vae-dist and time the gradient allreduce.",
+        abstract: "Check that MPI works for vae-dist and time the gradient exchanges.",
         discussion: """
             Run it the way you will run training, e.g. `mpirun -n 8 vae-dist mpi-check` \
             or `srun vae-dist mpi-check`. Exits non-zero with the failing rank's message \
@@ -94,7 +94,25 @@ struct MPICheck: ParsableCommand {
 
         let timing = try AllreduceTiming.measure(on: communicator, floatCount: floats, repetitions: repetitions)
         report(describe(timing))
+        if communicator.size > 1 {
+            if let shared = try SharedExchangeTiming.measure(on: communicator, floatCount: floats, repetitions: repetitions) {
+                report(describe(shared))
+            } else {
+                report("shared-memory exchange: not available (the nodes hold different numbers of ranks); "
+                       + "training uses the allreduce")
+            }
+        }
         report("mpi-check: all checks passed")
+    }
+
+    private func describe(_ timing: SharedExchangeTiming) -> String {
+        let milliseconds = { (seconds: Double) in String(format: "%.3f", seconds * 1e3) }
+        let nodes = "\(timing.nodes) node\(timing.nodes == 1 ? "" : "s") x \(timing.ranksPerNode) rank\(timing.ranksPerNode == 1 ? "" : "s")"
+        let use = timing.ranksPerNode > 1 ? "what training uses by default"
+                                          : "training uses the allreduce unless --gradient-exchange shared-memory"
+        return "shared-memory exchange (\(nodes), \(use)), \(timing.floatCount) floats, "
+            + "\(timing.seconds.count) runs: median \(milliseconds(timing.median)) ms (min \(milliseconds(timing.fastest)), "
+            + "max \(milliseconds(timing.slowest)))"
     }
 
     private func describe(_ timing: AllreduceTiming) -> String {

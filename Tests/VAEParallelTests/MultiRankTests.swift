@@ -26,7 +26,27 @@ final class MultiRankTests: XCTestCase {
                 XCTAssertTrue(output.contains("rank \(rank) of \(ranks) on "), "n = \(ranks): no line for rank \(rank)")
             }
             XCTAssertEqual(output.components(separatedBy: "\nok   ").count - 1, 10, "n = \(ranks): checks run:\n\(output)")
+            if ranks > 1 {
+                XCTAssertTrue(output.contains("shared-memory exchange (1 node x \(ranks) ranks, what training uses by default)"),
+                              "n = \(ranks): the exchange is checked and timed:\n\(output)")
+            }
             XCTAssertTrue(output.contains("mpi-check: all checks passed"), "n = \(ranks):\n\(output)")
+        }
+    }
+
+    /// The shared-memory exchange over "nodes" made with VAE_DIST_RANKS_PER_NODE: each node
+    /// sums in its own window and the ranges are allreduced across; the check verifies every
+    /// reduced value. Nodes of unequal size say the exchange is not available.
+    func testMPICheckVerifiesTheSharedMemoryExchangeAcrossNodes() throws {
+        for (ranks, perNode, expected) in [(4, 2, "shared-memory exchange (2 nodes x 2 ranks, what training uses by default)"),
+                                           (2, 1, "shared-memory exchange (2 nodes x 1 rank, training uses the allreduce"),
+                                           (3, 2, "shared-memory exchange: not available")] {
+            let result = try runProcess(try mpirunExecutable(),
+                                        ["-n", "\(ranks)", "--oversubscribe", try vaeDistBinary().path, "mpi-check"] + quickTiming,
+                                        environment: childEnvironment(["VAE_DIST_RANKS_PER_NODE": "\(perNode)"]))
+            XCTAssertEqual(result.status, 0, "n = \(ranks), \(perNode) per node: \(result.standardError)")
+            XCTAssertTrue(result.standardOutput.contains(expected), "n = \(ranks), \(perNode) per node:\n\(result.standardOutput)")
+            XCTAssertTrue(result.standardOutput.contains("mpi-check: all checks passed"))
         }
     }
 
