@@ -133,9 +133,10 @@ reference_bench() {
 reference_bench jax_t1_jit bench_jax.py --threads 1 "${reference[@]}"
 reference_bench jax_t1_scan bench_jax.py --threads 1 --scan "${reference[@]}"
 reference_bench jax_t2_scan bench_jax.py --threads 2 --scan "${reference[@]}"
-# Paired two-CPU runs: this VM's speed with both CPUs busy drifts between two modes
-# within minutes (docs/performance.md), so runs minutes apart may compare different
-# machines. Adjacent runs share the mode: the summary takes the median of the pairs' ratios.
+# More two-CPU runs, alternating: this VM's speed with both CPUs busy flips between a fast
+# and a slow mode within seconds to minutes (docs/performance.md), so one run of each may
+# compare different machines. The summary also compares the best epoch of each framework
+# over all its two-CPU runs: the fast mode against the fast mode.
 for round in 1 2 3; do
     vae_dist_bench "pair${round}_vae_r2t1" "${two_ranks[@]}" -- "${pair[@]}"
     reference_bench "pair${round}_jax_t2_scan" bench_jax.py --threads 2 --scan "${pair_reference[@]}"

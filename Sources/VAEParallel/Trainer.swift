@@ -121,7 +121,7 @@ public final class Trainer {
         }
     }
 
-    /// The shared-memory exchange when `choice` allows it and every rank runs on this node.
+    /// The shared-memory exchange when `choice` allows it and every node holds the same number of ranks.
     private static func makeSharedExchange(
         choice: GradientExchangeChoice, overlapAllreduce: Bool, communicator: any Communicator,
         configuration: TrainingConfiguration, parameterCount: Int, fusedCount: Int
