@@ -57,6 +57,15 @@ final class MPINodeGroup: NodeGroup {
         columnCommunicator = column
     }
 
+    /// Open MPI 4.1 backs shared windows with files in /dev/shm (a tmpfs).
+    static let sharedMemoryDirectory = "/dev/shm"
+
+    func sharedMemoryShortage(byteCount: Int) -> String? {
+        guard let available = SharedMemorySpace.availableBytes(in: Self.sharedMemoryDirectory) else { return nil }
+        // Every rank of the node asks at once for the node's one window: compare the whole.
+        return SharedMemorySpace.shortage(needed: byteCount, available: available, directory: Self.sharedMemoryDirectory)
+    }
+
     func allocateSharedMemory(byteCount: Int) throws -> any NodeSharedMemory {
         let window = try MPISharedWindow(byteCount: byteCount, nodeCommunicator: nodeCommunicator)
         windows.append(window)

@@ -10,6 +10,11 @@ public protocol NodeGroup: AnyObject {
     /// Nodes in the job.
     var nodeCount: Int { get }
 
+    /// Why `byteCount` bytes of shared memory would not fit on this node (nil when they
+    /// would, or when it cannot be told): a full or small /dev/shm (64 MB in many
+    /// containers) must become a message, not a bus error when the window is first touched.
+    func sharedMemoryShortage(byteCount: Int) -> String?
+
     /// `byteCount` zeroed bytes mapped by every rank of this node (collective over the
     /// whole job, the same `byteCount` everywhere). Lives as long as the group.
     func allocateSharedMemory(byteCount: Int) throws -> any NodeSharedMemory

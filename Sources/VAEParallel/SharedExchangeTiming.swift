@@ -14,16 +14,31 @@ public struct SharedExchangeTiming: Sendable {
     public var fastest: Double { seconds.min() ?? 0 }
     public var slowest: Double { seconds.max() ?? 0 }
 
-    /// Nil on every rank when the exchange is not available (one process, or nodes that
-    /// hold different numbers of ranks). Checks every reduced value (each rank's range
-    /// must sum to the number of ranks) and the sum of squares; a wrong result on any
-    /// rank throws the agreed `RankFailure` on every rank.
+    public enum Outcome: Sendable {
+        case measured(SharedExchangeTiming)
+        /// Why not, the same on every rank's verdict: one process, nodes holding different
+        /// numbers of ranks, or too little shared memory.
+        case unavailable(String)
+    }
+
+    /// Checks every reduced value (each rank's range must sum to the number of ranks) and
+    /// the sum of squares; a wrong result on any rank throws the agreed `RankFailure` on
+    /// every rank.
     public static func measure(
         on communicator: any Communicator, floatCount: Int, repetitions: Int, warmUp: Int = 2
-    ) throws -> SharedExchangeTiming? {
+    ) throws -> Outcome {
         precondition(floatCount > 0 && repetitions > 0)
-        guard communicator.size > 1, let group = try communicator.makeNodeGroup() else { return nil }
+        guard communicator.size > 1 else { return .unavailable("one process") }
+        guard let group = try communicator.makeNodeGroup() else {
+            return .unavailable("the nodes hold different numbers of ranks")
+        }
         let tail = 5
+        let bytes = SharedMemoryExchange.byteCount(parameterCount: floatCount, slotCount: floatCount + tail,
+                                                   ranks: group.nodeSize, stateBuffers: 0)
+        let shortage = group.sharedMemoryShortage(byteCount: bytes)
+        if try communicator.allreduce(Int64(shortage == nil ? 0 : 1), .max) != 0 {
+            return .unavailable(shortage ?? "another node lacks shared memory for it")
+        }
         let exchange = try SharedMemoryExchange(group: group, parameterCount: floatCount,
                                                 slotCount: floatCount + tail, stateBuffers: 0)
         let expected = Float(communicator.size)
@@ -53,7 +68,7 @@ public struct SharedExchangeTiming: Sendable {
             }
         }
         try communicator.agreeOnFailure(complaint)
-        return SharedExchangeTiming(floatCount: floatCount, nodes: group.nodeCount, ranksPerNode: group.nodeSize,
-                                    seconds: seconds)
+        return .measured(SharedExchangeTiming(floatCount: floatCount, nodes: group.nodeCount,
+                                              ranksPerNode: group.nodeSize, seconds: seconds))
     }
 }

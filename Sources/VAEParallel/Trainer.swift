@@ -71,6 +71,8 @@ public final class Trainer {
     /// Seconds the shared-memory exchange spent synchronizing and summing slots (0 on the
     /// allreduce path, whose time a `TimedCommunicator` measures).
     public var exchangeSeconds: Double { shared?.exchangeSeconds ?? 0 }
+    /// Why `auto` did not take the shared-memory exchange when it could have (for the banner).
+    public let exchangeNote: String?
     /// With the shared-memory exchange: how many nodes, and ranks on each.
     public var sharedMemoryNodes: (nodes: Int, ranksPerNode: Int)? {
         shared.map { ($0.group.nodeCount, $0.group.nodeSize) }
@@ -94,10 +96,12 @@ public final class Trainer {
         batch = FloatBuffer(count: rows * configuration.architecture.dataDimension)
         rowIndices = [Int](repeating: 0, count: rows)
 
-        let shared = try Self.makeSharedExchange(choice: gradientExchange, overlapAllreduce: overlapAllreduce,
+        var exchangeNote: String?
+        let shared = try Self.makeSharedExchange(exchangeNote: &exchangeNote, choice: gradientExchange, overlapAllreduce: overlapAllreduce,
                                                  communicator: communicator, configuration: configuration,
                                                  parameterCount: layout.totalCount, fusedCount: fusedCount)
         self.shared = shared
+        self.exchangeNote = exchangeNote
         self.gradientExchange = shared == nil ? .allreduce : .sharedMemory
         if let shared {
             parameters = shared.parameters
@@ -122,7 +126,7 @@ public final class Trainer {
     }
 
     /// The shared-memory exchange when `choice` allows it and every node holds the same number of ranks.
-    private static func makeSharedExchange(
+    private static func makeSharedExchange(exchangeNote: inout String?, 
         choice: GradientExchangeChoice, overlapAllreduce: Bool, communicator: any Communicator,
         configuration: TrainingConfiguration, parameterCount: Int, fusedCount: Int
     ) throws -> SharedMemoryExchange? {
@@ -140,8 +144,22 @@ public final class Trainer {
         }
         // One rank per node has nobody to share with: one fused allreduce is cheaper.
         if choice == .auto && group.nodeSize == 1 { return nil }
+        let stateBuffers = configuration.optimizer.stateBufferCount
+        let bytes = SharedMemoryExchange.byteCount(parameterCount: parameterCount, slotCount: fusedCount,
+                                                   ranks: group.nodeSize, stateBuffers: stateBuffers)
+        // Every rank takes the same path: one node short of room sends every rank to the allreduce.
+        let shortage = group.sharedMemoryShortage(byteCount: bytes)
+        if try communicator.allreduce(Int64(shortage == nil ? 0 : 1), .max) != 0 {
+            let reason = shortage ?? "another node lacks room for the shared-memory exchange"
+            if choice == .sharedMemory {
+                throw SharedMemoryUnavailable("--gradient-exchange shared-memory: \(reason); enlarge it "
+                                              + "(e.g. docker run --shm-size) or use --gradient-exchange allreduce or auto")
+            }
+            exchangeNote = "shared memory not used: " + reason
+            return nil
+        }
         return try SharedMemoryExchange(group: group, parameterCount: parameterCount, slotCount: fusedCount,
-                                        stateBuffers: configuration.optimizer.stateBufferCount)
+                                        stateBuffers: stateBuffers)
     }
 
     /// Every rank made its parameters from the seed; rank 0's are broadcast and

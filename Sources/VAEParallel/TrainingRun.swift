@@ -274,7 +274,8 @@ public final class TrainingRun {
                              + (nodes > 1 ? ", its range allreduced across the nodes" : ""))
             } else {
                 lines.append("  exchange " + (options.overlapAllreduce ? "MPI allreduce, decoder bucket overlapped with the encoder's backward"
-                                                                       : "MPI allreduce of the fused gradient buffer"))
+                                                                       : "MPI allreduce of the fused gradient buffer")
+                             + (trainer.exchangeNote.map { " (\($0))" } ?? ""))
             }
         }
         lines.append("  output   \(options.runDirectory)")

@@ -95,11 +95,11 @@ struct MPICheck: ParsableCommand {
         let timing = try AllreduceTiming.measure(on: communicator, floatCount: floats, repetitions: repetitions)
         report(describe(timing))
         if communicator.size > 1 {
-            if let shared = try SharedExchangeTiming.measure(on: communicator, floatCount: floats, repetitions: repetitions) {
+            switch try SharedExchangeTiming.measure(on: communicator, floatCount: floats, repetitions: repetitions) {
+            case .measured(let shared):
                 report(describe(shared))
-            } else {
-                report("shared-memory exchange: not available (the nodes hold different numbers of ranks); "
-                       + "training uses the allreduce")
+            case .unavailable(let reason):
+                report("shared-memory exchange: not available (\(reason)); training uses the allreduce")
             }
         }
         report("mpi-check: all checks passed")

@@ -254,3 +254,56 @@ final class LearningRateScalingTrainingTests: XCTestCase {
                           try finalParameters(scratch + "/plain").parameters)
     }
 }
+
+/// Too little /dev/shm must become a message and the allreduce, not a bus error.
+final class SharedMemorySpaceTests: XCTestCase {
+    func testShortageNamesTheDirectoryAndBothSizes() throws {
+        XCTAssertNil(SharedMemorySpace.shortage(needed: 100_000_000, available: 200_000_000, directory: "/dev/shm"))
+        let message = try XCTUnwrap(SharedMemorySpace.shortage(needed: 91_200_000, available: 64_000_000, directory: "/dev/shm"))
+        XCTAssertTrue(message.contains("/dev/shm has 64.0 MB free"), message)
+        XCTAssertTrue(message.contains("needs 91.2 MB"), message)
+        // Within the 5% margin counts as short: the library adds its own headers.
+        XCTAssertNotNil(SharedMemorySpace.shortage(needed: 100, available: 102, directory: "/dev/shm"))
+    }
+
+    /// A 4 MB /dev/shm (in a private mount namespace) cannot hold two ranks' window: auto
+    /// trains over the allreduce and says why; asking for shared memory is refused.
+    func testTooLittleSharedMemoryFallsBackToTheAllreduceOrIsRefused() throws {
+        let unshare = URL(fileURLWithPath: "/usr/bin/unshare")
+        guard FileManager.default.isExecutableFile(atPath: unshare.path),
+              (try? runProcess(unshare, ["-m", "sh", "-c", "mount -t tmpfs -o size=6m tmpfs /dev/shm"],
+                               environment: childEnvironment(), timeout: 30).status) == 0
+        else { throw XCTSkip("no private mount namespace here (unshare -m and mount need privileges)") }
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 10, seed: 9), rows: 37)
+        // Two hidden layers of 400: 332,014 parameters, a 6.6 MB window at two ranks (3 parameter-sized
+        // buffers and 2 slots), which a 4 MB /dev/shm cannot hold.
+        var configuration = smallConfiguration(epochs: 1)
+        configuration.architecture = ModelArchitecture(dataDimension: 10, hiddenSizes: [400, 400], latentDimension: 2,
+                                                       activation: .relu)
+        let mpirun = try mpirunExecutable().path, binary = try vaeDistBinary().path
+        func train(_ extra: [String], out: String) throws -> ProcessResult {
+            let command = ([mpirun, "-n", "2", "--oversubscribe", "--bind-to", "none", binary]
+                + trainArguments(configuration, data: data, out: out) + extra)
+                .map { "'" + $0 + "'" }.joined(separator: " ")
+            return try runProcess(unshare, ["-m", "sh", "-c", "mount -t tmpfs -o size=4m tmpfs /dev/shm && exec " + command],
+                                  environment: childEnvironment(), timeout: 120)
+        }
+        let fallback = try train([], out: scratch + "/auto")
+        XCTAssertEqual(fallback.status, 0, fallback.standardError)
+        XCTAssertTrue(fallback.standardOutput.contains("MPI allreduce of the fused gradient buffer (shared memory not used: /dev/shm has"),
+                      fallback.standardOutput)
+        let refused = try train(["--gradient-exchange", "shared-memory"], out: scratch + "/shared")
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.standardError.contains("--gradient-exchange shared-memory: /dev/shm has"), refused.standardError)
+        XCTAssertTrue(refused.standardError.contains("docker run --shm-size"), refused.standardError)
+    }
+
+    func testThisMachineReportsItsSharedMemory() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/shm") else { throw XCTSkip("no /dev/shm here") }
+        let available = try XCTUnwrap(SharedMemorySpace.availableBytes(in: "/dev/shm"))
+        XCTAssertGreaterThan(available, 0)
+        XCTAssertNil(SharedMemorySpace.availableBytes(in: "/nonexistent/vae-dist"))
+    }
+}

@@ -1,0 +1,19 @@
+import Foundation
+
+/// Room for a shared-memory window in a tmpfs such as /dev/shm.
+enum SharedMemorySpace {
+    /// Free bytes for an unprivileged writer, or nil when the directory cannot be asked.
+    static func availableBytes(in directory: String) -> Int? {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
+    /// The message when `needed` bytes (with a 5% margin for the library's own headers
+    /// and other jobs' small segments) do not fit in `available`.
+    static func shortage(needed: Int, available: Int, directory: String) -> String? {
+        guard Double(available) < Double(needed) * 1.05 else { return nil }
+        let megabytes = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1e6) }
+        return "\(directory) has \(megabytes(available)) free and the shared-memory exchange needs \(megabytes(needed))"
+    }
+}
