@@ -10,8 +10,9 @@ import Foundation
 ///   variables OpenBLAS itself reads, in its order): keep OpenBLAS's count;
 /// - otherwise the CPUs this process may use divided by the node's ranks: a plain
 ///   process on 2 CPUs runs 2 threads (scripts/bench.sh: 1.6-1.7x of 1 thread at batch
-///   128), `mpirun -n <cores>` runs 1 per rank (1.7-1.8x of one rank with the
-///   shared-memory exchange), and a rank bound to one core runs 1.
+///   128 on the project's VM, in its fast mode: docs/performance.md), `mpirun -n <cores>`
+///   runs 1 per rank (1.7-1.8x of one rank with the shared-memory exchange), and a rank
+///   bound to one core runs 1.
 public enum BLASThreadChoice {
     public static let userVariables = ["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"]
 

@@ -2,6 +2,37 @@ import XCTest
 @testable import VAECore
 
 final class OptimizerTests: XCTestCase {
+    /// The sharded update of the shared-memory exchange: each rank's optimizer updates its
+    /// range, all of them over the same state buffers. Three steps of two half-range
+    /// optimizers equal three steps of one optimizer bitwise, for every kind.
+    func testRangeStepsOfTwoShardsEqualTheWholeStep() {
+        let count = 37
+        let initial = (0..<count).map { Float(sin(Double($0))) }
+        let gradients = (0..<3).map { step in FloatBuffer((0..<count).map { Float(cos(Double($0 * (step + 2)))) }) }
+        for kind in OptimizerKind.allCases {
+            let whole = FloatBuffer(initial)
+            let single = kind.make(parameterCount: count, learningRate: 0.01, weightDecay: 0.001, momentum: 0.9)
+            let sharded = FloatBuffer(initial)
+            var stateBuffers: [FloatBuffer] = []
+            let firstShard = kind.make(parameterCount: count, learningRate: 0.01, weightDecay: 0.001, momentum: 0.9,
+                                       allocate: { let buffer = FloatBuffer(count: $0); stateBuffers.append(buffer); return buffer })
+            var next = 0
+            let secondShard = kind.make(parameterCount: count, learningRate: 0.01, weightDecay: 0.001, momentum: 0.9,
+                                        allocate: { _ in defer { next += 1 }; return stateBuffers[next] })
+            XCTAssertEqual(stateBuffers.count, kind.stateBufferCount)
+            for gradient in gradients {
+                single.step(parameters: whole, gradients: gradient, gradientScale: 0.5)
+                firstShard.step(parameters: sharded, gradients: gradient, gradientScale: 0.5, range: 0..<16)
+                secondShard.step(parameters: sharded, gradients: gradient, gradientScale: 0.5, range: 16..<count)
+            }
+            XCTAssertEqual(sharded.array.map(\.bitPattern), whole.array.map(\.bitPattern), "\(kind)")
+            for ((_, shared), (name, own)) in zip(firstShard.state, single.state) {
+                XCTAssertEqual(shared.array.map(\.bitPattern), own.array.map(\.bitPattern), "\(kind) \(name)")
+            }
+            XCTAssertNotEqual(sharded.array, initial, "\(kind) moved nothing")
+        }
+    }
+
     func testAdamFirstStepMovesEachParameterByTheLearningRate() {
         // With bias correction, step 1 is lr * g / (|g| + eps): a move of lr against the sign.
         let adam = Adam(parameterCount: 3, learningRate: 0.01)
