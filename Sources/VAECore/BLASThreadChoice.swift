@@ -30,19 +30,27 @@ public enum BLASThreadChoice {
         }
     }
 
-    /// Ranks of this job on this node, from the launcher's environment (1 without one).
-    public static func ranksOnThisNode(environment: [String: String]) -> Int {
+    /// Ranks of this job on this node, from the launcher's environment: 1 without a
+    /// launcher, nil under a launcher that does not say (then nobody knows how many
+    /// ranks share the CPUs).
+    public static func ranksOnThisNode(environment: [String: String]) -> Int? {
         for name in ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"] {
             if let value = environment[name].flatMap({ Int($0) }), value >= 1 { return value }
         }
-        return 1
+        let launched = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK", "SLURM_STEP_NUM_TASKS"]
+            .contains { environment[$0] != nil }
+        return launched ? nil : 1
     }
 
     public static func decide(environment: [String: String], onlineCPUs: Int, usableCPUs: Int) -> Decision {
         if let name = userVariables.first(where: { !(environment[$0] ?? "").isEmpty }) {
             return Decision(threads: nil, reason: "\(name)=\(environment[name]!) set by the user")
         }
-        let ranks = ranksOnThisNode(environment: environment)
+        guard let ranks = ranksOnThisNode(environment: environment) else {
+            // `srun` without --ntasks-per-node, say: 32 unbound ranks must not start 64 threads each.
+            return Decision(threads: 1, reason: "1 per process (a launcher that does not say how many ranks share this "
+                            + "node's \(usableCPUs) usable CPUs); OPENBLAS_NUM_THREADS overrides")
+        }
         // Divided even when bound: a binding to a socket gives every rank of that socket the
         // same CPUs. Too few threads cost speed; too many cost far more (they wait for each other).
         let threads = max(1, usableCPUs / ranks)

@@ -123,6 +123,8 @@ final class BLASKernelChoiceTests: XCTestCase {
             (["OMPI_COMM_WORLD_LOCAL_SIZE": "4"], 16, 8, 2),     // bound to a socket of 8 with 3 others
             (["SLURM_NTASKS_PER_NODE": "2"], 16, 16, 8),
             (["MPI_LOCALNRANKS": "8"], 2, 2, 1),                 // oversubscribed: never 0
+            (["SLURM_STEP_NUM_TASKS": "64", "SLURM_PROCID": "3"], 64, 64, 1),  // srun, ranks per node unknown
+            (["PMIX_RANK": "0"], 16, 16, 1),
         ]
         for (environment, online, usable, expected) in cases {
             let decision = BLASThreadChoice.decide(environment: environment, onlineCPUs: online, usableCPUs: usable)
