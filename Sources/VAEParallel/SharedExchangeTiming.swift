@@ -28,19 +28,12 @@ public struct SharedExchangeTiming: Sendable {
         on communicator: any Communicator, floatCount: Int, repetitions: Int, warmUp: Int = 2
     ) throws -> Outcome {
         precondition(floatCount > 0 && repetitions > 0)
-        guard communicator.size > 1 else { return .unavailable("one process") }
-        guard let group = try communicator.makeNodeGroup() else {
-            return .unavailable("the nodes hold different numbers of ranks")
+        let exchange: SharedMemoryExchange
+        switch try SharedMemoryExchange.open(communicator: communicator, parameterCount: floatCount, stateBuffers: 0,
+                                             requireSharing: false) {
+        case .opened(let opened): exchange = opened
+        case .unavailable(let reason): return .unavailable(reason)
         }
-        let tail = 5
-        let bytes = SharedMemoryExchange.byteCount(parameterCount: floatCount, slotCount: floatCount + tail,
-                                                   ranks: group.nodeSize, stateBuffers: 0)
-        let shortage = group.sharedMemoryShortage(byteCount: bytes)
-        if try communicator.allreduce(Int64(shortage == nil ? 0 : 1), .max) != 0 {
-            return .unavailable(shortage ?? "another node lacks shared memory for it")
-        }
-        let exchange = try SharedMemoryExchange(group: group, parameterCount: floatCount,
-                                                slotCount: floatCount + tail, stateBuffers: 0)
         let expected = Float(communicator.size)
         var seconds = [Double]()
         var complaint: String?
@@ -48,7 +41,7 @@ public struct SharedExchangeTiming: Sendable {
         for repetition in 0 ..< warmUp + repetitions {
             let slot = exchange.localSlot
             slot.pointer.update(repeating: 1, count: floatCount)
-            (slot.pointer + floatCount).update(repeating: 0, count: tail)
+            (slot.pointer + floatCount).update(repeating: 0, count: FusedTail.count)
             try communicator.barrier()
             var reduced = ReducedStep()
             let elapsed = try clock.measure {
@@ -68,7 +61,7 @@ public struct SharedExchangeTiming: Sendable {
             }
         }
         try communicator.agreeOnFailure(complaint)
-        return .measured(SharedExchangeTiming(floatCount: floatCount, nodes: group.nodeCount,
-                                              ranksPerNode: group.nodeSize, seconds: seconds))
+        return .measured(SharedExchangeTiming(floatCount: floatCount, nodes: exchange.group.nodeCount,
+                                              ranksPerNode: exchange.size, seconds: seconds))
     }
 }

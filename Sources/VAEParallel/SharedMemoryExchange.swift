@@ -15,6 +15,14 @@ public enum GradientExchangeChoice: String, CaseIterable, Codable, Sendable {
     case allreduce
 }
 
+/// The fused buffer's tail after the P gradients: [loss, reconstruction, KL sums | stop
+/// requests | failure status], reduced with them (one allreduce, or the slots' sums).
+/// The status comes last: `allreduceSum(_:reportingFailure:)` owns the last element.
+enum FusedTail {
+    static let loss = 0, reconstruction = 1, kl = 2, stop = 3, status = 4
+    static let count = 5
+}
+
 /// The sums a step's exchange gives every rank, identical on all of them.
 struct ReducedStep {
     var loss = 0.0
@@ -23,6 +31,17 @@ struct ReducedStep {
     var stopRequests = 0
     /// Of the summed gradient, in double: non-finite exactly when a gradient is.
     var sumOfSquares = 0.0
+
+    init() {}
+
+    /// The sums in a reduced tail (`FusedTail`).
+    init(tail: UnsafePointer<Float>, sumOfSquares: Double) {
+        loss = Double(tail[FusedTail.loss])
+        reconstruction = Double(tail[FusedTail.reconstruction])
+        kl = Double(tail[FusedTail.kl])
+        stopRequests = Int(tail[FusedTail.stop])
+        self.sumOfSquares = sumOfSquares
+    }
 }
 
 /// The gradient exchange of ranks that share a node's memory.
@@ -56,9 +75,6 @@ struct ReducedStep {
 final class SharedMemoryExchange {
     let group: any NodeGroup
     let memory: any NodeSharedMemory
-    /// This rank's place on its node, and the node's rank count.
-    let rank: Int
-    let size: Int
     let parameterCount: Int
     /// The parameters every rank's forward reads.
     let parameters: FloatBuffer
@@ -76,9 +92,42 @@ final class SharedMemoryExchange {
     private let tailSums: UnsafeMutablePointer<Float>  // the node's tail sums, reduced across nodes
     private static let partialStride = 64 / MemoryLayout<Double>.stride
 
-    /// Bytes of the window for these sizes.
-    static func byteCount(parameterCount: Int, slotCount: Int, ranks: Int, stateBuffers: Int) -> Int {
-        let regions = (1 + stateBuffers) * regionBytes(floats: parameterCount) + ranks * regionBytes(floats: slotCount)
+    /// This rank's place on its node, and the node's rank count.
+    var rank: Int { group.nodeRank }
+    var size: Int { group.nodeSize }
+
+    /// What `open` gives: the exchange, or why not (the same on every rank).
+    enum Opening {
+        case opened(SharedMemoryExchange)
+        case unavailable(String)
+    }
+
+    /// Collective: groups the ranks by node and makes each node's window, or says why it
+    /// cannot (one process, nodes with different numbers of ranks, one rank per node when
+    /// `requireSharing`, or too little shared memory on some node: checked first, since a
+    /// window that does not fit ends in a bus error when first touched).
+    static func open(communicator: any Communicator, parameterCount: Int, stateBuffers: Int,
+                     requireSharing: Bool) throws -> Opening {
+        guard communicator.size > 1 else { return .unavailable("one process") }
+        guard let group = try communicator.makeNodeGroup() else {
+            return .unavailable("the nodes hold different numbers of ranks; it needs the same number of ranks on every node")
+        }
+        if requireSharing && group.nodeSize == 1 { return .unavailable("one rank per node shares nothing") }
+        let bytes = byteCount(parameterCount: parameterCount, ranks: group.nodeSize, stateBuffers: stateBuffers)
+        // Every rank takes the same path: one node short of room sends every rank elsewhere.
+        let shortage = group.sharedMemoryShortage(byteCount: bytes)
+        if try communicator.allreduce(Int64(shortage == nil ? 0 : 1), .max) != 0 {
+            return .unavailable(shortage ?? "another node lacks room for the shared-memory exchange")
+        }
+        return .opened(try SharedMemoryExchange(group: group, parameterCount: parameterCount, byteCount: bytes,
+                                                stateBuffers: stateBuffers))
+    }
+
+    /// Bytes of the window: parameters, state buffers, the ranks' slots ([P | FusedTail]),
+    /// and a cache line per rank for the partial sums of squares.
+    static func byteCount(parameterCount: Int, ranks: Int, stateBuffers: Int) -> Int {
+        let regions = (1 + stateBuffers) * regionBytes(floats: parameterCount)
+            + ranks * regionBytes(floats: parameterCount + FusedTail.count)
         return regions + ranks * 64
     }
 
@@ -95,15 +144,10 @@ final class SharedMemoryExchange {
     }
 
     /// Collective: allocates the node's window.
-    init(group: any NodeGroup, parameterCount: Int, slotCount: Int, stateBuffers: Int) throws {
-        let (rank, size) = (group.nodeRank, group.nodeSize)
-        let memory = try group.allocateSharedMemory(
-            byteCount: Self.byteCount(parameterCount: parameterCount, slotCount: slotCount, ranks: size,
-                                      stateBuffers: stateBuffers))
+    private init(group: any NodeGroup, parameterCount: Int, byteCount: Int, stateBuffers: Int) throws {
+        let memory = try group.allocateSharedMemory(byteCount: byteCount)
         self.group = group
         self.memory = memory
-        self.rank = rank
-        self.size = size
         self.parameterCount = parameterCount
         var offset = 0
         func region(_ floats: Int) -> FloatBuffer {
@@ -114,22 +158,19 @@ final class SharedMemoryExchange {
         }
         parameters = region(parameterCount)
         stateRegions = (0..<stateBuffers).map { _ in region(parameterCount) }
-        slots = (0..<size).map { _ in region(slotCount) }
+        slots = (0..<group.nodeSize).map { _ in region(parameterCount + FusedTail.count) }
         partialSums = (memory.base + offset).assumingMemoryBound(to: Double.self)
-        ownRange = Self.ownedRange(rank: rank, size: size, count: parameterCount)
-        slotPointers = .allocate(capacity: size)
+        ownRange = Self.ownedRange(rank: group.nodeRank, size: group.nodeSize, count: parameterCount)
+        slotPointers = .allocate(capacity: slots.count)
         for (index, slot) in slots.enumerated() { slotPointers[index] = slot.pointer }
-        tailSums = .allocate(capacity: Self.tailCount)
-        tailSums.initialize(repeating: 0, count: Self.tailCount)
+        tailSums = .allocate(capacity: FusedTail.count)
+        tailSums.initialize(repeating: 0, count: FusedTail.count)
     }
 
     deinit {
         slotPointers.deallocate()
         tailSums.deallocate()
     }
-
-    /// The slot's tail: loss, reconstruction and KL sums, stop requests, failure status.
-    private static let tailCount = 5
 
     /// This rank's slot: the fused buffer its forward and backward write.
     var localSlot: FloatBuffer { slots[rank] }
@@ -148,6 +189,11 @@ final class SharedMemoryExchange {
         (buffer.pointer + ownRange.lowerBound).update(from: values + ownRange.lowerBound, count: ownRange.count)
     }
 
+    /// Zeroes this rank's range of `buffer` (a fresh optimizer state).
+    func zeroOwnRange(of buffer: FloatBuffer) {
+        (buffer.pointer + ownRange.lowerBound).update(repeating: 0, count: ownRange.count)
+    }
+
     func synchronize() throws {
         let start = monotonicSeconds()
         defer { exchangeSeconds += monotonicSeconds() - start }
@@ -158,17 +204,15 @@ final class SharedMemoryExchange {
     /// slot's status (every rank throws the same `RankFailure`).
     func reduce(localFailure: String?, communicator: any Communicator) throws -> ReducedStep {
         let local = localSlot
-        let statusIndex = local.count - 1
-        local[statusIndex] = localFailure == nil ? 0 : 1
+        local[parameterCount + FusedTail.status] = localFailure == nil ? 0 : 1
         try synchronize()
         let start = monotonicSeconds()
-        precondition(statusIndex == parameterCount + Self.tailCount - 1, "slot layout")
-        tailSums.update(repeating: 0, count: Self.tailCount)
+        tailSums.update(repeating: 0, count: FusedTail.count)
         for slot in slots {
-            for i in 0..<Self.tailCount { tailSums[i] += slot[parameterCount + i] }
+            for i in 0..<FusedTail.count { tailSums[i] += slot[parameterCount + i] }
         }
-        try group.allreduceAcrossNodes(UnsafeMutableBufferPointer(start: tailSums, count: Self.tailCount))
-        let status = tailSums[Self.tailCount - 1]
+        try group.allreduceAcrossNodes(UnsafeMutableBufferPointer(start: tailSums, count: FusedTail.count))
+        let status = tailSums[FusedTail.status]
         if status != 0 {
             try communicator.resolveFailure(localFailure: localFailure, reducedStatus: status)
         }
@@ -182,10 +226,9 @@ final class SharedMemoryExchange {
         }
         exchangeSeconds += monotonicSeconds() - start
         try synchronize()
-        var reduced = ReducedStep(loss: Double(tailSums[0]), reconstruction: Double(tailSums[1]),
-                                  kl: Double(tailSums[2]), stopRequests: Int(tailSums[3]))
-        for other in 0..<size { reduced.sumOfSquares += partialSums[other * Self.partialStride] }
-        return reduced
+        var sumOfSquares = 0.0
+        for other in 0..<size { sumOfSquares += partialSums[other * Self.partialStride] }
+        return ReducedStep(tail: tailSums, sumOfSquares: sumOfSquares)
     }
 
     /// Synchronize 3: this rank's share of the update, then every rank sees all of it.

@@ -15,5 +15,6 @@ enum SharedMemorySpace {
         guard Double(available) < Double(needed) * 1.05 else { return nil }
         let megabytes = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1e6) }
         return "\(directory) has \(megabytes(available)) free and the shared-memory exchange needs \(megabytes(needed))"
+            + " (docker run --shm-size enlarges it)"
     }
 }

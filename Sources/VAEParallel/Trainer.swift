@@ -61,7 +61,6 @@ public final class Trainer {
     private var restoredStateUnpublished = false
     private let batch: FloatBuffer            // [rows per rank at most, D]
     private var rowIndices: [Int]
-    private static let lossSlots = 3
 
     /// Reduce the decoder's gradients while the encoder's are computed (two buckets,
     /// the first non-blocking), instead of one blocking allreduce after the backward pass.
@@ -92,14 +91,13 @@ public final class Trainer {
         objective = ELBOObjective(architecture: configuration.architecture,
                                   settings: configuration.objectiveSettings, maxRows: rows)
         layout = objective.layout
-        let fusedCount = layout.totalCount + Self.lossSlots + 2
         batch = FloatBuffer(count: rows * configuration.architecture.dataDimension)
         rowIndices = [Int](repeating: 0, count: rows)
 
         var exchangeNote: String?
-        let shared = try Self.makeSharedExchange(exchangeNote: &exchangeNote, choice: gradientExchange, overlapAllreduce: overlapAllreduce,
+        let shared = try Self.makeSharedExchange(choice: gradientExchange, overlapAllreduce: overlapAllreduce,
                                                  communicator: communicator, configuration: configuration,
-                                                 parameterCount: layout.totalCount, fusedCount: fusedCount)
+                                                 parameterCount: layout.totalCount, exchangeNote: &exchangeNote)
         self.shared = shared
         self.exchangeNote = exchangeNote
         self.gradientExchange = shared == nil ? .allreduce : .sharedMemory
@@ -110,7 +108,7 @@ public final class Trainer {
                                                     allocate: shared.allocateState(count:))
         } else {
             parameters = FloatBuffer(count: layout.totalCount)
-            fused = FloatBuffer(count: fusedCount)
+            fused = FloatBuffer(count: layout.totalCount + FusedTail.count)
             optimizer = configuration.makeOptimizer(parameterCount: layout.totalCount)
         }
         let initial = shared == nil ? parameters : FloatBuffer(count: layout.totalCount)
@@ -118,48 +116,35 @@ public final class Trainer {
         try synchronizeInitialParameters(initial)
         if let shared {
             // The optimizer state starts at zero; the window's memory is fresh, but say it.
-            let zeros = FloatBuffer(count: layout.totalCount)
-            for (_, buffer) in optimizer.state { shared.storeOwnRange(of: zeros.pointer, into: buffer) }
+            for (_, buffer) in optimizer.state { shared.zeroOwnRange(of: buffer) }
             shared.storeOwnRange(of: initial.pointer, into: parameters)
             try shared.synchronize()
         }
     }
 
-    /// The shared-memory exchange when `choice` allows it and every node holds the same number of ranks.
-    private static func makeSharedExchange(exchangeNote: inout String?, 
+    /// The shared-memory exchange when `choice` allows it and `SharedMemoryExchange.open` can.
+    private static func makeSharedExchange(
         choice: GradientExchangeChoice, overlapAllreduce: Bool, communicator: any Communicator,
-        configuration: TrainingConfiguration, parameterCount: Int, fusedCount: Int
+        configuration: TrainingConfiguration, parameterCount: Int, exchangeNote: inout String?
     ) throws -> SharedMemoryExchange? {
         if choice == .sharedMemory && overlapAllreduce {
             throw TrainingSetupError("--overlap-allreduce overlaps the MPI allreduce: use it with --gradient-exchange allreduce or auto, not shared-memory")
         }
         guard communicator.size > 1, choice != .allreduce, !overlapAllreduce else { return nil }
-        guard let group = try communicator.makeNodeGroup() else {
+        // Under auto, one rank per node has nobody to share with: one fused allreduce is cheaper.
+        switch try SharedMemoryExchange.open(communicator: communicator, parameterCount: parameterCount,
+                                             stateBuffers: configuration.optimizer.stateBufferCount,
+                                             requireSharing: choice == .auto) {
+        case .opened(let exchange):
+            return exchange
+        case .unavailable(let reason):
             if choice == .sharedMemory {
-                // Every rank got the same answer from makeNodeGroup: a collective error.
-                throw SharedMemoryUnavailable("--gradient-exchange shared-memory needs the same number of ranks "
-                                              + "on every node (use auto or allreduce)")
-            }
-            return nil
-        }
-        // One rank per node has nobody to share with: one fused allreduce is cheaper.
-        if choice == .auto && group.nodeSize == 1 { return nil }
-        let stateBuffers = configuration.optimizer.stateBufferCount
-        let bytes = SharedMemoryExchange.byteCount(parameterCount: parameterCount, slotCount: fusedCount,
-                                                   ranks: group.nodeSize, stateBuffers: stateBuffers)
-        // Every rank takes the same path: one node short of room sends every rank to the allreduce.
-        let shortage = group.sharedMemoryShortage(byteCount: bytes)
-        if try communicator.allreduce(Int64(shortage == nil ? 0 : 1), .max) != 0 {
-            let reason = shortage ?? "another node lacks room for the shared-memory exchange"
-            if choice == .sharedMemory {
-                throw SharedMemoryUnavailable("--gradient-exchange shared-memory: \(reason); enlarge it "
-                                              + "(e.g. docker run --shm-size) or use --gradient-exchange allreduce or auto")
+                // Every rank got the same answer from `open`: a collective error.
+                throw SharedMemoryUnavailable("--gradient-exchange shared-memory: \(reason) (use auto or allreduce)")
             }
             exchangeNote = "shared memory not used: " + reason
             return nil
         }
-        return try SharedMemoryExchange(group: group, parameterCount: parameterCount, slotCount: fusedCount,
-                                        stateBuffers: stateBuffers)
     }
 
     /// Every rank made its parameters from the seed; rank 0's are broadcast and
@@ -244,7 +229,7 @@ public final class Trainer {
             set { epochProgress.terms = newValue }
         }
         let parameterCount = layout.totalCount
-        let stopSlot = parameterCount + Self.lossSlots
+        let stopSlot = parameterCount + FusedTail.stop
         for stepInEpoch in resuming.completedSteps..<schedule.stepCount {
             let globalRows = schedule.globalRows(step: stepInEpoch).count
             let beta = configuration.klWeight(step: step + 1, stepsPerEpoch: schedule.stepCount)
@@ -319,8 +304,7 @@ public final class Trainer {
     /// applied by the optimizer as it reads the gradient.
     private func reducedFusedBuffer() -> ReducedStep {
         let count = layout.totalCount
-        return ReducedStep(loss: Double(fused[count]), reconstruction: Double(fused[count + 1]),
-                           kl: Double(fused[count + 2]), stopRequests: Int(fused[count + Self.lossSlots]),
+        return ReducedStep(tail: fused.pointer + count,
                            sumOfSquares: GradientClipping.sumOfSquares(fused.pointer, count: count))
     }
 
@@ -330,7 +314,7 @@ public final class Trainer {
     /// the same order whether or not it failed, so the failure protocol is unchanged.
     private func overlappedStep(schedule: EpochSchedule, step stepInEpoch: Int, beta: Float, stopValue: Float,
                                 localFailure: inout String?) throws {
-        let stopSlot = layout.totalCount + Self.lossSlots
+        let stopSlot = layout.totalCount + FusedTail.stop
         let split = objective.decoderGradientRange.lowerBound
         let all = fused.buffer
         let decoderBucket = UnsafeMutableBufferPointer(rebasing: all[split..<all.count])
@@ -395,9 +379,9 @@ public final class Trainer {
     }
 
     private func writeLossSums(_ terms: LossTerms, at offset: Int) {
-        fused[offset] = Float(terms.loss)
-        fused[offset + 1] = Float(terms.reconstruction)
-        fused[offset + 2] = Float(terms.kl)
+        fused[offset + FusedTail.loss] = Float(terms.loss)
+        fused[offset + FusedTail.reconstruction] = Float(terms.reconstruction)
+        fused[offset + FusedTail.kl] = Float(terms.kl)
     }
 
     /// The first tensor holding a non-finite gradient, for the divergence message.

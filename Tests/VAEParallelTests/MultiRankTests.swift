@@ -8,10 +8,10 @@ final class MultiRankTests: XCTestCase {
     /// Small and few: the point here is correctness, not timing, on a shared 2-core box.
     let quickTiming = ["--floats", "4096", "--repetitions", "3"]
 
-    func mpiCheck(ranks: Int, _ arguments: [String]) throws -> ProcessResult {
+    func mpiCheck(ranks: Int, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
         try runProcess(try mpirunExecutable(),
                        ["-n", "\(ranks)", "--oversubscribe", try vaeDistBinary().path, "mpi-check"] + arguments,
-                       environment: childEnvironment())
+                       environment: childEnvironment(environment))
     }
 
     func testMPICheckPassesOnOneToFourRanks() throws {
@@ -41,9 +41,7 @@ final class MultiRankTests: XCTestCase {
         for (ranks, perNode, expected) in [(4, 2, "shared-memory exchange (2 nodes x 2 ranks, what training uses by default)"),
                                            (2, 1, "shared-memory exchange (2 nodes x 1 rank, training uses the allreduce"),
                                            (3, 2, "shared-memory exchange: not available")] {
-            let result = try runProcess(try mpirunExecutable(),
-                                        ["-n", "\(ranks)", "--oversubscribe", try vaeDistBinary().path, "mpi-check"] + quickTiming,
-                                        environment: childEnvironment(["VAE_DIST_RANKS_PER_NODE": "\(perNode)"]))
+            let result = try mpiCheck(ranks: ranks, quickTiming, environment: ["VAE_DIST_RANKS_PER_NODE": "\(perNode)"])
             XCTAssertEqual(result.status, 0, "n = \(ranks), \(perNode) per node: \(result.standardError)")
             XCTAssertTrue(result.standardOutput.contains(expected), "n = \(ranks), \(perNode) per node:\n\(result.standardOutput)")
             XCTAssertTrue(result.standardOutput.contains("mpi-check: all checks passed"))
