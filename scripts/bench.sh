@@ -45,15 +45,15 @@ if [ "$quick" = 1 ]; then
     short=(--quick)
     counting=(--quick)
     reference=(--epochs 2 --steps-limit 30)
-    pair=(--quick)
-    pair_reference=(--epochs 1 --steps-limit 30)
+    repeat=(--quick)
+    repeat_reference=(--epochs 1 --steps-limit 30)
 else
     long=(--data fashion-mnist --epochs 10)
     short=(--data fashion-mnist --epochs 5)
     counting=(--data fashion-mnist --epochs 2)
     reference=(--epochs 5)
-    pair=(--data fashion-mnist --epochs 3 --ceiling-seconds 0)
-    pair_reference=(--epochs 3)
+    repeat=(--data fashion-mnist --epochs 3 --ceiling-seconds 0)
+    repeat_reference=(--epochs 3)
 fi
 
 # vae-dist NAME [launcher words...] -- [bench options...]
@@ -138,8 +138,8 @@ reference_bench jax_t2_scan bench_jax.py --threads 2 --scan "${reference[@]}"
 # compare different machines. The summary also compares the best epoch of each framework
 # over all its two-CPU runs: the fast mode against the fast mode.
 for round in 1 2 3; do
-    vae_dist_bench "pair${round}_vae_r2t1" "${two_ranks[@]}" -- "${pair[@]}"
-    reference_bench "pair${round}_jax_t2_scan" bench_jax.py --threads 2 --scan "${pair_reference[@]}"
+    vae_dist_bench "repeat${round}_vae_r2t1" "${two_ranks[@]}" -- "${repeat[@]}"
+    reference_bench "repeat${round}_jax_t2_scan" bench_jax.py --threads 2 --scan "${repeat_reference[@]}"
 done
 reference_bench torch_t1_ftz bench_torch.py --threads 1 --ftz "${reference[@]}"
 reference_bench torch_t1 bench_torch.py --threads 1 "${reference[@]}"

@@ -87,13 +87,13 @@ def main():
     # This VM's two-CPU speed flips between a fast and a slow mode within seconds to minutes
     # (docs/performance.md), even between adjacent runs, so medians of two-CPU runs compare
     # whatever modes they caught. The best epoch of each (the least-disturbed repetition,
-    # as timeit's minimum) over all its runs (the pair* runs add samples) compares the
+    # as timeit's minimum) over all its runs (the repeat* runs add samples) compares the
     # fast mode with the fast mode.
     def best(rows, names):
         values = [rows[n]["max"] for n in names if n in rows and "max" in rows[n]]
         return max(values) if values else None
-    vae_two_ranks_best = best(vae, ["r2t1_b128"] + [n for n in vae if n.startswith("pair") and n.endswith("_vae_r2t1")])
-    jax_two_threads_best = best(refs, ["jax_t2_scan"] + [n for n in refs if n.startswith("pair") and n.endswith("_jax_t2_scan")])
+    vae_two_ranks_best = best(vae, ["r2t1_b128"] + [n for n in vae if n.startswith("repeat") and n.endswith("_vae_r2t1")])
+    jax_two_threads_best = best(refs, ["jax_t2_scan"] + [n for n in refs if n.startswith("repeat") and n.endswith("_jax_t2_scan")])
     one_best = best(vae, ["r1t1_b128"])
     targets = [
         ("1 rank 1 thread / JAX best 1 thread", ratio(one, jax_best_1), 1.2),
