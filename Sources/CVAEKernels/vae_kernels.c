@@ -225,6 +225,39 @@ void vae_scatter_block(const float *restrict src, const int32_t *rows, size_t n_
 }
 
 VAE_CLONES
+void vae_relu_column_max(float *restrict values, size_t rows, size_t cols, float *restrict column_max) {
+    for (size_t r = 0; r < rows; r++) {
+        float *row = values + r * cols;
+        for (size_t c = 0; c < cols; c++) {
+            float v = row[c];
+            float m = column_max[c];
+            column_max[c] = (v > m || v != v) ? v : m;
+            row[c] = v < 0.0f ? 0.0f : v;
+        }
+    }
+}
+
+VAE_CLONES
+float vae_max_abs(const float *restrict x, size_t n) {
+    // 16 partial maxima, so the loop vectorises; max is exact, so their order does not matter.
+    float part[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (size_t j = 0; j < 16; j++) {
+            float a = fabsf(x[i + j]);
+            part[j] = (a > part[j] || a != a) ? a : part[j];
+        }
+    }
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        part[0] = (a > part[0] || a != a) ? a : part[0];
+    }
+    float m = 0.0f;
+    for (size_t j = 0; j < 16; j++) m = (part[j] > m || part[j] != part[j]) ? part[j] : m;
+    return m;
+}
+
+VAE_CLONES
 void vae_scale_bytes(const uint8_t *restrict src, float *restrict dst, size_t n, double scale) {
     for (size_t i = 0; i < n; i++) dst[i] = (float)((double)src[i] * scale);
 }

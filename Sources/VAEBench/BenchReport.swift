@@ -21,6 +21,8 @@ public struct BenchReport: Codable, Sendable {
     /// How the ranks combined gradients: "shared-memory" or "allreduce" (the "allreduce"
     /// times and shares are that exchange's: synchronizing and summing, waiting included).
     public var gradientExchange: String?
+    /// Whether the first layer's dormant units were skipped, or why not (the counts are per epoch).
+    public var dormantUnits: String
     public var perRank: [RankFacts]
     /// Steady-state allocation counting: "counted" with the malloc_count shim, else why not.
     public var allocations: AllocationSummary

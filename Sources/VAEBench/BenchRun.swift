@@ -19,6 +19,7 @@ public struct BenchOptions: Sendable {
     /// Backtraces of this many allocations in the last epoch's steady state (needs the shim).
     public var traceAllocations = 0
     public var gradientExchange: GradientExchangeChoice = .auto
+    public var dormantUnits: DormantUnitsChoice = .skip
 
     public init() {}
 }
@@ -58,7 +59,8 @@ public enum BenchRun {
         let (cpuStart, wallStart) = (processCPUSeconds(), monotonicSeconds())
         let (trainer, epochs) = try TrainingBenchmark.run(
             configuration: configuration, communicator: communicator, source: source, epochs: options.epochs,
-            counter: counter, traceAllocations: options.traceAllocations, gradientExchange: options.gradientExchange)
+            counter: counter, traceAllocations: options.traceAllocations, gradientExchange: options.gradientExchange,
+            dormantUnits: options.dormantUnits)
         let cpuPerWall = (processCPUSeconds() - cpuStart) / (monotonicSeconds() - wallStart)
         let flushToZeroActive = FloatingPointEnvironment.flushToZeroEnabled
 
@@ -127,6 +129,7 @@ public enum BenchRun {
             flushToZero: options.flushToZero, flushToZeroActive: flushToZeroActive,
             ceiling: ceiling, training: training, allreduce: allreduce,
             gradientExchange: communicator.size > 1 ? trainer.gradientExchange.rawValue : nil,
+            dormantUnits: trainer.dormantUnitsNote,
             perRank: perRank, allocations: allocations)
     }
 

@@ -57,6 +57,8 @@ extension BenchReport {
             }
             if epochs.count <= 12 {
                 lines.append("  train -ELBO    " + epochs.map { fixed($0.trainNegativeELBO, 2) }.joined(separator: " "))
+                lines.append("  dormant units  " + epochs.map { $0.dormantUnits.map(String.init) ?? "-" }.joined(separator: " ")
+                             + " (\(dormantUnits))")
             }
         }
         if let allreduce {

@@ -67,6 +67,8 @@ public struct EpochMeasurement: Codable, Equatable, Sendable {
     public let steadyStateAllocatedBytes: UInt64?
     public let epochStartAllocations: UInt64?
     public let trainNegativeELBO: Double
+    /// First-layer units left out of the forward during this epoch (`DormantUnits`); nil when not tracked.
+    public let dormantUnits: Int?
 }
 
 /// Training-step throughput: the Trainer's own loop over data already in memory, timed
@@ -76,11 +78,11 @@ public enum TrainingBenchmark {
     public static func run(
         configuration: TrainingConfiguration, communicator: any Communicator, source: any MinibatchSource,
         epochs: Int, counter: AllocationCounter?, traceAllocations: Int = 0,
-        gradientExchange: GradientExchangeChoice = .auto
+        gradientExchange: GradientExchangeChoice = .auto, dormantUnits: DormantUnitsChoice = .skip
     ) throws -> (trainer: Trainer, epochs: [EpochMeasurement]) {
         let timed = TimedCommunicator(communicator)
         let trainer = try Trainer(configuration: configuration, communicator: timed, trainData: source,
-                                  gradientExchange: gradientExchange)
+                                  gradientExchange: gradientExchange, dormantUnits: dormantUnits)
         let steps = trainer.stepsPerEpoch(rowCount: source.rowCount)
         // The allreduce path's time is in the communicator, the shared-memory path's in the trainer.
         let marks = StepMarks(steps: steps, exchangeSeconds: { [timed, trainer] in timed.allreduceSeconds + trainer.exchangeSeconds },
@@ -92,18 +94,19 @@ public enum TrainingBenchmark {
             try communicator.barrier()
             timed.reset()
             marks.mark(0, of: steps)
+            let dormant = trainer.dormantUnits?.dormantCount
             let terms = try trainer.trainEpoch(epoch, onStep: onStep)
             let seconds = marks.time[steps] - marks.time[0]
             let slowest = try communicator.allreduce(seconds, .max)
             results.append(measurement(epoch: epoch + 1, steps: steps, marks: marks, seconds: seconds,
                                        slowest: slowest, rows: terms.rows, counted: counter != nil,
-                                       negativeELBO: terms.negativeELBOPerRow))
+                                       negativeELBO: terms.negativeELBOPerRow, dormantUnits: dormant))
         }
         return (trainer, results)
     }
 
     private static func measurement(epoch: Int, steps: Int, marks: StepMarks, seconds: Double, slowest: Double,
-                                    rows: Int, counted: Bool, negativeELBO: Double) -> EpochMeasurement {
+                                    rows: Int, counted: Bool, negativeELBO: Double, dormantUnits: Int?) -> EpochMeasurement {
         // Steady state: steps 2...S; with a single step there is only step 1.
         let first = steps > 1 ? 2 : 1
         var stepTimes: [Double] = [], allreduceTimes: [Double] = [], computeTimes: [Double] = []
@@ -127,7 +130,7 @@ public enum TrainingBenchmark {
             steadyStateAllocations: counted ? steadyAllocations : nil,
             steadyStateAllocatedBytes: counted ? steadyBytes : nil,
             epochStartAllocations: counted ? marks.allocations[1] - marks.allocations[0] : nil,
-            trainNegativeELBO: negativeELBO)
+            trainNegativeELBO: negativeELBO, dormantUnits: dormantUnits)
     }
 
     /// `repetitions` bare in-place allreduces of `floatCount` floats, barrier-aligned, each

@@ -143,14 +143,28 @@ public final class ELBOObjective {
         output.forward(input: input, rows: count, parameters: parameters, output: destination)
     }
 
-    private func runEncoder(batch: UnsafePointer<Float>, count: Int, parameters: UnsafePointer<Float>) {
+    /// A tracker of the first encoder layer's dormant units for this workspace, for training
+    /// steps (`evaluate`'s `dormantUnits`); nil unless the encoder is ReLU and restricted
+    /// to active units.
+    public func makeDormantUnits() -> DormantUnits? {
+        guard activeUnits != nil, let first = encoder.first else { return nil }
+        return DormantUnits(layer: first, maxRows: maxRows)
+    }
+
+    private func runEncoder(batch: UnsafePointer<Float>, count: Int, parameters: UnsafePointer<Float>,
+                            dormantUnits: DormantUnits? = nil) {
         var input = batch
         var inputUnits: ActiveUnits? = nil
         for (index, layer) in encoder.enumerated() {
             let activations = encoderActivations[index].pointer
-            layer.forward(input: input, inputUnits: inputUnits, rows: count, parameters: parameters,
-                          weightScratch: activeWeightScratch.pointer, output: activations,
-                          activation: architecture.activation)
+            if index == 0, let dormantUnits {
+                precondition(dormantUnits.layer == layer && activeUnits != nil, "dormant units of another model")
+                dormantUnits.forward(input: input, rows: count, parameters: parameters, output: activations)
+            } else {
+                layer.forward(input: input, inputUnits: inputUnits, rows: count, parameters: parameters,
+                              weightScratch: activeWeightScratch.pointer, output: activations,
+                              activation: architecture.activation)
+            }
             if let units = activeUnits?[index] {
                 units.find(in: activations, rows: count)
                 units.gatherColumns(of: activations, rows: count, into: activeActivations[index].pointer)
@@ -177,13 +191,14 @@ public final class ELBOObjective {
     /// `noisePurpose`, KL weight `beta`. When `gradients` is non-nil, writes
     /// d(sum of row losses)/d(parameters) into it (every element is overwritten).
     /// When `logWeights` is non-nil, writes log p(x, z_l) - log q(z_l|x) for each
-    /// row and draw, [count, L] (importance weights for evaluation).
+    /// row and draw, [count, L] (importance weights for evaluation). `dormantUnits`, for
+    /// training rows only, leaves the first layer's dormant units out of its forward.
     @discardableResult
     public func evaluate(
         batch: UnsafePointer<Float>, rowIndices: UnsafeBufferPointer<Int>, count: Int,
         streams: RandomStreams, noisePurpose: RandomPurpose = .trainingNoise, epoch: Int, beta: Float,
         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>?,
-        logWeights: UnsafeMutablePointer<Double>? = nil,
+        logWeights: UnsafeMutablePointer<Double>? = nil, dormantUnits: DormantUnits? = nil,
         // Non-optional (an optional closure would escape and allocate on every call).
         decoderGradientsReady: (LossTerms) -> Void = { _ in }
     ) -> LossTerms {
@@ -203,7 +218,7 @@ public final class ELBOObjective {
         let estimatorA = settings.estimator == .A
 
         // Encoder, then z = loc + s * eps, s = exp(rawScale / 2), for every (row, draw).
-        runEncoder(batch: batch, count: count, parameters: parameters)
+        runEncoder(batch: batch, count: count, parameters: parameters, dormantUnits: dormantUnits)
         for row in 0..<count {
             for draw in 0..<draws {
                 let offset = (row * draws + draw) * z

@@ -23,6 +23,9 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var ranks: Int
     /// Steps skipped under `--on-nonfinite skip` (nil in files from before it existed).
     public var skippedSteps: Int? = nil
+    /// First-layer units dormant after this epoch, left out of its forward from the next
+    /// epoch on (`DormantUnits`; nil when not tracked).
+    public var dormantUnits: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case epoch, epochs, step
@@ -32,6 +35,7 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case samplesPerSecond = "samples_per_s", epochSeconds = "epoch_s", elapsedSeconds = "elapsed_s"
         case etaSeconds = "eta_s", ranks
         case skippedSteps = "skipped_steps"
+        case dormantUnits = "dormant_units"
     }
 
     /// The human-readable progress line.

@@ -76,10 +76,15 @@ public final class Trainer {
     public var sharedMemoryNodes: (nodes: Int, ranksPerNode: Int)? {
         shared.map { ($0.group.nodeCount, $0.group.nodeSize) }
     }
+    /// The first encoder layer's dormant units, left out of its forward on training steps;
+    /// nil when off (`DormantUnitsChoice`), not a ReLU encoder, or the BLAS kernel fails the check.
+    public let dormantUnits: DormantUnits?
+    /// Whether dormant units are skipped, or why not (for the banner).
+    public let dormantUnitsNote: String
 
     public init(configuration: TrainingConfiguration, communicator: any Communicator,
                 trainData: any MinibatchSource, overlapAllreduce: Bool = false,
-                gradientExchange: GradientExchangeChoice = .auto) throws {
+                gradientExchange: GradientExchangeChoice = .auto, dormantUnits: DormantUnitsChoice = .skip) throws {
         self.configuration = configuration
         self.communicator = communicator
         self.overlapAllreduce = overlapAllreduce
@@ -93,6 +98,9 @@ public final class Trainer {
         layout = objective.layout
         batch = FloatBuffer(count: rows * configuration.architecture.dataDimension)
         rowIndices = [Int](repeating: 0, count: rows)
+        (self.dormantUnits, dormantUnitsNote) = try Self.makeDormantUnits(
+            choice: dormantUnits, objective: objective, communicator: communicator, configuration: configuration,
+            trainingRows: trainData.rowCount)
 
         var exchangeNote: String?
         let shared = try Self.makeSharedExchange(choice: gradientExchange, overlapAllreduce: overlapAllreduce,
@@ -120,6 +128,26 @@ public final class Trainer {
             shared.storeOwnRange(of: initial.pointer, into: parameters)
             try shared.synchronize()
         }
+    }
+
+    /// The dormant-unit tracker when asked for, the encoder is ReLU, and every rank's BLAS
+    /// computes the compact product with the dense one's bits (agreed: the epoch-end
+    /// reduction is collective).
+    private static func makeDormantUnits(
+        choice: DormantUnitsChoice, objective: ELBOObjective, communicator: any Communicator,
+        configuration: TrainingConfiguration, trainingRows: Int
+    ) throws -> (DormantUnits?, String) {
+        guard choice == .skip else { return (nil, "computed (--dormant-units compute)") }
+        guard let tracker = objective.makeDormantUnits() else { return (nil, "not tracked (the encoder is not ReLU)") }
+        let (rank, size, batch) = (communicator.rank, communicator.size, configuration.globalBatch)
+        let lastBatch = configuration.lastBatch == .partial ? trainingRows % batch : 0
+        let rowCounts = [batch, lastBatch].map { EpochSchedule.rankRange(batchSize: $0, rank: rank, size: size).count }
+        var matches: [Int64] = [DormantUnits.compactProductMatchesDense(layer: tracker.layer, rowCounts: rowCounts) ? 1 : 0]
+        try matches.withUnsafeMutableBufferPointer { try communicator.allreduce($0, .min) }
+        guard matches[0] == 1 else {
+            return (nil, "computed: this BLAS kernel's sums depend on the matrix width (resuming must stay bitwise)")
+        }
+        return (tracker, "skipped in the forward once provably off on every training row")
     }
 
     /// The shared-memory exchange when `choice` allows it and `SharedMemoryExchange.open` can.
@@ -215,6 +243,7 @@ public final class Trainer {
                                      globalBatch: configuration.globalBatch,
                                      lastBatch: configuration.lastBatch, streams: streams)
         try publishRestoredState()
+        dormantUnits?.beginEpoch(parameters: parameters.pointer)
         var localFailure: String?
         do {
             try trainData.beginEpoch(plan: Array(schedule.plan(rank: communicator.rank, size: communicator.size)
@@ -296,7 +325,22 @@ public final class Trainer {
             onStep?(stepInEpoch + 1, schedule.stepCount)
             if stopRanks > 0 { ranksRequestingStop = stopRanks; break }
         }
+        // Every rank takes the same branch: the step counts are global.
+        if let dormantUnits, resuming.completedSteps == 0, epochProgress.completedSteps == schedule.stepCount {
+            try endDormantObservation(dormantUnits)
+        }
         return totals
+    }
+
+    /// The epoch's observations of the first layer, combined over ranks, decide which
+    /// units are dormant from the next epoch on.
+    private func endDormantObservation(_ tracker: DormantUnits) throws {
+        tracker.verify(parameters: parameters.pointer)
+        try communicator.allreduce(tracker.observations.buffer, .max)
+        var rowsSeen = [Double(tracker.rowsObserved)]
+        try rowsSeen.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        tracker.endEpoch(reducedObservations: tracker.observations.pointer, rowsSeen: Int(rowsSeen[0]),
+                         trainingRows: trainData.rowCount)
     }
 
     /// The sums in the allreduced fused buffer. One pass over the gradient gives both its
@@ -363,7 +407,7 @@ public final class Trainer {
         let terms = rowIndices.withUnsafeBufferPointer { indices in
             objective.evaluate(batch: batch.pointer, rowIndices: indices, count: count, streams: streams,
                                epoch: schedule.epoch, beta: beta, parameters: parameters.pointer,
-                               gradients: fused.pointer) { [self] terms in
+                               gradients: fused.pointer, dormantUnits: dormantUnits) { [self] terms in
                 writeLossSums(terms, at: parameterCount)
                 announced = true
                 decoderGradientsReady()

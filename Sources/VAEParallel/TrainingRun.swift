@@ -22,6 +22,8 @@ public struct TrainingOptions: Sendable {
     public var overlapAllreduce = false
     /// How the ranks combine gradients (see Trainer and `GradientExchangeChoice`).
     public var gradientExchange: GradientExchangeChoice = .auto
+    /// Whether the first encoder layer's dormant units are skipped (see `DormantUnits`).
+    public var dormantUnits: DormantUnitsChoice = .skip
     /// Continue from "latest" (the newest checkpoint in the run directory) or a checkpoint path.
     public var resume: String?
     /// Resume even when the data fingerprint differs from the checkpoint's.
@@ -105,7 +107,8 @@ public final class TrainingRun {
             }
         }
         let trainer = try Trainer(configuration: configuration, communicator: communicator, trainData: trainSource,
-                                  overlapAllreduce: options.overlapAllreduce, gradientExchange: options.gradientExchange)
+                                  overlapAllreduce: options.overlapAllreduce, gradientExchange: options.gradientExchange,
+                                  dormantUnits: options.dormantUnits)
         trainer.nonFinitePolicy = options.nonFinitePolicy
         trainer.stopRequested = options.stopRequested
         self.trainer = trainer
@@ -150,7 +153,8 @@ public final class TrainingRun {
                 samplesPerSecond: Double(train.rows - resuming.terms.rows) / epochSeconds, epochSeconds: epochSeconds,
                 elapsedSeconds: elapsed,
                 etaSeconds: elapsed / Double(epoch + 1 - firstEpoch) * Double(configuration.epochs - epoch - 1),
-                ranks: communicator.size, skippedSteps: trainer.epochProgress.skippedSteps)
+                ranks: communicator.size, skippedSteps: trainer.epochProgress.skippedSteps,
+                dormantUnits: trainer.dormantUnits?.dormantCount)
             metrics.append(epochMetrics)
             let isLast = epoch + 1 == configuration.epochs
             // A stop requested at the epoch's last step still gets its checkpoint, whatever --checkpoint-every says.
@@ -278,6 +282,7 @@ public final class TrainingRun {
                              + (trainer.exchangeNote.map { " (\($0))" } ?? ""))
             }
         }
+        lines.append("  dormant  first-layer ReLU units \(trainer.dormantUnitsNote)")
         lines.append("  output   \(options.runDirectory)")
         return lines.joined(separator: "\n")
     }

@@ -43,6 +43,8 @@ struct Bench: ParsableCommand {
     var seed: UInt64 = 0
     @Option(help: "How ranks combine gradients: auto, shared-memory or allreduce (as in train).")
     var gradientExchange: GradientExchangeChoice = .auto
+    @Option(help: "First-layer units provably off on every training row: skip (leave them out of the forward, the same results) or compute (as in train).")
+    var dormantUnits: DormantUnitsChoice = .skip
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -72,6 +74,7 @@ struct Bench: ParsableCommand {
         options.allreduceRepetitions = quick ? min(allreduceRepetitions, 5) : allreduceRepetitions
         options.traceAllocations = traceAllocations
         options.gradientExchange = gradientExchange
+        options.dormantUnits = dormantUnits
         try withCommunicator { communicator in
             guard let report = try BenchRun.run(options, communicator: communicator) else { return }
             print(json ? try report.json() : report.table)

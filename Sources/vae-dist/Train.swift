@@ -14,6 +14,7 @@ extension LearningRateScaling: ExpressibleByArgument {}
 extension PosteriorKind: ExpressibleByArgument {}
 extension NonFinitePolicy: ExpressibleByArgument {}
 extension GradientExchangeChoice: ExpressibleByArgument {}
+extension DormantUnitsChoice: ExpressibleByArgument {}
 
 /// `vae-dist train`: the same command as one process or under mpirun/srun.
 struct Train: ParsableCommand {
@@ -102,6 +103,8 @@ struct Train: ParsableCommand {
     var gradientExchange: GradientExchangeChoice = .auto
     @Flag(help: "With the allreduce exchange: reduce the decoder's gradients while the encoder's are computed (non-blocking, two buckets); results are unchanged.")
     var overlapAllreduce = false
+    @Option(help: "ReLU units of the first encoder layer that are provably off on every training row (dead units whose weights stopped changing): skip leaves them out of that layer's forward with the same results; compute computes them anyway.")
+    var dormantUnits: DormantUnitsChoice = .skip
     @Option(help: "Write a checkpoint every N epochs (and always at the end).")
     var checkpointEvery: Int = 1
     @Option(help: "Keep the newest K epoch checkpoints.")
@@ -200,6 +203,7 @@ struct Train: ParsableCommand {
             options.progressBar = progress ?? (communicator.size == 1 && isatty(STDOUT_FILENO) != 0)
             options.overlapAllreduce = overlapAllreduce
             options.gradientExchange = gradientExchange
+            options.dormantUnits = dormantUnits
             options.nonFinitePolicy = onNonfinite
             options.stopRequested = { StopRequest.isRequested }
             let run = TrainingRun(options: options, communicator: communicator, log: Self.printLine)

@@ -64,6 +64,14 @@ void vae_gather_block(const float *src, size_t src_cols, const int32_t *rows, si
 void vae_scatter_block(const float *src, const int32_t *rows, size_t n_rows, const int32_t *cols, size_t n_cols,
                        float *dst, size_t dst_rows, size_t dst_cols);
 
+// Dormant units (docs/performance.md): ReLU in place over values [rows, cols], as
+// vae_relu_forward, after raising column_max[c] to the largest pre-activation of column c
+// (a NaN makes it NaN for good: a unit that produced one is never taken for dormant).
+void vae_relu_column_max(float *values, size_t rows, size_t cols, float *column_max);
+
+// The largest |x_i| (0 for n = 0); a NaN anywhere makes it NaN.
+float vae_max_abs(const float *x, size_t n);
+
 // Stored uint8 features to the model's floats: dst_i = (float)((double)src_i * scale),
 // the data scaling of docs/algorithm.md, bit for bit.
 void vae_scale_bytes(const uint8_t *src, float *dst, size_t n, double scale);

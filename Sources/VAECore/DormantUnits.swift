@@ -1,0 +1,240 @@
+import CVAEKernels
+import Foundation
+
+/// The units of the first encoder layer (ReLU, fed by the data) that no training row can
+/// switch on, left out of that layer's forward GEMM (docs/performance.md, "Dormant units").
+///
+/// A ReLU unit that is negative on every training row gets no gradient; once its Adam
+/// updates fall below half an ulp of its weights, they stop changing, and it stays off
+/// for good. In the default model about half of the 400 units end like this within two
+/// epochs; `ActiveUnits` already skips them in every later layer and in the backward
+/// pass, and this skips them in the one GEMM left, the first layer's forward (~40% of
+/// its FLOPs then). The result is what the dense forward gives:
+///
+/// - A unit becomes dormant only after one whole epoch in which (a) its weights and bias
+///   stayed bitwise the same, checked before every forward, and (b) every training row
+///   was seen (summed over ranks) and its largest pre-activation `c_max` met
+///   `c_max + 2 gamma (|b| + X sum|w|) < 0`, X the largest |x| seen and gamma the
+///   rounding bound of a dot product of in + 1 terms, in any order: whatever order
+///   OpenBLAS sums in, the row's pre-activation is negative and its ReLU 0.
+/// - It stays dormant while its weights stay bitwise the same, checked before every
+///   forward; the first change makes it live again (its pre-activations are computed).
+/// - The live units' sums are the dense GEMM's bits only if the BLAS kernel's per-element
+///   order does not depend on the matrix width. `compactProductMatchesDense` checks that
+///   once per run (OpenBLAS's AVX-512 kernels pass, its AVX2 ones do not); where it fails,
+///   the trainer does not use this, so resuming stays bitwise.
+///
+/// The rows of other data (a test set) are not covered: only training steps use this.
+/// With weight decay the weights move every step, so no unit becomes dormant.
+/// Made once per run; the per-step calls allocate nothing.
+public final class DormantUnits {
+    public let layer: Dense
+    public let maxRows: Int
+
+    private enum State: UInt8 { case live, candidate, dormant }
+    private var states: [State]
+    /// [out, in + 1]: each unit's weights, then its bias, as of the epoch's start.
+    private let snapshot: FloatBuffer
+    /// The epoch's observations, [out + 1]: per unit, the largest pre-activation seen
+    /// (+infinity once the unit's weights moved); then the largest |x| of the rows.
+    /// The trainer takes their maximum over ranks before `endEpoch`.
+    public let observations: FloatBuffer
+    /// Rows this rank passed through `forward` this epoch.
+    public private(set) var rowsObserved = 0
+    /// The units the forward computes, ascending; the first `liveCount` are valid.
+    private let liveIndices: UnsafeMutablePointer<Int32>
+    public private(set) var liveCount: Int
+    public var dormantCount: Int { layer.outFeatures - liveCount }
+
+    private let liveWeights: FloatBuffer     // [out, in]: the live units' rows of W
+    private let liveBias: FloatBuffer        // [out]
+    private let liveOutput: FloatBuffer      // [maxRows, out]: pre-activations of the live units
+    private let liveColumnMax: FloatBuffer   // [out]
+
+    public init(layer: Dense, maxRows: Int) {
+        precondition(maxRows >= 1, "maxRows must be at least 1")
+        self.layer = layer
+        self.maxRows = maxRows
+        let units = layer.outFeatures
+        states = [State](repeating: .live, count: units)
+        snapshot = FloatBuffer(count: units * (layer.inFeatures + 1))
+        observations = FloatBuffer(count: units + 1)
+        liveIndices = .allocate(capacity: max(units, 1))
+        for unit in 0..<units { liveIndices[unit] = Int32(unit) }
+        liveCount = units
+        liveWeights = FloatBuffer(count: units * layer.inFeatures)
+        liveBias = FloatBuffer(count: units)
+        liveOutput = FloatBuffer(count: maxRows * units)
+        liveColumnMax = FloatBuffer(count: units)
+    }
+
+    deinit { liveIndices.deallocate() }
+
+    /// Starts an epoch's observation: every unit not dormant becomes a candidate, with
+    /// its weights as they are now.
+    public func beginEpoch(parameters: UnsafePointer<Float>) {
+        let width = layer.inFeatures
+        for unit in 0..<layer.outFeatures where states[unit] != .dormant {
+            let saved = snapshot.pointer + unit * (width + 1)
+            saved.update(from: parameters + layer.weightOffset + unit * width, count: width)
+            saved[width] = parameters[layer.biasOffset + unit]
+            states[unit] = .candidate
+            observations[unit] = -.infinity
+        }
+        observations[layer.outFeatures] = 0
+        rowsObserved = 0
+    }
+
+    /// Every dormant or candidate unit whose weights or bias are no longer bitwise those
+    /// of the snapshot is live from now on. `forward` calls this first; the trainer calls
+    /// it again after the epoch's last update.
+    public func verify(parameters: UnsafePointer<Float>) {
+        let width = layer.inFeatures
+        var liveSetChanged = false
+        for unit in 0..<layer.outFeatures where states[unit] != .live {
+            let saved = snapshot.pointer + unit * (width + 1)
+            let weights = parameters + layer.weightOffset + unit * width
+            let unchanged = memcmp(saved, weights, width * MemoryLayout<Float>.stride) == 0
+                && saved[width].bitPattern == parameters[layer.biasOffset + unit].bitPattern
+            if unchanged { continue }
+            if states[unit] == .dormant { liveSetChanged = true }
+            states[unit] = .live
+            observations[unit] = .infinity
+        }
+        if liveSetChanged { rebuildLiveIndices() }
+    }
+
+    /// The layer's forward with ReLU, output [rows, out], over the live units only (the
+    /// dormant units' columns are 0), observing every live unit's pre-activations and the
+    /// input's largest |x|. `input` [rows, in] must be training rows.
+    public func forward(input: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>) {
+        precondition(rows <= maxRows, "\(rows) rows exceed the workspace of \(maxRows)")
+        verify(parameters: parameters)
+        let units = layer.outFeatures
+        let width = layer.inFeatures
+        let live = liveCount
+        let allLive = live == units
+        // Every unit live: the dense layer's very buffers and calls, so the very bits.
+        let weights = allLive ? parameters + layer.weightOffset : UnsafePointer(liveWeights.pointer)
+        let bias = allLive ? parameters + layer.biasOffset : UnsafePointer(liveBias.pointer)
+        let preActivations = allLive ? output : liveOutput.pointer
+        if !allLive {
+            vae_gather_block(parameters + layer.weightOffset, width, liveIndices, live, nil, width,
+                             liveWeights.pointer)
+            vae_gather_block(parameters + layer.biasOffset, units, nil, 1, liveIndices, live, liveBias.pointer)
+        }
+        for row in 0..<rows {
+            (preActivations + row * live).update(from: bias, count: live)
+        }
+        sgemm(transposeA: false, transposeB: true, m: rows, n: live, k: width,
+              a: input, lda: width, b: weights, ldb: width, beta: 1, c: preActivations, ldc: live)
+
+        liveColumnMax.pointer.update(repeating: -.infinity, count: live)
+        vae_relu_column_max(preActivations, rows, live, liveColumnMax.pointer)
+        for column in 0..<live {
+            let unit = Int(liveIndices[column])
+            let (seen, new) = (observations[unit], liveColumnMax[column])
+            if new > seen || new.isNaN { observations[unit] = new }
+        }
+        let largestInput = vae_max_abs(input, rows * width)
+        if largestInput > observations[units] || largestInput.isNaN { observations[units] = largestInput }
+        rowsObserved += rows
+
+        if !allLive {
+            vae_scatter_block(liveOutput.pointer, nil, rows, liveIndices, live, output, rows, units)
+        }
+    }
+
+    /// Ends the epoch: with `reducedObservations` the observations' maximum over ranks and
+    /// `rowsSeen` the rows observed summed over ranks, every candidate whose rows covered
+    /// all `trainingRows` and whose margin holds becomes dormant. Returns how many did.
+    @discardableResult
+    public func endEpoch(reducedObservations: UnsafePointer<Float>, rowsSeen: Int, trainingRows: Int) -> Int {
+        let units = layer.outFeatures
+        let width = layer.inFeatures
+        guard rowsSeen >= trainingRows, trainingRows > 0 else { return 0 }
+        let largestInput = Double(reducedObservations[units])
+        guard largestInput.isFinite else { return 0 }
+        // gamma_n = n u / (1 - n u), u = 2^-24: the bound on |computed - exact| of a sum of n
+        // products, relative to the sum of their magnitudes (Higham, Accuracy and Stability of
+        // Numerical Algorithms, 3.1); the bias is one more term, and +1 covers the products.
+        let terms = Double(width + 2)
+        let unitRoundoff = 0x1p-24
+        let gamma = terms * unitRoundoff / (1 - terms * unitRoundoff)
+        var armed = 0
+        for unit in 0..<units where states[unit] == .candidate {
+            let largest = Double(reducedObservations[unit])
+            guard largest.isFinite else { continue }
+            let saved = snapshot.pointer + unit * (width + 1)
+            var magnitude = 0.0
+            for i in 0..<width { magnitude += Double(abs(saved[i])) }
+            let bound = 2 * gamma * (Double(abs(saved[width])) + largestInput * magnitude)
+            if largest + bound < 0 {
+                states[unit] = .dormant
+                armed += 1
+            }
+        }
+        if armed > 0 { rebuildLiveIndices() }
+        return armed
+    }
+
+    private func rebuildLiveIndices() {
+        var count = 0
+        for unit in 0..<layer.outFeatures where states[unit] != .dormant {
+            liveIndices[count] = Int32(unit)
+            count += 1
+        }
+        liveCount = count
+    }
+
+    /// Whether this process's BLAS computes each element of the layer's product X W^T
+    /// with the same bits when W holds only some of the units (the compact GEMM `forward`
+    /// runs) as when it holds all of them, for each of `rowCounts` rows. Made-up data;
+    /// the summation order depends only on the shapes, the kernel and the threads.
+    public static func compactProductMatchesDense(layer: Dense, rowCounts: [Int]) -> Bool {
+        let (units, width) = (layer.outFeatures, layer.inFeatures)
+        guard units >= 2, width >= 1, let maxRows = rowCounts.max(), maxRows >= 1 else { return true }
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(state >> 40) / Float(1 << 24) - 0.5
+        }
+        let input = FloatBuffer(count: maxRows * width)
+        for i in 0..<input.count { let value = next(); input[i] = value < 0 ? 0 : value }
+        let weights = FloatBuffer(count: units * width)
+        for i in 0..<weights.count { weights[i] = next() * 0.1 }
+        let bias = FloatBuffer(count: units)
+        for i in 0..<units { bias[i] = next() }
+        let dense = FloatBuffer(count: maxRows * units)
+        let compact = FloatBuffer(count: maxRows * units)
+        let compactWeights = FloatBuffer(count: units * width)
+        // Every other unit; and all but the first and last (odd widths, shifted columns).
+        let subsets: [[Int32]] = [Array(stride(from: 0, to: units, by: 2)).map { Int32($0) },
+                                  (1..<(units - 1)).map { Int32($0) }].filter { !$0.isEmpty }
+        for rows in Set(rowCounts) where rows >= 1 {
+            for row in 0..<rows { (dense.pointer + row * units).update(from: bias.pointer, count: units) }
+            sgemm(transposeA: false, transposeB: true, m: rows, n: units, k: width, a: input.pointer, lda: width,
+                  b: weights.pointer, ldb: width, beta: 1, c: dense.pointer, ldc: units)
+            for subset in subsets {
+                subset.withUnsafeBufferPointer { indices in
+                    vae_gather_block(weights.pointer, width, indices.baseAddress, indices.count, nil, width,
+                                     compactWeights.pointer)
+                }
+                for row in 0..<rows {
+                    for (column, unit) in subset.enumerated() { compact[row * subset.count + column] = bias[Int(unit)] }
+                }
+                sgemm(transposeA: false, transposeB: true, m: rows, n: subset.count, k: width, a: input.pointer,
+                      lda: width, b: compactWeights.pointer, ldb: width, beta: 1, c: compact.pointer,
+                      ldc: subset.count)
+                for row in 0..<rows {
+                    for (column, unit) in subset.enumerated()
+                    where compact[row * subset.count + column].bitPattern != dense[row * units + Int(unit)].bitPattern {
+                        return false
+                    }
+                }
+            }
+        }
+        return true
+    }
+}
