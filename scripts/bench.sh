@@ -107,6 +107,8 @@ two_ranks_counting=(mpirun -n 2 --bind-to core -x OPENBLAS_NUM_THREADS=1 -x LD_P
 vae_dist_bench r1t1_b128 "${one_thread[@]}" -- "${long[@]}"
 counted r1t1_b128 "${one_thread_counting[@]}" --
 vae_dist_bench r1t1_b128_noftz "${one_thread[@]}" -- "${long[@]}" --no-ftz --ceiling-seconds 0
+# Every unit computed: what skipping the first layer's dormant units is worth (docs/performance.md).
+vae_dist_bench r1t1_b128_dense "${one_thread[@]}" -- "${long[@]}" --dormant-units compute --ceiling-seconds 0
 vae_dist_bench r1t2_b128 "${two_threads[@]}" -- "${short[@]}"
 counted r1t2_b128 "${two_threads_counting[@]}" --
 vae_dist_bench r2t1_b128 "${two_ranks[@]}" -- "${short[@]}"

@@ -117,6 +117,8 @@ def main():
             (vae.get("r2t1_b128_allreduce") or {}).get("allreduce_share"),
         "2 threads / PyTorch 2 threads FTZ": ratio(median(vae, "r1t2_b128"), median(refs, "torch_t2_ftz")),
         "epoch last / epoch 1 without FTZ": (vae.get("r1t1_b128_noftz") or {}).get("last_over_first"),
+        "1 rank 1 thread, dormant units skipped / computed": ratio(one, median(vae, "r1t1_b128_dense")),
+        "1 rank 1 thread with every unit computed / JAX best 1 thread": ratio(median(vae, "r1t1_b128_dense"), jax_best_1),
     }
 
     print()
