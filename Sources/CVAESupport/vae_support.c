@@ -28,6 +28,7 @@ hid_t vae_h5p_default(void) { return H5P_DEFAULT; }
 hid_t vae_h5s_all(void) { return H5S_ALL; }
 hid_t vae_h5e_default(void) { return H5E_DEFAULT; }
 hid_t vae_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+hid_t vae_h5p_file_create(void) { return H5P_FILE_CREATE; }
 hid_t vae_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 hid_t vae_h5p_link_create(void) { return H5P_LINK_CREATE; }
 unsigned vae_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }

@@ -5,13 +5,16 @@ import Glibc
 
 /// Writes an HDF5 file so that `path` holds either its old content or the
 /// complete new file, never a partial one (checkpoints, data files, embeddings).
+/// The file starts with a checksum header over all its other bytes
+/// (ChecksumHeader.swift), written last, so readers can refuse a damaged file
+/// before HDF5 reads it.
 public func writeHDF5FileAtomically(to path: String, _ body: (HDF5File) throws -> Void) throws {
     try replaceAtomically(path) { temporaryPath, descriptor in
         // The descriptor only proved the file can be created (a clear errno message
         // instead of HDF5's generic one); HDF5 writes through its own handle.
         close(descriptor)
         do {
-            let file = try HDF5File.create(temporaryPath)
+            let file = try HDF5File.create(temporaryPath, userBlockSize: ChecksumHeader.size)
             do {
                 try body(file)
                 try file.close()
@@ -22,6 +25,11 @@ public func writeHDF5FileAtomically(to path: String, _ body: (HDF5File) throws -
         } catch let error as HDF5Error where error.file == temporaryPath {
             // Name the file the user asked for; the temporary one is removed.
             throw DataError(file: path, "cannot write it (\(error.operation) failed): \(error.cause)")
+        }
+        do {
+            try FileChecksum.seal(temporaryPath)
+        } catch let error as DataError {
+            throw DataError(file: path, "cannot write it: \(error.message)")
         }
     }
 }

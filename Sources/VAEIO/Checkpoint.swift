@@ -42,7 +42,8 @@ public struct Checkpoint {
         self.optimizerState = optimizerState
     }
 
-    /// Writes the checkpoint atomically: `path` holds the old file or the whole new one.
+    /// Writes the checkpoint atomically: `path` holds the old file or the whole new one,
+    /// with a checksum header in front (ChecksumHeader.swift).
     public func write(to path: String) throws {
         let layout = configuration.architecture.parameterLayout
         guard parameters.count == layout.totalCount else {
@@ -52,37 +53,41 @@ public struct Checkpoint {
         guard parameters.allSatisfy(\.isFinite), optimizerState.values.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
             throw DataError(file: path, "refusing to write a checkpoint holding NaN or Inf parameters or optimizer state")
         }
-        try writeHDF5FileAtomically(to: path) { file in
-            let root = try file.root()
-            try root.setAttribute("format", Self.format)
-            try root.setAttribute("format_version", Self.formatVersion)
-            try root.setAttribute("step", step)
-            try root.setAttribute("epoch", epoch)
-            try root.setAttribute("step_in_epoch", stepInEpoch)
-            if stepInEpoch > 0 {
-                try root.setAttribute("epoch_loss_sum", partialEpochTerms.loss)
-                try root.setAttribute("epoch_reconstruction_sum", partialEpochTerms.reconstruction)
-                try root.setAttribute("epoch_kl_sum", partialEpochTerms.kl)
-                try root.setAttribute("epoch_rows", partialEpochTerms.rows)
-                try root.setAttribute("epoch_skipped_steps", partialEpochSkippedSteps)
-            }
-            try root.setAttribute("seed", String(configuration.seed))
-            try root.setAttribute("rng", "philox4x32-10; key = seed; counters per docs/algorithm.md")
-            try root.setAttribute("world_size", worldSize)
-            try root.setAttribute("data_fingerprint", dataFingerprint)
-            try root.setAttribute("optimizer", optimizerName)
-            try root.setJSONAttribute("config", configuration)
-            _ = try root.createGroup("model")
+        try writeHDF5FileAtomically(to: path) { try store(in: $0) }
+    }
+
+    /// The checkpoint's groups, datasets and attributes, into a new open file.
+    func store(in file: HDF5File) throws {
+        let layout = configuration.architecture.parameterLayout
+        let root = try file.root()
+        try root.setAttribute("format", Self.format)
+        try root.setAttribute("format_version", Self.formatVersion)
+        try root.setAttribute("step", step)
+        try root.setAttribute("epoch", epoch)
+        try root.setAttribute("step_in_epoch", stepInEpoch)
+        if stepInEpoch > 0 {
+            try root.setAttribute("epoch_loss_sum", partialEpochTerms.loss)
+            try root.setAttribute("epoch_reconstruction_sum", partialEpochTerms.reconstruction)
+            try root.setAttribute("epoch_kl_sum", partialEpochTerms.kl)
+            try root.setAttribute("epoch_rows", partialEpochTerms.rows)
+            try root.setAttribute("epoch_skipped_steps", partialEpochSkippedSteps)
+        }
+        try root.setAttribute("seed", String(configuration.seed))
+        try root.setAttribute("rng", "philox4x32-10; key = seed; counters per docs/algorithm.md")
+        try root.setAttribute("world_size", worldSize)
+        try root.setAttribute("data_fingerprint", dataFingerprint)
+        try root.setAttribute("optimizer", optimizerName)
+        try root.setJSONAttribute("config", configuration)
+        _ = try root.createGroup("model")
+        for spec in layout.tensors {
+            try root.writeDataset("model/\(spec.name)", Array(parameters[spec.offset..<spec.offset + spec.count]),
+                                  shape: spec.shape)
+        }
+        _ = try root.createGroup("optimizer")
+        for (state, values) in optimizerState.sorted(by: { $0.key < $1.key }) {
             for spec in layout.tensors {
-                try root.writeDataset("model/\(spec.name)", Array(parameters[spec.offset..<spec.offset + spec.count]),
-                                      shape: spec.shape)
-            }
-            _ = try root.createGroup("optimizer")
-            for (state, values) in optimizerState.sorted(by: { $0.key < $1.key }) {
-                for spec in layout.tensors {
-                    try root.writeDataset("optimizer/\(state)/\(spec.name)",
-                                          Array(values[spec.offset..<spec.offset + spec.count]), shape: spec.shape)
-                }
+                try root.writeDataset("optimizer/\(state)/\(spec.name)",
+                                      Array(values[spec.offset..<spec.offset + spec.count]), shape: spec.shape)
             }
         }
     }
@@ -92,6 +97,8 @@ public struct Checkpoint {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DataError(file: path, "no such checkpoint file")
         }
+        // Before HDF5 sees the file: HDF5 can hang on a damaged one (docs/faults.md).
+        try FileChecksum.verify(path, kind: "checkpoint")
         guard HDF5File.isHDF5(path) else {
             throw DataError(file: path, "is not an HDF5 file (truncated or corrupt checkpoint?)")
         }

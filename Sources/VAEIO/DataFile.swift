@@ -112,17 +112,22 @@ public struct DataFile: Sendable {
                         source: try root.stringAttribute("source"))
     }
 
-    /// Clear messages for the commonest mistakes, before HDF5 reports them in its own words.
-    static func checkReadableHDF5(_ path: String) throws {
+    /// Clear messages for the commonest mistakes, before HDF5 reports them in its own words;
+    /// and the checksum of a file vae-dist wrote, before HDF5 can hang on a damaged one.
+    /// `kind` names the file in a checksum error ("data file is corrupt: ...").
+    @discardableResult
+    static func checkReadableHDF5(_ path: String, kind: String = "data file") throws -> FileChecksum.Verdict {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw DataError(file: path, "no such file")
         }
         guard !isDirectory.boolValue else { throw DataError(file: path, "is a directory, expected an HDF5 file") }
         guard FileManager.default.isReadableFile(atPath: path) else { throw DataError(file: path, "is not readable (permission denied)") }
+        let verdict = try FileChecksum.verify(path, kind: kind)
         guard HDF5File.isHDF5(path) else {
             throw DataError(file: path, "is not an HDF5 file (no HDF5 signature); expected an HDF5 data file, e.g. from `vae-dist prepare`")
         }
+        return verdict
     }
 
     /// The labels as Int, one per row.

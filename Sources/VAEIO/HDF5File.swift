@@ -17,11 +17,24 @@ public final class HDF5File {
     }
 
     /// Creates (or truncates) a file.
-    public static func create(_ path: String) throws -> HDF5File {
+    ///
+    /// - Parameter userBlockSize: bytes HDF5 reserves at the start of the file and never
+    ///   touches (0, or a power of two >= 512); `writeHDF5FileAtomically` puts the
+    ///   checksum header there (ChecksumHeader.swift).
+    public static func create(_ path: String, userBlockSize: Int = 0) throws -> HDF5File {
         let access = try strongCloseAccessList(path)
         defer { HDF5Library.close(access, with: H5Pclose) }
+        let creation = try HDF5Library.call(file: path, object: nil, "create file creation list") {
+            H5Pcreate(vae_h5p_file_create())
+        }
+        defer { HDF5Library.close(creation, with: H5Pclose) }
+        if userBlockSize > 0 {
+            try HDF5Library.call(file: path, object: nil, "reserve a \(userBlockSize)-byte user block") {
+                H5Pset_userblock(creation, hsize_t(userBlockSize))
+            }
+        }
         let id = try HDF5Library.call(file: path, object: nil, "create file") {
-            H5Fcreate(path, vae_h5f_acc_trunc(), vae_h5p_default(), access)
+            H5Fcreate(path, vae_h5f_acc_trunc(), creation, access)
         }
         return HDF5File(path: path, id: id, isWritable: true)
     }

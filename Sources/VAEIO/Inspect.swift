@@ -3,10 +3,17 @@ import Foundation
 /// A readable listing of any HDF5 file: every group and dataset with its
 /// shape, dtype, storage and attributes (long strings such as JSON configs cut).
 public func describeHDF5File(_ path: String, maxAttributeCharacters: Int = 120) throws -> String {
-    try DataFile.checkReadableHDF5(path)
+    let verdict = try DataFile.checkReadableHDF5(path, kind: "file")
     let file = try HDF5File.open(path)
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
     var lines = ["\(path)" + (size.map { " (\(formatByteCount($0)))" } ?? "")]
+    switch verdict {
+    case .verified(let header):
+        lines.append("  checksum crc32 \(header.checksumHex) of the \(header.coveredByteCount) bytes after the "
+                     + "\(ChecksumHeader.size)-byte header: verified")
+    case .absent:
+        lines.append("  checksum none (not written by vae-dist, or by a vae-dist before checksums): not verified")
+    }
 
     func attributes(of object: HDF5Object, indent: String) throws {
         for name in try object.attributeNames() {

@@ -165,12 +165,15 @@ final class BadInputSweepTests: XCTestCase {
 
     func testBadCheckpointsAndOutputPaths() throws {
         let checkpoint = run + "/checkpoint-epoch-0002.h5"
+        /// A copy changed through HDF5 and sealed again, as if vae-dist had written it so:
+        /// the checksum holds, and reading reaches the check each case is about.
         func copy(_ name: String, _ change: (HDF5Group) throws -> Void) throws -> String {
             let path = scratch + "/" + name
             try FileManager.default.copyItem(atPath: checkpoint, toPath: path)
             let file = try HDF5File.open(path, writable: true)
             try change(try file.root())
             try file.close()
+            try FileChecksum.seal(path)
             return path
         }
         let nanParameters = try copy("nan.ckpt.h5") { root in
@@ -201,7 +204,8 @@ final class BadInputSweepTests: XCTestCase {
         }
         try check([
             BadInput(name: "missing checkpoint", arguments: resumeFrom(scratch + "/absent.h5"), expected: ["absent.h5", "no such checkpoint"]),
-            BadInput(name: "truncated checkpoint", arguments: resumeFrom(scratch + "/truncated.ckpt.h5"), expected: ["truncated.ckpt.h5"]),
+            BadInput(name: "truncated checkpoint", arguments: resumeFrom(scratch + "/truncated.ckpt.h5"),
+                     expected: ["truncated.ckpt.h5", "checkpoint is corrupt: truncated", "checksum header"]),
             BadInput(name: "data file as checkpoint", arguments: resumeFrom(data), expected: ["data.h5", "not a vae-dist checkpoint"]),
             BadInput(name: "foreign format", arguments: resumeFrom(foreign), expected: ["foreign.ckpt.h5", "not a vae-dist checkpoint"]),
             BadInput(name: "NaN parameters", arguments: resumeFrom(nanParameters), expected: ["nan.ckpt.h5", "/model", "NaN"]),

@@ -13,13 +13,13 @@ func makeScratchDirectory(_ testCase: XCTestCase) throws -> String {
 }
 
 /// A float32 data file as a user might write it with h5py: /features only,
-/// chunked by `chunkRows` rows and gzipped (so one corrupt chunk fails one read).
+/// chunked by `chunkRows` rows and gzipped (so one corrupt chunk fails one read),
+/// and no checksum header (files vae-dist writes itself have one).
 func writeDataFile(_ path: String, features: [Float], rows: Int, chunkRows: Int = 4) throws {
-    try writeHDF5FileAtomically(to: path) { file in
-        let root = try file.root()
-        try root.writeDataset("features", features, shape: [rows, features.count / rows],
-                              chunks: [chunkRows, features.count / rows], gzipLevel: 1)
-    }
+    let file = try HDF5File.create(path)
+    try file.root().writeDataset("features", features, shape: [rows, features.count / rows],
+                                 chunks: [chunkRows, features.count / rows], gzipLevel: 1)
+    try file.close()
 }
 
 /// Deterministic features in [0, 1], quantised like images.

@@ -36,6 +36,7 @@ hid_t vae_h5p_default(void);
 hid_t vae_h5s_all(void);
 hid_t vae_h5e_default(void);
 hid_t vae_h5p_file_access(void);
+hid_t vae_h5p_file_create(void);
 hid_t vae_h5p_dataset_create(void);
 hid_t vae_h5p_link_create(void);
 unsigned vae_h5f_acc_rdonly(void);
