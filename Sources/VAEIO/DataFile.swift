@@ -34,8 +34,10 @@ public struct DataFile: Sendable {
     public var featureBytes: Int { rowCount * featureCount * featureType.byteSize }
 
     /// Opens and validates the layout (not the values: readers check those as they read).
-    public static func open(_ path: String) throws -> DataFile {
-        try checkReadableHDF5(path)
+    /// `verifyingChecksum: false` skips the pass over the whole file that checks a
+    /// vae-dist checksum header: for the ranks of a job whose rank 0 ran `verify` first.
+    public static func open(_ path: String, verifyingChecksum: Bool = true) throws -> DataFile {
+        try checkReadableHDF5(path, verifyingChecksum: verifyingChecksum)
         let file = try HDF5File.open(path)
         let root = try file.root()
 
@@ -116,18 +118,27 @@ public struct DataFile: Sendable {
     /// and the checksum of a file vae-dist wrote, before HDF5 can hang on a damaged one.
     /// `kind` names the file in a checksum error ("data file is corrupt: ...").
     @discardableResult
-    static func checkReadableHDF5(_ path: String, kind: String = "data file") throws -> FileChecksum.Verdict {
+    static func checkReadableHDF5(_ path: String, kind: String = "data file",
+                                  verifyingChecksum: Bool = true) throws -> FileChecksum.Verdict? {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw DataError(file: path, "no such file")
         }
         guard !isDirectory.boolValue else { throw DataError(file: path, "is a directory, expected an HDF5 file") }
         guard FileManager.default.isReadableFile(atPath: path) else { throw DataError(file: path, "is not readable (permission denied)") }
-        let verdict = try FileChecksum.verify(path, kind: kind)
+        let verdict = verifyingChecksum ? try FileChecksum.verify(path, kind: kind) : nil
         guard HDF5File.isHDF5(path) else {
             throw DataError(file: path, "is not an HDF5 file (no HDF5 signature); expected an HDF5 data file, e.g. from `vae-dist prepare`")
         }
         return verdict
+    }
+
+    /// The checks `open` starts with, the checksum included, without HDF5 opening the file.
+    /// A job's rank 0 runs this once for all ranks (one read of the data, not one per rank:
+    /// at 1,000 ranks on a shared filesystem that matters), and the ranks open the file
+    /// only after it passed, since HDF5 can hang on a damaged one.
+    public static func verify(_ path: String) throws {
+        try checkReadableHDF5(path)
     }
 
     /// The labels as Int, one per row.

@@ -8,10 +8,10 @@ public func describeHDF5File(_ path: String, maxAttributeCharacters: Int = 120) 
     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
     var lines = ["\(path)" + (size.map { " (\(formatByteCount($0)))" } ?? "")]
     switch verdict {
-    case .verified(let header):
+    case .verified(let header)?:
         lines.append("  checksum crc32 \(header.checksumHex) of the \(header.coveredByteCount) bytes after the "
                      + "\(ChecksumHeader.size)-byte header: verified")
-    case .absent:
+    case .absent?, nil:
         lines.append("  checksum none (not written by vae-dist, or by a vae-dist before checksums): not verified")
     }
 

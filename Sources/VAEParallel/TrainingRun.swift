@@ -188,8 +188,12 @@ public final class TrainingRun {
             trainPath = paths.train
             if testPath == nil { testPath = paths.test }
         }
-        let train = try agreed { try DataFile.open(trainPath!) }
-        let test = try agreed { try testPath.map { try DataFile.open($0) } }
+        // Rank 0 alone reads the files whole for their checksums (one read of the data, not
+        // one per rank); the others open them only after that passed: HDF5 can hang on a
+        // damaged file (docs/faults.md).
+        try rootOnly { try ([trainPath!] + (testPath.map { [$0] } ?? [])).forEach(DataFile.verify) }
+        let train = try agreed { try DataFile.open(trainPath!, verifyingChecksum: false) }
+        let test = try agreed { try testPath.map { try DataFile.open($0, verifyingChecksum: false) } }
         try agreed { try checkSetup(train: train, test: test) }
         return (train, test)
     }

@@ -99,6 +99,29 @@ final class CorruptCheckpointCommandTests: XCTestCase {
         XCTAssertTrue(result.standardError.contains("\(damaged): checkpoint is corrupt: checksum mismatch"), result.standardError)
     }
 
+    /// A damaged data file that vae-dist prepared: rank 0 alone reads it for its checksum,
+    /// and every rank stops with its message before any rank hands the file to HDF5.
+    func testEveryRankStopsOnACorruptPreparedDataFileThatRankZeroChecked() throws {
+        let npy = scratch + "/source.npy"
+        let pixels = syntheticFeatures(rows: 37, features: 10, seed: 67).map { UInt8($0 * 255) }
+        try Data(npyFile(uint8: pixels, shape: [37, 10])).write(to: URL(fileURLWithPath: npy))
+        let prepared = scratch + "/prepared.h5"
+        _ = try DataPreparation.prepareNPY(npy, output: prepared)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: prepared)))
+        bytes[bytes.count / 2] ^= 0x10
+        try Data(bytes).write(to: URL(fileURLWithPath: prepared))
+        let out = scratch + "/from-prepared"
+        let result = try runProcess(try mpirunExecutable(),
+                                    try mpirunArguments(ranks: 2, ["train", "--data", prepared, "--out", out, "--no-progress"]),
+                                    environment: childEnvironment(), timeout: 60)
+        XCTAssertEqual(result.status, 1, result.standardError)
+        let errors = result.errorLines(containing: "vae-dist: error: ")
+        XCTAssertEqual(errors.count, 2, "one line per rank:\n\(result.standardError)")
+        for error in errors {
+            XCTAssertTrue(error.contains("\(prepared): data file is corrupt: checksum mismatch"), result.standardError)
+        }
+    }
+
     func testAnOlderIntactCheckpointStillResumes() throws {
         // What the message tells the user to do: the previous checkpoint is sealed and intact.
         let resumed = try runProcess(try vaeDistBinary(),

@@ -142,13 +142,4 @@ final class CorruptionFuzzTests: XCTestCase {
         XCTAssertTrue(outcome.hangs.isEmpty, "HDF5 hung on: \(outcome.hangs)")
         XCTAssertEqual(outcome.errors, 120, "every change to a checkpoint must be refused (\(outcome.clean) read)")
     }
-
-    /// An NPY 1.0 file of uint8 values [rows, features], as numpy.save writes it.
-    private func npyFile(uint8 values: [UInt8], shape: [Int]) -> [UInt8] {
-        var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (\(shape[0]), \(shape[1])), }"
-        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-        header += "\n"
-        let length = header.utf8.count
-        return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)] + Array(header.utf8) + values
-    }
 }

@@ -89,3 +89,12 @@ func smallConfiguration(epochs: Int = 2) -> TrainingConfiguration {
     configuration.seed = 99
     return configuration
 }
+
+/// An NPY 1.0 file of uint8 values [rows, features], as numpy.save writes it.
+func npyFile(uint8 values: [UInt8], shape: [Int]) -> [UInt8] {
+    var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (\(shape[0]), \(shape[1])), }"
+    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    let length = header.utf8.count
+    return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)] + Array(header.utf8) + values
+}
