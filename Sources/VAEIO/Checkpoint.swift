@@ -1,9 +1,10 @@
 import Foundation
 import VAECore
 
-/// A training checkpoint (docs/files.md): the model as a PyTorch-style
-/// state_dict under /model, the optimizer's state under /optimizer/<state>/,
-/// and everything needed to continue or to trust the file as root attributes.
+/// A training checkpoint (README, "File layouts"; its checksum header: docs/faults.md):
+/// the model as a PyTorch-style state_dict under /model, the optimizer's state under
+/// /optimizer/<state>/, and everything needed to continue or to trust the file as root
+/// attributes.
 public struct Checkpoint {
     public static let format = "vae-dist-checkpoint"
     public static let formatVersion = 1
