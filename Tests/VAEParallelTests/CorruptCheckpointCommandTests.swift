@@ -102,11 +102,7 @@ final class CorruptCheckpointCommandTests: XCTestCase {
     /// A damaged data file that vae-dist prepared: rank 0 alone reads it for its checksum,
     /// and every rank stops with its message before any rank hands the file to HDF5.
     func testEveryRankStopsOnACorruptPreparedDataFileThatRankZeroChecked() throws {
-        let npy = scratch + "/source.npy"
-        let pixels = syntheticFeatures(rows: 37, features: 10, seed: 67).map { UInt8($0 * 255) }
-        try Data(npyFile(uint8: pixels, shape: [37, 10])).write(to: URL(fileURLWithPath: npy))
-        let prepared = scratch + "/prepared.h5"
-        _ = try DataPreparation.prepareNPY(npy, output: prepared)
+        let prepared = try writePreparedDataFile(in: scratch, seed: 67)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: prepared)))
         bytes[bytes.count / 2] ^= 0x10
         try Data(bytes).write(to: URL(fileURLWithPath: prepared))

@@ -115,11 +115,7 @@ final class CorruptionFuzzTests: XCTestCase {
     }
 
     func testCorruptedPreparedDataFilesAreRefusedByTheirChecksum() throws {
-        let npy = scratch + "/source.npy"
-        let pixels = syntheticFeatures(rows: 37, features: 10, seed: 53).map { UInt8($0 * 255) }
-        try Data(npyFile(uint8: pixels, shape: [37, 10])).write(to: URL(fileURLWithPath: npy))
-        let data = scratch + "/prepared.h5"
-        _ = try DataPreparation.prepareNPY(npy, output: data)
+        let data = try writePreparedDataFile(in: scratch, seed: 53)
         let original = try Data(contentsOf: URL(fileURLWithPath: data))
         let outcome = try fuzz(original, count: 120, seed: 0xDA7B, name: "prepared.h5", refusalMentions: "checksum") {
             ["check", $0, "--bernoulli"]

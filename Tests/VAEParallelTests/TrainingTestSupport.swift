@@ -90,6 +90,17 @@ func smallConfiguration(epochs: Int = 2) -> TrainingConfiguration {
     return configuration
 }
 
+/// A data file as `vae-dist prepare` writes it (with its checksum header): 37 x 10
+/// uint8 pixels from an NPY file, in `directory`/prepared.h5. Returns its path.
+func writePreparedDataFile(in directory: String, seed: UInt64) throws -> String {
+    let npy = directory + "/source.npy"
+    let pixels = syntheticFeatures(rows: 37, features: 10, seed: seed).map { UInt8($0 * 255) }
+    try Data(npyFile(uint8: pixels, shape: [37, 10])).write(to: URL(fileURLWithPath: npy))
+    let prepared = directory + "/prepared.h5"
+    _ = try DataPreparation.prepareNPY(npy, output: prepared)
+    return prepared
+}
+
 /// An NPY 1.0 file of uint8 values [rows, features], as numpy.save writes it.
 func npyFile(uint8 values: [UInt8], shape: [Int]) -> [UInt8] {
     var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (\(shape[0]), \(shape[1])), }"
