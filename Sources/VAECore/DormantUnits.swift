@@ -33,7 +33,8 @@ public final class DormantUnits {
 
     private enum State: UInt8 { case live, candidate, dormant }
     private var states: [State]
-    /// [out, in + 1]: each unit's weights, then its bias, as of the epoch's start.
+    /// [out, in + 1]: each unit's weights, then its bias, as of the epoch's start (a dormant
+    /// unit's: as of the start of the epoch that made it dormant).
     private let snapshot: FloatBuffer
     /// The epoch's observations, [out + 1]: per unit, the largest pre-activation seen
     /// (+infinity once the unit's weights moved); then the largest |x| of the rows.
