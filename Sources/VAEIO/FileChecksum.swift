@@ -44,6 +44,34 @@ public enum FileChecksum {
         guard written == block.count else { throw ioError(path, "cannot write its checksum header") }
     }
 
+    /// A new header for a file vae-dist wrote and someone then changed on purpose (h5py
+    /// `r+`): its user block must hold a vae-dist header (intact or not) and HDF5 must
+    /// start after it. Returns the header written. The file's other bytes are untouched.
+    @discardableResult
+    public static func reseal(_ path: String) throws -> ChecksumHeader {
+        let start: ArraySlice<UInt8>
+        do {
+            let descriptor = open(path, O_RDONLY)
+            guard descriptor >= 0 else { throw ioError(path, "cannot open it") }
+            defer { close(descriptor) }
+            start = try readBytes(descriptor, path, at: 0, count: ChecksumHeader.size)[...]
+        }
+        guard ChecksumHeader.isMarked(start) || ChecksumHeader.couldBeginHeader(start) else {
+            throw DataError(file: path, "has no vae-dist checksum header to renew (it is read unverified as it is)")
+        }
+        try seal(path)
+        do {
+            let descriptor = open(path, O_RDONLY)
+            guard descriptor >= 0 else { throw ioError(path, "cannot open it to sync it") }
+            defer { close(descriptor) }
+            guard fsync(descriptor) == 0 else { throw ioError(path, "cannot sync it") }
+        }
+        guard case .verified(let header) = try verify(path, kind: "file") else {
+            throw DataError(file: path, "internal error: no checksum header after resealing")
+        }
+        return header
+    }
+
     /// Checks `path` against its header, if it has one. Throws a `DataError` naming the
     /// file and what is wrong for a damaged header, a length other than the header's
     /// (truncated or extended) or a checksum mismatch. `kind` names the file in the
@@ -56,6 +84,7 @@ public enum FileChecksum {
         let size = try fileSize(descriptor, path)
         let start = try readBytes(descriptor, path, at: 0, count: min(size, ChecksumHeader.size))[...]
         func corrupt(_ what: String) -> DataError { DataError(file: path, "\(kind) is corrupt: \(what)") }
+        let onPurpose = " (if you changed it on purpose, `vae-dist reseal \(path)` writes a new checksum)"
 
         if start.starts(with: hdf5Signature) { return .absent }  // no user block: h5py, or vae-dist before checksums
         guard ChecksumHeader.isMarked(start) else {
@@ -76,16 +105,17 @@ public enum FileChecksum {
         let actual = size - ChecksumHeader.size
         if actual < header.coveredByteCount {
             throw corrupt("truncated: its checksum header covers \(header.coveredByteCount) bytes after the header, "
-                          + "the file has only \(actual)")
+                          + "the file has only \(actual)" + onPurpose)
         }
         if actual > header.coveredByteCount {
             throw corrupt("\(actual - header.coveredByteCount) bytes longer than its checksum header says "
-                          + "(\(header.coveredByteCount) bytes after the header)")
+                          + "(\(header.coveredByteCount) bytes after the header)" + onPurpose)
         }
         let checksum = try crc32(descriptor, path, from: ChecksumHeader.size, count: actual)
         guard checksum == header.checksum else {
             throw corrupt("checksum mismatch: the crc32 of its \(actual) bytes after the header is \(ChecksumHeader.hex(checksum)), "
-                          + "the header written with it says \(header.checksumHex); the file changed after vae-dist wrote it")
+                          + "the header written with it says \(header.checksumHex); the file changed after vae-dist wrote it"
+                          + onPurpose)
         }
         return .verified(header)
     }

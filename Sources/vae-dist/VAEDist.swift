@@ -6,6 +6,6 @@ struct VAEDist: ParsableCommand {
         commandName: "vae-dist",
         abstract: "Data-parallel variational autoencoder training over MPI, on HDF5 data.",
         subcommands: [Train.self, Embed.self, Eval.self, Sample.self, Reconstruct.self, Manifold.self,
-                      Prepare.self, Inspect.self, Check.self, MPICheck.self, Bench.self]
+                      Prepare.self, Inspect.self, Check.self, Reseal.self, MPICheck.self, Bench.self]
     )
 }

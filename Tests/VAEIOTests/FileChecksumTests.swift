@@ -201,4 +201,32 @@ final class FileChecksumTests: XCTestCase {
         assertThrows(try describeHDF5File(path), containing: [path, "file is corrupt", "checksum mismatch"])
         assertThrows(try ImageShape.stored(in: path), containing: [path, "checksum mismatch"])
     }
+
+    // MARK: Resealing
+
+    func testAFileChangedOnPurposeIsRefusedUntilResealed() throws {
+        let path = try writtenCheckpoint()
+        let file = try HDF5File.open(path, writable: true)
+        try file.root().setAttribute("optimizer", "adam (edited by hand)")
+        try file.close()
+        XCTAssertThrowsError(try Checkpoint.read(path)) { error in
+            // The edit grew the file here; a same-size edit reads "checksum mismatch", with the same advice.
+            XCTAssertTrue("\(error)".contains("is corrupt") && "\(error)".contains("vae-dist reseal \(path)"), "\(error)")
+        }
+        let header = try FileChecksum.reseal(path)
+        XCTAssertEqual(try FileChecksum.verify(path, kind: "checkpoint"), .verified(header))
+        XCTAssertEqual(try Checkpoint.read(path).optimizerName, "adam (edited by hand)")
+    }
+
+    func testResealingAFileWithoutAHeaderIsRefused() throws {
+        let path = directory + "/plain.h5"
+        let file = try HDF5File.create(path)
+        try file.root().setAttribute("format", "anything")
+        try file.close()
+        let before = try bytes(path)
+        XCTAssertThrowsError(try FileChecksum.reseal(path)) { error in
+            XCTAssertTrue("\(error)".contains("has no vae-dist checksum header"), "\(error)")
+        }
+        XCTAssertEqual(try bytes(path), before, "nothing written")
+    }
 }

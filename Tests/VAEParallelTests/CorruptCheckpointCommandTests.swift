@@ -118,6 +118,24 @@ final class CorruptCheckpointCommandTests: XCTestCase {
         }
     }
 
+    /// `vae-dist reseal` after a change made on purpose: the file reads again, here
+    /// resuming a run whose checkpoint was edited through HDF5.
+    func testResealAcceptsAFileChangedOnPurpose() throws {
+        let edited = run + "/checkpoint-epoch-0001.h5"
+        let file = try HDF5File.open(edited, writable: true)
+        try file.root().setAttribute("optimizer", "adam")  // the same value, written again: the bytes change
+        try file.close()
+        let resealed = try runProcess(try vaeDistBinary(), ["reseal", edited], environment: childEnvironment(), timeout: 20)
+        XCTAssertEqual(resealed.status, 0, resealed.standardError)
+        XCTAssertTrue(resealed.standardOutput.hasPrefix("\(edited): crc32 "), resealed.standardOutput)
+        let inspected = try runProcess(try vaeDistBinary(), ["inspect", edited], environment: childEnvironment(), timeout: 20)
+        XCTAssertTrue(inspected.standardOutput.contains("verified"), inspected.standardOutput)
+        let resumed = try runProcess(try vaeDistBinary(),
+                                     ["train", "--data", data, "--out", run, "--no-progress", "--resume", edited, "--epochs", "3"],
+                                     environment: childEnvironment(), timeout: 60)
+        XCTAssertEqual(resumed.status, 0, resumed.standardError)
+    }
+
     func testAnOlderIntactCheckpointStillResumes() throws {
         // What the message tells the user to do: the previous checkpoint is sealed and intact.
         let resumed = try runProcess(try vaeDistBinary(),
