@@ -29,6 +29,9 @@ public struct Checkpoint {
     public var optimizerName: String
     /// Each optimizer state buffer, flat like the parameters.
     public var optimizerState: [String: [Float]]
+    /// The training data's image shape (its `image_shape`), so that the picture commands
+    /// can draw rows without the data file; nil when the data had none.
+    public var imageShape: ImageShape?
 
     public init(configuration: TrainingConfiguration, step: Int, epoch: Int, worldSize: Int,
                 dataFingerprint: String, parameters: [Float], optimizerName: String,
@@ -79,6 +82,10 @@ public struct Checkpoint {
         try root.setAttribute("data_fingerprint", dataFingerprint)
         try root.setAttribute("optimizer", optimizerName)
         try root.setJSONAttribute("config", configuration)
+        if let imageShape {
+            let dimensions = [imageShape.height, imageShape.width] + (imageShape.channels == 1 ? [] : [imageShape.channels])
+            try root.setAttribute(ImageShape.attributeName, dimensions)
+        }
         _ = try root.createGroup("model")
         for spec in layout.tensors {
             try root.writeDataset("model/\(spec.name)", Array(parameters[spec.offset..<spec.offset + spec.count]),
@@ -154,6 +161,14 @@ public struct Checkpoint {
             optimizerName: try required("optimizer", try root.stringAttribute("optimizer")),
             optimizerState: optimizerState)
         checkpoint.stepInEpoch = try root.intAttribute("step_in_epoch") ?? 0
+        if let dimensions = try root.intArrayAttribute(ImageShape.attributeName) {
+            guard let shape = ImageShape(dimensions: dimensions),
+                  shape.valueCount == configuration.architecture.dataDimension else {
+                throw DataError(file: path, object: "/", "attribute \(ImageShape.attributeName) \(dimensions) is not an image "
+                                + "shape of the model's \(configuration.architecture.dataDimension) values per row")
+            }
+            checkpoint.imageShape = shape
+        }
         guard checkpoint.step >= 0, checkpoint.epoch >= 0, checkpoint.stepInEpoch >= 0, checkpoint.worldSize >= 1 else {
             throw DataError(file: path, "has step \(checkpoint.step), epoch \(checkpoint.epoch), step_in_epoch "
                             + "\(checkpoint.stepInEpoch), world_size \(checkpoint.worldSize): expected counts >= 0 and a world size >= 1")

@@ -29,6 +29,9 @@ public struct DataFile: Sendable {
     public let storedFingerprint: String?
     /// The root `source` attribute, when present.
     public let source: String?
+    /// The root `image_shape` attribute when it is one vae-dist can draw rows of this
+    /// width with; else nil (the picture commands say what is wrong when asked to use it).
+    public let imageShape: ImageShape?
 
     /// Bytes of `/features` as stored (what an in-memory reader holds).
     public var featureBytes: Int { rowCount * featureCount * featureType.byteSize }
@@ -109,9 +112,11 @@ public struct DataFile: Sendable {
             hasLabels = true
         }
 
+        let imageShape = try root.intArrayAttribute(ImageShape.attributeName)
+            .flatMap(ImageShape.init(dimensions:)).flatMap { $0.valueCount == shape[1] ? $0 : nil }
         return DataFile(path: path, rowCount: shape[0], featureCount: shape[1], featureType: featureType, scale: scale,
                         hasLabels: hasLabels, storedFingerprint: try root.stringAttribute("fingerprint"),
-                        source: try root.stringAttribute("source"))
+                        source: try root.stringAttribute("source"), imageShape: imageShape)
     }
 
     /// Clear messages for the commonest mistakes, before HDF5 reports them in its own words;

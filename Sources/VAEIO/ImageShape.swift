@@ -40,9 +40,11 @@ public struct ImageShape: Equatable, Sendable, CustomStringConvertible {
     public var description: String { channels == 1 ? "\(height)x\(width)" : "\(height)x\(width)x\(channels)" }
 
     /// The shape to draw rows of `featureCount` values with, first match wins:
-    /// `explicit` (--image-shape), the data file's `image_shape` attribute, a
-    /// square sqrt(D) x sqrt(D) grayscale image when D is a perfect square.
-    public static func resolve(explicit: ImageShape?, dataFile: String?, featureCount: Int) throws -> ImageShape {
+    /// `explicit` (--image-shape), the data file's `image_shape` attribute, the
+    /// checkpoint's (its training data's), a square sqrt(D) x sqrt(D) grayscale image
+    /// when D is a perfect square.
+    public static func resolve(explicit: ImageShape?, dataFile: String?, checkpoint: ImageShape? = nil,
+                               featureCount: Int) throws -> ImageShape {
         if let explicit {
             guard explicit.valueCount == featureCount else {
                 throw ImageError("--image-shape \(explicit) has \(explicit.valueCount) values per image, but the model's rows have \(featureCount)")
@@ -56,6 +58,7 @@ public struct ImageShape: Equatable, Sendable, CustomStringConvertible {
             }
             return stored
         }
+        if let checkpoint, checkpoint.valueCount == featureCount { return checkpoint }
         let side = Int(Double(featureCount).squareRoot().rounded())
         guard side * side == featureCount else {
             throw ImageError("cannot tell the image shape of rows of \(featureCount) values: pass --image-shape HxW (or HxWx3 for RGB), "

@@ -135,7 +135,7 @@ public final class TrainingRun {
             if trainer.epochProgress.completedSteps < stepsPerEpoch {
                 // Stopped on request mid-epoch: save this exact step boundary and end the run.
                 let position = CheckpointPosition(epoch: epoch, stepInEpoch: trainer.epochProgress.completedSteps)
-                try rootOnly { try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint) }
+                try rootOnly { try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint, imageShape: trainFile.imageShape) }
                 stop = TrainingStop(step: trainer.step, position: position, stepsPerEpoch: stepsPerEpoch,
                                     requestingRanks: trainer.ranksRequestingStop, checkpointPath: checkpointPath(position))
                 return metrics
@@ -164,7 +164,7 @@ public final class TrainingRun {
                 log(epochMetrics.line)
                 try appendLine(epochMetrics.jsonLine, to: metricsPath)
                 if isLast || stopping || (epoch + 1) % options.checkpointEvery == 0 {
-                    try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint)
+                    try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint, imageShape: trainFile.imageShape)
                 }
             }
             if stopping {
@@ -406,13 +406,15 @@ public final class TrainingRun {
     }
 
     /// Rank 0 saves the state at a step boundary: the end of an epoch, or mid-epoch when stopping on request.
-    private func writeCheckpoint(trainer: Trainer, position: CheckpointPosition, fingerprint: String) throws {
+    private func writeCheckpoint(trainer: Trainer, position: CheckpointPosition, fingerprint: String,
+                                 imageShape: ImageShape?) throws {
         var state: [String: [Float]] = [:]
         for (stateName, buffer) in trainer.optimizer.state { state[stateName] = buffer.array }
         var checkpoint = Checkpoint(configuration: configuration, step: trainer.step, epoch: position.epoch,
                                     worldSize: communicator.size, dataFingerprint: fingerprint,
                                     parameters: trainer.parameters.array, optimizerName: trainer.optimizer.name,
                                     optimizerState: state)
+        checkpoint.imageShape = imageShape
         if position.stepInEpoch > 0 {
             checkpoint.stepInEpoch = position.stepInEpoch
             checkpoint.partialEpochTerms = trainer.epochProgress.terms

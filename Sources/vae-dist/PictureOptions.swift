@@ -16,7 +16,7 @@ struct PictureOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp(
         "Image shape of a data row: HxW (grayscale) or HxWx3 (RGB, channels last).",
-        discussion: "Default: the data file's image_shape attribute, else a square image when D is a perfect square.",
+        discussion: "Default: the data file's image_shape attribute, else the checkpoint's (its training data's), else a square image when D is a perfect square.",
         valueName: "HxW"))
     var imageShape: String?
 
@@ -38,7 +38,7 @@ struct PictureOptions: ParsableArguments {
 
     func shape(for model: PictureModel, dataFile: String?) throws -> ImageShape {
         try ImageShape.resolve(explicit: imageShape.flatMap(ImageShape.init(parsing:)), dataFile: dataFile,
-                               featureCount: model.architecture.dataDimension)
+                               checkpoint: model.checkpoint.imageShape, featureCount: model.architecture.dataDimension)
     }
 
     /// Writes the picture and reports it with its notes.

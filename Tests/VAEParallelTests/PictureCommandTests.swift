@@ -179,6 +179,27 @@ final class PictureCommandTests: XCTestCase {
         XCTAssertEqual([png.width, png.height], [2 * 5 + 2, 2 * 2 + 2])
     }
 
+    /// Trained on images [rows, 2, 5] (prepared from NPY: image_shape [2, 5]), the checkpoint
+    /// keeps the shape, and `sample` draws 2x5 tiles with neither --image-shape nor the data.
+    func testTheCheckpointKeepsItsTrainingDataImageShape() throws {
+        let directory = try makeScratchDirectory(self)
+        let npy = directory + "/images.npy"
+        let pixels = syntheticFeatures(rows: 37, features: 10, seed: 71).map { UInt8($0 * 255) }
+        try Data(npyFile(uint8: pixels, shape: [37, 2, 5])).write(to: URL(fileURLWithPath: npy))
+        let data = directory + "/images.h5"
+        _ = try DataPreparation.prepareNPY(npy, output: data)
+        let run = directory + "/run"
+        let trained = try runVAEDist(trainArguments(smallConfiguration(epochs: 1), data: data, out: run))
+        XCTAssertEqual(trained.status, 0, trained.standardError)
+        XCTAssertEqual(try finalParameters(run).imageShape, ImageShape(height: 2, width: 5))
+
+        let result = try runVAEDist(["sample", "--checkpoint", run, "--out", directory + "/s.png", "--count", "4"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("2x5 tiles"), result.standardOutput)
+        let png = try decodePNG(directory + "/s.png")
+        XCTAssertEqual([png.width, png.height], [2 * 5 + 2, 2 * 2 + 2])
+    }
+
     func testAnRGBImageShapeWritesAnRGBPNG() throws {
         let directory = try makeScratchDirectory(self)
         let (run, _) = try trainPictureModel(in: directory, features: 12)

@@ -101,9 +101,10 @@ func writePreparedDataFile(in directory: String, seed: UInt64) throws -> String 
     return prepared
 }
 
-/// An NPY 1.0 file of uint8 values [rows, features], as numpy.save writes it.
+/// An NPY 1.0 file of uint8 values of `shape` ([rows, features], or [rows, height, width]
+/// for images), as numpy.save writes it.
 func npyFile(uint8 values: [UInt8], shape: [Int]) -> [UInt8] {
-    var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (\(shape[0]), \(shape[1])), }"
+    var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))), }"
     while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
     header += "\n"
     let length = header.utf8.count
