@@ -112,7 +112,8 @@ public struct DataFile: Sendable {
             hasLabels = true
         }
 
-        let imageShape = try root.intArrayAttribute(ImageShape.attributeName)
+        // Not a reason to refuse the data: an attribute of another type or shape is ignored here.
+        let imageShape = ((try? root.intArrayAttribute(ImageShape.attributeName)) ?? nil)
             .flatMap(ImageShape.init(dimensions:)).flatMap { $0.valueCount == shape[1] ? $0 : nil }
         return DataFile(path: path, rowCount: shape[0], featureCount: shape[1], featureType: featureType, scale: scale,
                         hasLabels: hasLabels, storedFingerprint: try root.stringAttribute("fingerprint"),

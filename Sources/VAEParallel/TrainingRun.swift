@@ -135,7 +135,10 @@ public final class TrainingRun {
             if trainer.epochProgress.completedSteps < stepsPerEpoch {
                 // Stopped on request mid-epoch: save this exact step boundary and end the run.
                 let position = CheckpointPosition(epoch: epoch, stepInEpoch: trainer.epochProgress.completedSteps)
-                try rootOnly { try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint, imageShape: trainFile.imageShape) }
+                try rootOnly {
+                    try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint,
+                                        imageShape: trainFile.imageShape)
+                }
                 stop = TrainingStop(step: trainer.step, position: position, stepsPerEpoch: stepsPerEpoch,
                                     requestingRanks: trainer.ranksRequestingStop, checkpointPath: checkpointPath(position))
                 return metrics
@@ -164,7 +167,8 @@ public final class TrainingRun {
                 log(epochMetrics.line)
                 try appendLine(epochMetrics.jsonLine, to: metricsPath)
                 if isLast || stopping || (epoch + 1) % options.checkpointEvery == 0 {
-                    try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint, imageShape: trainFile.imageShape)
+                    try writeCheckpoint(trainer: trainer, position: position, fingerprint: fingerprint,
+                                        imageShape: trainFile.imageShape)
                 }
             }
             if stopping {
