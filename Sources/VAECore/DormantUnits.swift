@@ -47,8 +47,7 @@ public final class DormantUnits {
     public private(set) var liveCount: Int
     public var dormantCount: Int { layer.outFeatures - liveCount }
 
-    private let liveWeights: FloatBuffer     // [out, in]: the live units' rows of W
-    private let liveBias: FloatBuffer        // [out]
+    private let liveParameters: FloatBuffer  // [out x in + out]: the live units' rows of W, then their biases
     private let liveOutput: FloatBuffer      // [maxRows, out]: pre-activations of the live units
     private let liveColumnMax: FloatBuffer   // [out]
 
@@ -63,8 +62,7 @@ public final class DormantUnits {
         liveIndices = .allocate(capacity: max(units, 1))
         for unit in 0..<units { liveIndices[unit] = Int32(unit) }
         liveCount = units
-        liveWeights = FloatBuffer(count: units * layer.inFeatures)
-        liveBias = FloatBuffer(count: units)
+        liveParameters = FloatBuffer(count: units * (layer.inFeatures + 1))
         liveOutput = FloatBuffer(count: maxRows * units)
         liveColumnMax = FloatBuffer(count: units)
     }
@@ -116,20 +114,15 @@ public final class DormantUnits {
         let width = layer.inFeatures
         let live = liveCount
         let allLive = live == units
-        // Every unit live: the dense layer's very buffers and calls, so the very bits.
-        let weights = allLive ? parameters + layer.weightOffset : UnsafePointer(liveWeights.pointer)
-        let bias = allLive ? parameters + layer.biasOffset : UnsafePointer(liveBias.pointer)
+        // Every unit live: the dense layer's very call, so the very bits.
         let preActivations = allLive ? output : liveOutput.pointer
-        if !allLive {
-            vae_gather_block(parameters + layer.weightOffset, width, liveIndices, live, nil, width,
-                             liveWeights.pointer)
-            vae_gather_block(parameters + layer.biasOffset, units, nil, 1, liveIndices, live, liveBias.pointer)
+        if allLive {
+            layer.forward(input: input, rows: rows, parameters: parameters, output: preActivations)
+        } else {
+            let compact = Self.gatherUnits(of: layer, parameters: parameters, units: UnsafePointer(liveIndices),
+                                           count: live, into: liveParameters.pointer)
+            compact.forward(input: input, rows: rows, parameters: liveParameters.pointer, output: preActivations)
         }
-        for row in 0..<rows {
-            (preActivations + row * live).update(from: bias, count: live)
-        }
-        sgemm(transposeA: false, transposeB: true, m: rows, n: live, k: width,
-              a: input, lda: width, b: weights, ldb: width, beta: 1, c: preActivations, ldc: live)
 
         liveColumnMax.pointer.update(repeating: -.infinity, count: live)
         vae_relu_column_max(preActivations, rows, live, liveColumnMax.pointer)
@@ -180,6 +173,16 @@ public final class DormantUnits {
         return armed
     }
 
+    /// A layer of only `units` of `layer`: their rows of W, then their biases, gathered into
+    /// `destination` (at least count x (in + 1) floats), the layer's offsets into it.
+    private static func gatherUnits(of layer: Dense, parameters: UnsafePointer<Float>, units: UnsafePointer<Int32>,
+                                    count: Int, into destination: UnsafeMutablePointer<Float>) -> Dense {
+        let width = layer.inFeatures
+        vae_gather_block(parameters + layer.weightOffset, width, units, count, nil, width, destination)
+        vae_gather_block(parameters + layer.biasOffset, layer.outFeatures, nil, 1, units, count, destination + count * width)
+        return Dense(inFeatures: width, outFeatures: count, weightOffset: 0, biasOffset: count * width)
+    }
+
     private func rebuildLiveIndices() {
         var count = 0
         for unit in 0..<layer.outFeatures where states[unit] != .dormant {
@@ -190,8 +193,9 @@ public final class DormantUnits {
     }
 
     /// Whether this process's BLAS computes each element of the layer's product X W^T
-    /// with the same bits when W holds only some of the units (the compact GEMM `forward`
-    /// runs) as when it holds all of them, for each of `rowCounts` rows. Made-up data;
+    /// with the same bits when W holds only some of the units (the gathered layer `forward`
+    /// runs, through the same calls) as when it holds all of them, for each of `rowCounts`
+    /// rows. Made-up data;
     /// the summation order depends only on the shapes, the kernel and the threads.
     public static func compactProductMatchesDense(layer: Dense, rowCounts: [Int]) -> Bool {
         let (units, width) = (layer.outFeatures, layer.inFeatures)
@@ -203,31 +207,25 @@ public final class DormantUnits {
         }
         let input = FloatBuffer(count: maxRows * width)
         for i in 0..<input.count { let value = next(); input[i] = value < 0 ? 0 : value }
-        let weights = FloatBuffer(count: units * width)
-        for i in 0..<weights.count { weights[i] = next() * 0.1 }
-        let bias = FloatBuffer(count: units)
-        for i in 0..<units { bias[i] = next() }
+        // The layer alone in its own buffer: W, then b.
+        let probe = Dense(inFeatures: width, outFeatures: units, weightOffset: 0, biasOffset: units * width)
+        let parameters = FloatBuffer(count: units * (width + 1))
+        for i in 0..<parameters.count { parameters[i] = next() * (i < units * width ? 0.1 : 1) }
         let dense = FloatBuffer(count: maxRows * units)
         let compact = FloatBuffer(count: maxRows * units)
-        let compactWeights = FloatBuffer(count: units * width)
+        let compactParameters = FloatBuffer(count: units * (width + 1))
         // Every other unit; and all but the first and last (odd widths, shifted columns).
         let subsets: [[Int32]] = [Array(stride(from: 0, to: units, by: 2)).map { Int32($0) },
                                   (1..<(units - 1)).map { Int32($0) }].filter { !$0.isEmpty }
         for rows in Set(rowCounts) where rows >= 1 {
-            for row in 0..<rows { (dense.pointer + row * units).update(from: bias.pointer, count: units) }
-            sgemm(transposeA: false, transposeB: true, m: rows, n: units, k: width, a: input.pointer, lda: width,
-                  b: weights.pointer, ldb: width, beta: 1, c: dense.pointer, ldc: units)
+            probe.forward(input: input.pointer, rows: rows, parameters: parameters.pointer, output: dense.pointer)
             for subset in subsets {
-                subset.withUnsafeBufferPointer { indices in
-                    vae_gather_block(weights.pointer, width, indices.baseAddress, indices.count, nil, width,
-                                     compactWeights.pointer)
+                let layerOfSubset = subset.withUnsafeBufferPointer { indices in
+                    gatherUnits(of: probe, parameters: parameters.pointer, units: indices.baseAddress!,
+                                count: indices.count, into: compactParameters.pointer)
                 }
-                for row in 0..<rows {
-                    for (column, unit) in subset.enumerated() { compact[row * subset.count + column] = bias[Int(unit)] }
-                }
-                sgemm(transposeA: false, transposeB: true, m: rows, n: subset.count, k: width, a: input.pointer,
-                      lda: width, b: compactWeights.pointer, ldb: width, beta: 1, c: compact.pointer,
-                      ldc: subset.count)
+                layerOfSubset.forward(input: input.pointer, rows: rows, parameters: compactParameters.pointer,
+                                      output: compact.pointer)
                 for row in 0..<rows {
                     for (column, unit) in subset.enumerated()
                     where compact[row * subset.count + column].bitPattern != dense[row * units + Int(unit)].bitPattern {
@@ -238,4 +236,13 @@ public final class DormantUnits {
         }
         return true
     }
+}
+
+/// Whether training skips the first encoder layer's dormant units (`--dormant-units`).
+public enum DormantUnitsChoice: String, CaseIterable, Codable, Sendable {
+    /// Leave units that are provably off on every training row out of the first layer's
+    /// forward, when the BLAS kernel gives the dense product's bits (checked at start).
+    case skip
+    /// Compute every unit on every step.
+    case compute
 }

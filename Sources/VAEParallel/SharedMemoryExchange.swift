@@ -2,15 +2,6 @@ import CVAEKernels
 import VAECore
 
 /// How a step's gradients become every rank's update.
-/// Whether training skips the first encoder layer's dormant units (`DormantUnits`).
-public enum DormantUnitsChoice: String, CaseIterable, Codable, Sendable {
-    /// Leave units that are provably off on every training row out of the first layer's
-    /// forward, when the BLAS kernel gives the dense product's bits (checked at start).
-    case skip
-    /// Compute every unit on every step.
-    case compute
-}
-
 public enum GradientExchangeChoice: String, CaseIterable, Codable, Sendable {
     /// shared-memory when the nodes hold two or more ranks each (the same number), else allreduce.
     case auto
