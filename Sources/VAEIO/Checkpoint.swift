@@ -161,10 +161,9 @@ public struct Checkpoint {
             optimizerName: try required("optimizer", try root.stringAttribute("optimizer")),
             optimizerState: optimizerState)
         checkpoint.stepInEpoch = try root.intAttribute("step_in_epoch") ?? 0
-        if let dimensions = try root.intArrayAttribute(ImageShape.attributeName) {
-            guard let shape = ImageShape(dimensions: dimensions),
-                  shape.valueCount == configuration.architecture.dataDimension else {
-                throw DataError(file: path, object: "/", "attribute \(ImageShape.attributeName) \(dimensions) is not an image "
+        if let shape = try ImageShape.attribute(of: root) {
+            guard shape.valueCount == configuration.architecture.dataDimension else {
+                throw DataError(file: path, object: "/", "attribute \(ImageShape.attributeName) \(shape) is not an image "
                                 + "shape of the model's \(configuration.architecture.dataDimension) values per row")
             }
             checkpoint.imageShape = shape

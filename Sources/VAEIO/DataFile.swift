@@ -113,8 +113,7 @@ public struct DataFile: Sendable {
         }
 
         // Not a reason to refuse the data: an attribute of another type or shape is ignored here.
-        let imageShape = ((try? root.intArrayAttribute(ImageShape.attributeName)) ?? nil)
-            .flatMap(ImageShape.init(dimensions:)).flatMap { $0.valueCount == shape[1] ? $0 : nil }
+        let imageShape = ((try? ImageShape.attribute(of: root)) ?? nil).flatMap { $0.valueCount == shape[1] ? $0 : nil }
         return DataFile(path: path, rowCount: shape[0], featureCount: shape[1], featureType: featureType, scale: scale,
                         hasLabels: hasLabels, storedFingerprint: try root.stringAttribute("fingerprint"),
                         source: try root.stringAttribute("source"), imageShape: imageShape)

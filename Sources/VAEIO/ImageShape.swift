@@ -70,10 +70,16 @@ public struct ImageShape: Equatable, Sendable, CustomStringConvertible {
     /// The `image_shape` root attribute of a data file, nil when it has none.
     public static func stored(in dataFile: String) throws -> ImageShape? {
         try DataFile.checkReadableHDF5(dataFile)
-        let file = try HDF5File.open(dataFile)
-        guard let dimensions = try file.root().intArrayAttribute(attributeName) else { return nil }
+        return try attribute(of: try HDF5File.open(dataFile).root())
+    }
+
+    /// The `image_shape` attribute of `object` (a data file's or a checkpoint's root), nil
+    /// when absent; an error naming the file when it is not a shape vae-dist can draw.
+    static func attribute(of object: HDF5Object) throws -> ImageShape? {
+        guard let dimensions = try object.intArrayAttribute(attributeName) else { return nil }
         guard let shape = ImageShape(dimensions: dimensions) else {
-            throw DataError(file: dataFile, object: "/", "attribute \(attributeName) \(dimensions) is not an image shape vae-dist can draw: "
+            throw DataError(file: object.file.path, object: object.path,
+                            "attribute \(attributeName) \(dimensions) is not an image shape vae-dist can draw: "
                             + "expected [H, W], [H, W, 1] or [H, W, 3]; pass --image-shape")
         }
         return shape
