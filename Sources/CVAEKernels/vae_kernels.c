@@ -263,3 +263,25 @@ VAE_CLONES
 void vae_scale_bytes(const uint8_t *restrict src, float *restrict dst, size_t n, double scale) {
     for (size_t i = 0; i < n; i++) dst[i] = (float)((double)src[i] * scale);
 }
+
+// Every cache line of bytes [start, start + n), including a last one that a row begins to
+// straddle partway.
+static inline void vae_prefetch_bytes(const uint8_t *start, size_t n) {
+    for (size_t c = 0; c < n; c += 64) __builtin_prefetch(start + c);
+    if (n > 0) __builtin_prefetch(start + n - 1);
+}
+
+void vae_scale_byte_rows(const uint8_t *src, size_t n_cols, const int64_t *rows, size_t n_rows,
+                         double scale, float *dst) {
+    // Four rows ahead: enough to cover a memory walk with the scaling of the rows between.
+    const size_t ahead = 4;
+    for (size_t r = 0; r < n_rows && r < ahead; r++) {
+        vae_prefetch_bytes(src + (size_t)rows[r] * n_cols, n_cols);
+    }
+    for (size_t r = 0; r < n_rows; r++) {
+        if (r + ahead < n_rows) {
+            vae_prefetch_bytes(src + (size_t)rows[r + ahead] * n_cols, n_cols);
+        }
+        vae_scale_bytes(src + (size_t)rows[r] * n_cols, dst + r * n_cols, n_cols, scale);
+    }
+}

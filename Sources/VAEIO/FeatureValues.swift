@@ -61,6 +61,16 @@ struct FeatureDecoder: Sendable {
                         featureCount, scale)
     }
 
+    /// Copies stored rows `rows` of `source` to the first rows of `destination`, scaled;
+    /// the same values as `copyRow` for each, with the next rows fetched from memory ahead.
+    func copyRows(uint8 source: UnsafePointer<UInt8>, rows: [Int], to destination: UnsafeMutablePointer<Float>) {
+        rows.withUnsafeBufferPointer { indices in
+            indices.withMemoryRebound(to: Int64.self) { indices in
+                vae_scale_byte_rows(source, featureCount, indices.baseAddress, indices.count, scale, destination)
+            }
+        }
+    }
+
     @inline(__always)
     func copyRow(float32 source: UnsafePointer<Float>, sourceRow: Int, to destination: UnsafeMutablePointer<Float>, destinationRow: Int) {
         (destination + destinationRow * featureCount).update(from: source + sourceRow * featureCount, count: featureCount)

@@ -50,9 +50,7 @@ public final class InMemoryMinibatchSource: MinibatchSource {
         switch storage {
         case .uint8(let values):
             values.withUnsafeBufferPointer { source in
-                for (position, row) in rows.enumerated() {
-                    decoder.copyRow(uint8: source.baseAddress!, sourceRow: row, to: destination, destinationRow: position)
-                }
+                decoder.copyRows(uint8: source.baseAddress!, rows: rows, to: destination)
             }
         case .float32(let values):
             values.withUnsafeBufferPointer { source in

@@ -76,4 +76,10 @@ float vae_max_abs(const float *x, size_t n);
 // the data scaling of docs/algorithm.md, bit for bit.
 void vae_scale_bytes(const uint8_t *src, float *dst, size_t n, double scale);
 
+// Row r of dst [n_rows, n_cols] = vae_scale_bytes of row rows[r] of src [., n_cols]. The
+// rows are scattered over the whole data set, so each one costs a walk to memory; the
+// loop prefetches a few rows ahead so those walks overlap the scaling.
+void vae_scale_byte_rows(const uint8_t *src, size_t n_cols, const int64_t *rows, size_t n_rows,
+                         double scale, float *dst);
+
 #endif
