@@ -53,10 +53,19 @@ static inline float vae_log1p_unitf(float x) {
     return (k * 0.693147181f + s * p) + (x - (u - 1.0f)) / u;
 }
 
+// 1 when x is Inf or NaN (all exponent bits set), from the bits: vectorises as an OR.
+static inline uint32_t vae_is_nonfinite(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    return (~bits & 0x7f800000u) == 0;
+}
+
 VAE_CLONES
-void vae_adam_step(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
-                   float g_scale, float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay) {
+int vae_adam_step(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                  float g_scale, float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay) {
+    uint32_t nonfinite = 0;
     for (size_t i = 0; i < n; i++) {
+        nonfinite |= vae_is_nonfinite(g[i]);
         float gradient = g[i] * g_scale + decay * p[i];
         float first = beta1 * m[i] + (1.0f - beta1) * gradient;
         float second = beta2 * v[i] + (1.0f - beta2) * gradient * gradient;
@@ -64,28 +73,35 @@ void vae_adam_step(float *restrict p, const float *restrict g, float *restrict m
         v[i] = second;
         p[i] -= step_size * first / (sqrtf(second) * inv_c2_root + eps);
     }
+    return nonfinite == 0;
 }
 
 VAE_CLONES
-void vae_adagrad_step(float *restrict p, const float *restrict g, float *restrict s, size_t n,
-                      float g_scale, float lr, float eps, float decay) {
+int vae_adagrad_step(float *restrict p, const float *restrict g, float *restrict s, size_t n,
+                     float g_scale, float lr, float eps, float decay) {
+    uint32_t nonfinite = 0;
     for (size_t i = 0; i < n; i++) {
+        nonfinite |= vae_is_nonfinite(g[i]);
         float gradient = g[i] * g_scale + decay * p[i];
         float sum = s[i] + gradient * gradient;
         s[i] = sum;
         p[i] -= lr * gradient / (sqrtf(sum) + eps);
     }
+    return nonfinite == 0;
 }
 
 VAE_CLONES
-void vae_sgd_step(float *restrict p, const float *restrict g, float *restrict buf, size_t n,
-                  float g_scale, float lr, float mu, float decay, int first) {
+int vae_sgd_step(float *restrict p, const float *restrict g, float *restrict buf, size_t n,
+                 float g_scale, float lr, float mu, float decay, int first) {
+    uint32_t nonfinite = 0;
     for (size_t i = 0; i < n; i++) {
+        nonfinite |= vae_is_nonfinite(g[i]);
         float gradient = g[i] * g_scale + decay * p[i];
         float velocity = first ? gradient : mu * buf[i] + gradient;
         buf[i] = velocity;
         p[i] -= lr * velocity;
     }
+    return nonfinite == 0;
 }
 
 VAE_CLONES

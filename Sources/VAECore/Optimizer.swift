@@ -15,12 +15,17 @@ public protocol Optimizer: AnyObject {
     /// One update from `gradients` times `gradientScale` (the trainer's 1 / rows and clip factor),
     /// of the parameters in `range` only: a rank of a sharded update owns one range, and the
     /// ranks together update every parameter once. The step count advances once per call.
-    func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>)
+    /// Returns whether every gradient in `range` was finite: the pass checks each as it reads
+    /// it, so a caller that needs nothing else of the gradient makes no pass of its own (an
+    /// Inf or NaN has then already reached the parameters and state).
+    @discardableResult
+    func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) -> Bool
 }
 
 extension Optimizer {
-    /// One update of every parameter.
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float = 1) {
+    /// One update of every parameter; whether every gradient was finite.
+    @discardableResult
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float = 1) -> Bool {
         step(parameters: parameters, gradients: gradients, gradientScale: gradientScale, range: 0..<parameters.count)
     }
 }
@@ -81,7 +86,8 @@ public final class Adam: Optimizer {
     public var name: String { "adam" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("exp_avg", firstMoment), ("exp_avg_sq", secondMoment)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) {
+    @discardableResult
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) -> Bool {
         checkStep(parameters: parameters, gradients: gradients, range: range)
         stepCount += 1
         let t = Double(stepCount)
@@ -92,7 +98,8 @@ public final class Adam: Optimizer {
         let m = firstMoment.pointer + first, v = secondMoment.pointer + first
         let p = parameters.pointer + first, g = gradients.pointer + first
         // One fused pass over the four buffers (CVAEKernels).
-        vae_adam_step(p, g, m, v, range.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps, decay)
+        return vae_adam_step(p, g, m, v, range.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps,
+                             decay) != 0
     }
 }
 
@@ -114,14 +121,15 @@ public final class Adagrad: Optimizer {
     public var name: String { "adagrad" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("sum", squaredSum)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) {
+    @discardableResult
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) -> Bool {
         checkStep(parameters: parameters, gradients: gradients, range: range)
         stepCount += 1
         let (lr, eps, decay) = (learningRate, epsilon, weightDecay)
         let first = range.lowerBound
         let s = squaredSum.pointer + first
         let p = parameters.pointer + first, g = gradients.pointer + first
-        vae_adagrad_step(p, g, s, range.count, gradientScale, lr, eps, decay)
+        return vae_adagrad_step(p, g, s, range.count, gradientScale, lr, eps, decay) != 0
     }
 }
 
@@ -144,7 +152,8 @@ public final class SGD: Optimizer {
     public var name: String { "sgd" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("momentum_buffer", velocity)] }
 
-    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) {
+    @discardableResult
+    public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) -> Bool {
         checkStep(parameters: parameters, gradients: gradients, range: range)
         stepCount += 1
         let isFirst = stepCount == 1
@@ -152,7 +161,7 @@ public final class SGD: Optimizer {
         let first = range.lowerBound
         let buffer = velocity.pointer + first
         let p = parameters.pointer + first, g = gradients.pointer + first
-        vae_sgd_step(p, g, buffer, range.count, gradientScale, lr, mu, decay, isFirst ? 1 : 0)
+        return vae_sgd_step(p, g, buffer, range.count, gradientScale, lr, mu, decay, isFirst ? 1 : 0) != 0
     }
 }
 

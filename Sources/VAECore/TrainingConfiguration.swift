@@ -108,7 +108,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         var found: [String] = []
         if let warmup = learningRateWarmupEpochs {
             if !(warmup >= 0) || !warmup.isFinite { found.append("--lr-warmup must be >= 0 epochs (got \(warmup))") }
-            if warmup > 0 && (learningRateScaling ?? .none) == .none {
+            if warmup > 0 && (learningRateScaling ?? LearningRateScaling.none) == LearningRateScaling.none {
                 found.append("--lr-warmup warms up to a scaled rate: it needs --lr-scaling linear or sqrt")
             }
         }

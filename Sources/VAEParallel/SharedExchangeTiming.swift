@@ -55,7 +55,7 @@ public struct SharedExchangeTiming: Sendable {
                 if let index = range.first(where: { slot[$0] != expected }) {
                     complaint = "shared-memory exchange \(repetition): element \(index) is \(slot[index]), expected \(expected)"
                 } else if reduced.sumOfSquares != Double(expected * expected) * Double(floatCount) {
-                    complaint = "shared-memory exchange \(repetition): sum of squares \(reduced.sumOfSquares), "
+                    complaint = "shared-memory exchange \(repetition): sum of squares \(reduced.sumOfSquares ?? .nan), "
                         + "expected \(Double(expected * expected) * Double(floatCount))"
                 }
             }

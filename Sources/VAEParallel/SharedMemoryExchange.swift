@@ -29,13 +29,14 @@ struct ReducedStep {
     var reconstruction = 0.0
     var kl = 0.0
     var stopRequests = 0
-    /// Of the summed gradient, in double: non-finite exactly when a gradient is.
-    var sumOfSquares = 0.0
+    /// Of the summed gradient, in double: non-finite exactly when a gradient is. Nil when
+    /// nothing needed it before the update (the optimizer then checks finiteness).
+    var sumOfSquares: Double?
 
     init() {}
 
     /// The sums in a reduced tail (`FusedTail`).
-    init(tail: UnsafePointer<Float>, sumOfSquares: Double) {
+    init(tail: UnsafePointer<Float>, sumOfSquares: Double?) {
         loss = Double(tail[FusedTail.loss])
         reconstruction = Double(tail[FusedTail.reconstruction])
         kl = Double(tail[FusedTail.kl])

@@ -287,17 +287,14 @@ public final class Trainer {
                 }
             }
             let stopRanks = reduced.stopRequests
-            let (loss, reconstruction, kl, sumOfSquares) = (reduced.loss, reduced.reconstruction, reduced.kl,
-                                                            reduced.sumOfSquares)
+            let (loss, reconstruction, kl) = (reduced.loss, reduced.reconstruction, reduced.kl)
             // Reduced values: every rank takes the same branch. A NaN gradient with a finite loss happens
-            // (0 * inf in a backward pass), so the gradient is checked too.
-            if !loss.isFinite || !sumOfSquares.isFinite {
+            // (0 * inf in a backward pass), so the gradient is checked too: here when its sum of squares
+            // was taken, else by the optimizer's pass below.
+            if !loss.isFinite || reduced.sumOfSquares?.isFinite == false {
                 if nonFinitePolicy == .stop {
-                    var what = "the loss is \(loss)"
-                    if let tensor = firstNonFiniteGradient() { what += ", first non-finite gradient in \(tensor)" }
-                    throw NonFiniteTraining(step: step + 1,
-                                            position: "epoch \(epoch + 1), step \(stepInEpoch + 1) of \(schedule.stepCount)",
-                                            what: what)
+                    throw nonFiniteTraining(step: step + 1, loss: loss, epoch: epoch, stepInEpoch: stepInEpoch,
+                                            stepCount: schedule.stepCount)
                 }
                 // --on-nonfinite skip: no update, no loss; the rows of this step are simply not learned from.
                 epochProgress.skippedSteps += 1
@@ -307,15 +304,19 @@ public final class Trainer {
                 continue
             }
             var gradientScale = 1 / Float(globalRows)
-            if configuration.clipNorm > 0 {
+            if configuration.clipNorm > 0, let sumOfSquares = reduced.sumOfSquares {
                 let meanGradientNorm = sumOfSquares.squareRoot() * Double(gradientScale)
                 gradientScale *= GradientClipping.factor(norm: meanGradientNorm, maxNorm: Double(configuration.clipNorm))
             }
             optimizer.learningRate = configuration.learningRate(step: step + 1, stepsPerEpoch: schedule.stepCount)
             if let shared {
                 try shared.update(optimizer: optimizer, gradientScale: gradientScale)
-            } else {
-                optimizer.step(parameters: parameters, gradients: fused, gradientScale: gradientScale)
+            } else if !optimizer.step(parameters: parameters, gradients: fused, gradientScale: gradientScale) {
+                // Only without a sum of squares (the check above passes every finite one). The
+                // update has reached the parameters in memory (and counted: `step` is this step's
+                // number now); no checkpoint is written after this.
+                throw nonFiniteTraining(step: step, loss: loss, epoch: epoch, stepInEpoch: stepInEpoch,
+                                        stepCount: schedule.stepCount)
             }
             totals.loss += loss
             totals.reconstruction += reconstruction
@@ -345,11 +346,24 @@ public final class Trainer {
 
     /// The sums in the allreduced fused buffer. One pass over the gradient gives both its
     /// finiteness check and the clipping norm; the 1 / rows scale and the clip factor are
-    /// applied by the optimizer as it reads the gradient.
+    /// applied by the optimizer as it reads the gradient. Without clipping, under
+    /// `--on-nonfinite stop`, that pass is left out: the optimizer's own pass tells whether
+    /// the gradient was finite, and a non-finite one ends the run whether or not it reached
+    /// the parameters. (`skip` must know before the update.)
     private func reducedFusedBuffer() -> ReducedStep {
         let count = layout.totalCount
+        let needsSumOfSquares = configuration.clipNorm > 0 || nonFinitePolicy == .skip
         return ReducedStep(tail: fused.pointer + count,
-                           sumOfSquares: GradientClipping.sumOfSquares(fused.pointer, count: count))
+                           sumOfSquares: needsSumOfSquares ? GradientClipping.sumOfSquares(fused.pointer, count: count) : nil)
+    }
+
+    /// The divergence error of `--on-nonfinite stop` at optimizer step `step` (1-based),
+    /// naming the first non-finite gradient.
+    private func nonFiniteTraining(step: Int, loss: Double, epoch: Int, stepInEpoch: Int,
+                                   stepCount: Int) -> NonFiniteTraining {
+        var what = "the loss is \(loss)"
+        if let tensor = firstNonFiniteGradient() { what += ", first non-finite gradient in \(tensor)" }
+        return NonFiniteTraining(step: step, position: "epoch \(epoch + 1), step \(stepInEpoch + 1) of \(stepCount)", what: what)
     }
 
     /// One step's gradient computation and reduction with the decoder's bucket (the tail

@@ -33,6 +33,33 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// The trainer's default finiteness check is the optimizer's own pass: every kind reports
+    /// an Inf or NaN anywhere in its range (vector body or remainder), and no finite value,
+    /// even one whose square overflows a float.
+    func testEveryOptimizerReportsANonFiniteGradientInItsRange() {
+        for kind in OptimizerKind.allCases {
+            for count in [1, 15, 16, 17, 100] {
+                let optimizer = kind.make(parameterCount: count, learningRate: 0.01, weightDecay: 0, momentum: 0.9)
+                let parameters = FloatBuffer(count: count)
+                var values = [Float](repeating: 3e38, count: count)
+                XCTAssertTrue(optimizer.step(parameters: parameters, gradients: FloatBuffer(values)), "\(kind) \(count)")
+                for position in Set([0, count / 2, count - 1]) {
+                    for bad in [Float.nan, .infinity, -.infinity] {
+                        values[position] = bad
+                        XCTAssertFalse(optimizer.step(parameters: parameters, gradients: FloatBuffer(values)),
+                                       "\(kind): \(bad) at \(position) of \(count)")
+                        // Outside the range it is not this rank's to report.
+                        if position > 0 {
+                            XCTAssertTrue(optimizer.step(parameters: parameters, gradients: FloatBuffer(values),
+                                                         gradientScale: 1, range: 0..<position), "\(kind) \(count)")
+                        }
+                        values[position] = -3e38
+                    }
+                }
+            }
+        }
+    }
+
     func testAdamFirstStepMovesEachParameterByTheLearningRate() {
         // With bias correction, step 1 is lr * g / (|g| + eps): a move of lr against the sign.
         let adam = Adam(parameterCount: 3, learningRate: 0.01)

@@ -13,16 +13,18 @@
 
 // The optimizers read the gradient as g' = g * g_scale + decay * p: the trainer's
 // 1 / (global rows) and the clipping factor ride in g_scale instead of a pass of their own.
+// Each returns 1 when every g it read was finite, 0 when one was Inf or NaN (checked as
+// it reads g, so a caller that only needs to know that makes no pass of its own).
 // Adam: m, v updated from g'; p -= step_size m / (sqrt(v) inv_c2_root + eps).
-void vae_adam_step(float *p, const float *g, float *m, float *v, size_t n, float g_scale,
-                   float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay);
+int vae_adam_step(float *p, const float *g, float *m, float *v, size_t n, float g_scale,
+                  float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay);
 
 // Adagrad: s += g'^2; p -= lr g' / (sqrt(s) + eps).
-void vae_adagrad_step(float *p, const float *g, float *s, size_t n, float g_scale, float lr, float eps, float decay);
+int vae_adagrad_step(float *p, const float *g, float *s, size_t n, float g_scale, float lr, float eps, float decay);
 
 // SGD with momentum: buf = g' (first step) or mu buf + g'; p -= lr buf.
-void vae_sgd_step(float *p, const float *g, float *buf, size_t n, float g_scale, float lr, float mu, float decay,
-                  int first);
+int vae_sgd_step(float *p, const float *g, float *buf, size_t n, float g_scale, float lr, float mu, float decay,
+                 int first);
 
 // Sum of squares, accumulated in double: the gradient's squared L2 norm, and its
 // finiteness check in the same pass (one NaN or infinity makes the sum non-finite;
