@@ -63,7 +63,15 @@ struct ReducedStep {
 ///     synchronize                            2: every range is reduced
 ///     every rank adds the k partial sums of squares (finiteness, clipping)
 ///     rank r applies the optimizer to range r (parameters and state in the window)
+///         and writes whether its range of the gradient was finite
 ///     synchronize                            3: the parameters are complete
+///     every rank reads the k verdicts (the same answer on every rank)
+///
+/// Synchronize 2 and the sums of squares are there for what needs the whole gradient
+/// before the update: clipping's norm, and `--on-nonfinite skip`. Without them (the
+/// defaults) rank r goes from summing range r straight to updating it, since it reads
+/// only what it reduced itself, and the optimizer's verdicts stand in for the finiteness
+/// check: two synchronizes per step.
 ///
 /// On one node that is a reduce-scatter with no copy and no message, 1/k of the
 /// optimizer work per rank (the ZeRO-1 idea), and an allgather for free: the next
@@ -88,7 +96,9 @@ final class SharedMemoryExchange {
 
     private let stateRegions: [FloatBuffer]
     private var nextStateRegion = 0
-    private let partialSums: UnsafeMutablePointer<Double>  // one per rank, a cache line apart
+    /// Per rank, a cache line apart: [0] the partial sum of squares, [1] 1 if the rank's
+    /// update met a non-finite gradient.
+    private let partialSums: UnsafeMutablePointer<Double>
     private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
     private let tailSums: UnsafeMutablePointer<Float>  // the node's tail sums, reduced across nodes
     private static let partialStride = 64 / MemoryLayout<Double>.stride
@@ -202,8 +212,12 @@ final class SharedMemoryExchange {
     }
 
     /// Synchronizes 1 and 2 of the step: `communicator` settles a failure reported in a
-    /// slot's status (every rank throws the same `RankFailure`).
-    func reduce(localFailure: String?, communicator: any Communicator) throws -> ReducedStep {
+    /// slot's status (every rank throws the same `RankFailure`). Without
+    /// `needsSumOfSquares` (no clipping, `--on-nonfinite stop`) there is no synchronize 2
+    /// and no sum of squares: a rank's update reads only the range it reduced itself, and
+    /// `update` reports whether every rank's range was finite.
+    func reduce(localFailure: String?, communicator: any Communicator,
+                needsSumOfSquares: Bool = true) throws -> ReducedStep {
         let local = localSlot
         local[parameterCount + FusedTail.status] = localFailure == nil ? 0 : 1
         try synchronize()
@@ -218,13 +232,16 @@ final class SharedMemoryExchange {
             try communicator.resolveFailure(localFailure: localFailure, reducedStatus: status)
         }
         let nodeSumOfSquares = vae_sum_slots(slotPointers, size, rank, ownRange.lowerBound, ownRange.count)
+        let range = local.pointer + ownRange.lowerBound
         if group.nodeCount > 1 {
-            let range = local.pointer + ownRange.lowerBound
             try group.allreduceAcrossNodes(UnsafeMutableBufferPointer(start: range, count: ownRange.count))
-            partialSums[rank * Self.partialStride] = GradientClipping.sumOfSquares(range, count: ownRange.count)
-        } else {
-            partialSums[rank * Self.partialStride] = nodeSumOfSquares
         }
+        guard needsSumOfSquares else {
+            exchangeSeconds += monotonicSeconds() - start
+            return ReducedStep(tail: tailSums, sumOfSquares: nil)
+        }
+        partialSums[rank * Self.partialStride] = group.nodeCount > 1
+            ? GradientClipping.sumOfSquares(range, count: ownRange.count) : nodeSumOfSquares
         exchangeSeconds += monotonicSeconds() - start
         try synchronize()
         var sumOfSquares = 0.0
@@ -233,9 +250,15 @@ final class SharedMemoryExchange {
     }
 
     /// Synchronize 3: this rank's share of the update, then every rank sees all of it.
-    func update(optimizer: any Optimizer, gradientScale: Float) throws {
-        optimizer.step(parameters: parameters, gradients: localSlot, gradientScale: gradientScale, range: ownRange)
+    /// Returns whether every rank's range of the gradient was finite (the same answer on
+    /// every rank: each publishes its optimizer's verdict before the synchronize).
+    func update(optimizer: any Optimizer, gradientScale: Float) throws -> Bool {
+        let finite = optimizer.step(parameters: parameters, gradients: localSlot, gradientScale: gradientScale,
+                                    range: ownRange)
+        // Beside the rank's partial sum, not over it: a slower rank may still be reading that.
+        partialSums[rank * Self.partialStride + 1] = finite ? 0 : 1
         try synchronize()
+        return (0..<size).allSatisfy { partialSums[$0 * Self.partialStride + 1] == 0 }
     }
 
     /// The sum of squares of the reduced gradients in `range` after `reduce` (each range

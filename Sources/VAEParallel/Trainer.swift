@@ -280,7 +280,8 @@ public final class Trainer {
                 fused[stopSlot] = stopValue
                 // A failed rank still joins the exchange (with status 1), so no rank hangs.
                 if let shared {
-                    reduced = try shared.reduce(localFailure: localFailure, communicator: communicator)
+                    reduced = try shared.reduce(localFailure: localFailure, communicator: communicator,
+                                                needsSumOfSquares: needsSumOfSquaresBeforeUpdate)
                 } else {
                     try communicator.allreduceSum(fused.buffer, reportingFailure: localFailure)
                     reduced = reducedFusedBuffer()
@@ -309,9 +310,12 @@ public final class Trainer {
                 gradientScale *= GradientClipping.factor(norm: meanGradientNorm, maxNorm: Double(configuration.clipNorm))
             }
             optimizer.learningRate = configuration.learningRate(step: step + 1, stepsPerEpoch: schedule.stepCount)
-            if let shared {
+            let gradientFinite = if let shared {
                 try shared.update(optimizer: optimizer, gradientScale: gradientScale)
-            } else if !optimizer.step(parameters: parameters, gradients: fused, gradientScale: gradientScale) {
+            } else {
+                optimizer.step(parameters: parameters, gradients: fused, gradientScale: gradientScale)
+            }
+            if !gradientFinite {
                 // Only without a sum of squares (the check above passes every finite one). The
                 // update has reached the parameters in memory (and counted: `step` is this step's
                 // number now); no checkpoint is written after this.
@@ -352,10 +356,14 @@ public final class Trainer {
     /// the parameters. (`skip` must know before the update.)
     private func reducedFusedBuffer() -> ReducedStep {
         let count = layout.totalCount
-        let needsSumOfSquares = configuration.clipNorm > 0 || nonFinitePolicy == .skip
         return ReducedStep(tail: fused.pointer + count,
-                           sumOfSquares: needsSumOfSquares ? GradientClipping.sumOfSquares(fused.pointer, count: count) : nil)
+                           sumOfSquares: needsSumOfSquaresBeforeUpdate
+                               ? GradientClipping.sumOfSquares(fused.pointer, count: count) : nil)
     }
+
+    /// Clipping needs the norm, and `skip` must know of a non-finite gradient, before the
+    /// update; otherwise the optimizer's pass checks finiteness.
+    private var needsSumOfSquaresBeforeUpdate: Bool { configuration.clipNorm > 0 || nonFinitePolicy == .skip }
 
     /// The divergence error of `--on-nonfinite stop` at optimizer step `step` (1-based),
     /// naming the first non-finite gradient.

@@ -53,6 +53,39 @@ final class NonFiniteGradientTests: XCTestCase {
         XCTAssertEqual(trainer.step, 0)
     }
 
+    /// Under `mpirun -n 2` on one node (the shared-memory exchange, whose default step has
+    /// no synchronize between the reduction and the update): each rank's optimizer checks
+    /// its range, the verdicts are shared, and both ranks stop at the same step with the
+    /// same line. The bad parameters come from an edited checkpoint.
+    func testBothRanksStopOnANonFiniteGradientFoundByTheOptimizers() throws {
+        let scratch = try makeScratchDirectory(self)
+        let data = scratch + "/zeros.h5"
+        try writeDataFile(data, features: [Float](repeating: 0, count: 16 * 10), rows: 16)
+        let out = scratch + "/run"
+        _ = try trainUnderMPI(ranks: 2, smallConfiguration(epochs: 1), data: data, out: out)
+        let checkpoint = out + "/checkpoint-epoch-0001.h5"
+        let file = try HDF5File.open(checkpoint, writable: true)
+        let model = try file.root().openGroup("model")
+        try model.openDataset("decoder.out.weight").write([Float](repeating: 0, count: 10 * 6))
+        try model.openDataset("decoder.fc1.bias").write([Float](repeating: 3e38, count: 6))
+        try file.close()
+        let resealed = try runProcess(try vaeDistBinary(), ["reseal", checkpoint], environment: childEnvironment(), timeout: 20)
+        XCTAssertEqual(resealed.status, 0, resealed.standardError)
+        let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+
+        let result = try runProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2,
+            trainArguments(smallConfiguration(epochs: 2), data: data, out: out) + ["--resume", "latest"]),
+                                    environment: childEnvironment(), timeout: 60)
+        XCTAssertNotEqual(result.status, 0)
+        let lines = result.errorLines(containing: "vae-dist: error: training diverged at step 3 (epoch 2, step 1 of 2): the loss is ")
+        XCTAssertEqual(lines.count, 2, "one line per rank:\n\(result.standardError)")
+        XCTAssertEqual(Set(lines).count, 1, "\(lines)")
+        XCTAssertTrue(lines.allSatisfy { $0.contains(", first non-finite gradient in decoder.out.weight") }, "\(lines)")
+        XCTAssertFalse(lines.contains { $0.contains("the loss is nan") || $0.contains("the loss is inf") }, "\(lines)")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: checkpoint)), before)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoint-epoch-0002.h5"))
+    }
+
     func testSkipLeavesTheParametersAndCountsBothSteps() throws {
         let trainer = try overflowingTrainer(policy: .skip)
         let before = trainer.parameters.array
