@@ -157,7 +157,8 @@ void vae_log1p_unit(const float *restrict x, float *restrict y, size_t n) {
 }
 
 VAE_CLONES
-double vae_sum_slots(float *const *slots, size_t slot_count, size_t own, size_t begin, size_t n) {
+double vae_sum_slots(float *const *slots, size_t slot_count, size_t own, size_t begin, size_t n,
+                     int with_sum_of_squares) {
     // Blocks small enough for L1: every slot's block is added into `block` in rank order,
     // so each element is ((s0 + s1) + s2) + ... on every machine and for every `own`.
     enum { BLOCK = 1024 };
@@ -171,6 +172,7 @@ double vae_sum_slots(float *const *slots, size_t slot_count, size_t own, size_t 
             for (size_t i = 0; i < count; i++) block[i] += source[i];
         }
         memcpy(slots[own] + start, block, count * sizeof(float));
+        if (!with_sum_of_squares) continue;
 #pragma clang loop vectorize(enable) vectorize_width(8) interleave_count(4)
         for (size_t i = 0; i < count; i++) total += (double)block[i] * (double)block[i];
     }

@@ -231,7 +231,8 @@ final class SharedMemoryExchange {
         if status != 0 {
             try communicator.resolveFailure(localFailure: localFailure, reducedStatus: status)
         }
-        let nodeSumOfSquares = vae_sum_slots(slotPointers, size, rank, ownRange.lowerBound, ownRange.count)
+        let nodeSumOfSquares = vae_sum_slots(slotPointers, size, rank, ownRange.lowerBound, ownRange.count,
+                                             needsSumOfSquares && group.nodeCount == 1 ? 1 : 0)
         let range = local.pointer + ownRange.lowerBound
         if group.nodeCount > 1 {
             try group.allreduceAcrossNodes(UnsafeMutableBufferPointer(start: range, count: ownRange.count))

@@ -33,8 +33,10 @@ double vae_sum_of_squares(const float *x, size_t n);
 
 // The shared-memory gradient exchange: adds elements [begin, begin + n) of every
 // slot, in slot order, writes the sums into slots[own] and returns their sum of
-// squares in double (as vae_sum_of_squares, for the finiteness check and clipping).
-double vae_sum_slots(float *const *slots, size_t slot_count, size_t own, size_t begin, size_t n);
+// squares in double (as vae_sum_of_squares, for the finiteness check and clipping),
+// or 0 without `with_sum_of_squares`.
+double vae_sum_slots(float *const *slots, size_t slot_count, size_t own, size_t begin, size_t n,
+                     int with_sum_of_squares);
 
 // Bernoulli on logits: returns sum_i softplus(y_i) - x_i y_i; writes
 // grad_i = scale (sigmoid(y_i) - x_i). grad may alias y.
