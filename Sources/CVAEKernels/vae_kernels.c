@@ -77,6 +77,36 @@ int vae_adam_step(float *restrict p, const float *restrict g, float *restrict m,
 }
 
 VAE_CLONES
+int vae_adam_step_quiet(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                        float g_scale, float beta1, float beta2, float step_size, float inv_c2_root, float eps,
+                        float decay) {
+    if (decay != 0.0f) return vae_adam_step(p, g, m, v, n, g_scale, beta1, beta2, step_size, inv_c2_root, eps, decay);
+    enum { BLOCK = 64 };
+    int finite = 1;
+    for (size_t start = 0; start < n; start += BLOCK) {
+        size_t count = n - start < BLOCK ? n - start : BLOCK;
+        // Quiet: g = +-0, m = +0, p finite, v not NaN. Then vae_adam_step computes
+        // gradient = +-0, first = +0 (m unchanged), second = beta2 v + 0, and moves p by
+        // +0 / (a positive number): p unchanged. Only v changes, by the same operations.
+        uint32_t loud = 0;
+        for (size_t i = start; i < start + count; i++) {
+            uint32_t gb, mb, pb;
+            memcpy(&gb, &g[i], sizeof gb);
+            memcpy(&mb, &m[i], sizeof mb);
+            memcpy(&pb, &p[i], sizeof pb);
+            loud |= (gb & 0x7fffffffu) | mb | ((~pb & 0x7f800000u) == 0) | (v[i] != v[i]);
+        }
+        if (loud == 0) {
+            for (size_t i = start; i < start + count; i++) v[i] = beta2 * v[i] + 0.0f;
+        } else {
+            finite &= vae_adam_step(p + start, g + start, m + start, v + start, count, g_scale, beta1, beta2,
+                                    step_size, inv_c2_root, eps, decay);
+        }
+    }
+    return finite;
+}
+
+VAE_CLONES
 int vae_adagrad_step(float *restrict p, const float *restrict g, float *restrict s, size_t n,
                      float g_scale, float lr, float eps, float decay) {
     uint32_t nonfinite = 0;

@@ -173,6 +173,22 @@ public final class DormantUnits {
         return armed
     }
 
+    /// The dormant units' weight rows as ranges of the flat parameters, ascending, adjacent
+    /// rows merged: their gradient is exactly 0 on every training step (`Adam.quietRangesHint`).
+    public func dormantWeightRanges() -> [Range<Int>] {
+        let width = layer.inFeatures
+        var ranges: [Range<Int>] = []
+        for unit in 0..<layer.outFeatures where states[unit] == .dormant {
+            let row = (layer.weightOffset + unit * width)..<(layer.weightOffset + (unit + 1) * width)
+            if let last = ranges.last, last.upperBound == row.lowerBound {
+                ranges[ranges.count - 1] = last.lowerBound..<row.upperBound
+            } else {
+                ranges.append(row)
+            }
+        }
+        return ranges
+    }
+
     /// A layer of only `units` of `layer`: their rows of W, then their biases, gathered into
     /// `destination` (at least count x (in + 1) floats), the layer's offsets into it.
     private static func gatherUnits(of layer: Dense, parameters: UnsafePointer<Float>, units: UnsafePointer<Int32>,

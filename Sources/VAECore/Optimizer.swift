@@ -72,6 +72,12 @@ public final class Adam: Optimizer {
     public let epsilon: Float = 1e-8
     public let weightDecay: Float
     public var stepCount = 0
+    /// Ranges of the parameters whose gradient the caller expects to be exactly 0 and whose
+    /// first moments +0 (the dormant units' weights: docs/performance.md), ascending and
+    /// disjoint. A hint for speed: there `vae_adam_step_quiet` checks each block and only
+    /// decays the second moments where the expectation holds. The results are the same bits
+    /// whether or not it does.
+    public var quietRangesHint: [Range<Int>] = []
     let firstMoment: FloatBuffer
     let secondMoment: FloatBuffer
 
@@ -94,12 +100,26 @@ public final class Adam: Optimizer {
         let stepSize = Float(Double(learningRate) / (1 - pow(Double(beta1), t)))
         let inverseCorrection2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let (b1, b2, eps, decay) = (beta1, beta2, epsilon, weightDecay)
-        let first = range.lowerBound
-        let m = firstMoment.pointer + first, v = secondMoment.pointer + first
-        let p = parameters.pointer + first, g = gradients.pointer + first
-        // One fused pass over the four buffers (CVAEKernels).
-        return vae_adam_step(p, g, m, v, range.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps,
-                             decay) != 0
+        // One fused pass over the four buffers (CVAEKernels), the hinted ranges by the quiet kernel.
+        var finite = true
+        var next = range.lowerBound
+        func update(_ part: Range<Int>, quiet: Bool) {
+            guard !part.isEmpty else { return }
+            let (m, v) = (firstMoment.pointer + part.lowerBound, secondMoment.pointer + part.lowerBound)
+            let (p, g) = (parameters.pointer + part.lowerBound, gradients.pointer + part.lowerBound)
+            let kernel = quiet ? vae_adam_step_quiet : vae_adam_step
+            finite = kernel(p, g, m, v, part.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps,
+                            decay) != 0 && finite
+        }
+        for hint in quietRangesHint {
+            let quiet = hint.clamped(to: next..<range.upperBound)
+            guard !quiet.isEmpty else { continue }
+            update(next..<quiet.lowerBound, quiet: false)
+            update(quiet, quiet: true)
+            next = quiet.upperBound
+        }
+        update(next..<range.upperBound, quiet: false)
+        return finite
     }
 }
 

@@ -346,6 +346,8 @@ public final class Trainer {
         try rowsSeen.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
         tracker.endEpoch(reducedObservations: tracker.observations.pointer, rowsSeen: Int(rowsSeen[0]),
                          trainingRows: trainData.rowCount)
+        // Adam can then update their weights in a cheaper pass with the same bits.
+        (optimizer as? Adam)?.quietRangesHint = tracker.dormantWeightRanges()
     }
 
     /// The sums in the allreduced fused buffer. One pass over the gradient gives both its

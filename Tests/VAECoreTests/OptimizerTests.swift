@@ -60,6 +60,55 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// `Adam.quietRangesHint` (the dormant units' weights) changes time, never bits: hinted
+    /// blocks where the gradient is 0 and the first moments +0 take the quiet kernel, and
+    /// blocks where any of its conditions fails (a gradient, a -0 or tiny first moment, an
+    /// infinite parameter, a NaN second moment, weight decay) take the plain one. Two
+    /// hinted shards, whose ranges cut a hint, give one plain optimizer's p, m, v and
+    /// finiteness verdicts, step after step.
+    func testAdamQuietRangesHintGivesThePlainPassBits() {
+        let count = 1000
+        for decay: Float in [0, 1e-4] {
+            var initial = (0..<count).map { Float(sin(Double($0) * 0.7)) }
+            initial[200] = .infinity
+            var gradient = (0..<count).map { Float(cos(Double($0) * 1.3)) }
+            for i in 100..<700 { gradient[i] = 0 }
+            gradient[300] = -0.0  // a signed zero is still quiet
+            gradient[450] = 1e-3  // a live weight in a hinted row: its block is loud
+            let plain = Adam(parameterCount: count, learningRate: 0.01, weightDecay: decay)
+            var state: [FloatBuffer] = []
+            let firstShard = Adam(parameterCount: count, learningRate: 0.01, weightDecay: decay,
+                                  allocate: { let buffer = FloatBuffer(count: $0); state.append(buffer); return buffer })
+            var next = 0
+            let secondShard = Adam(parameterCount: count, learningRate: 0.01, weightDecay: decay,
+                                   allocate: { _ in defer { next += 1 }; return state[next] })
+            for shard in [firstShard, secondShard] {
+                shard.quietRangesHint = [100..<400, 400..<700, 900..<960]  // 900..<960: gradients not zero
+            }
+            for adam in [plain, firstShard] {
+                for i in 0..<count { adam.secondMoment[i] = Float(i % 7) * 1e-6 }
+                adam.firstMoment[520] = -0.0
+                adam.firstMoment[580] = 1e-30
+                adam.secondMoment[640] = .nan
+                adam.secondMoment[160] = -0.0  // the plain pass makes it +0 (-0 + +0)
+            }
+            let (plainParameters, shardedParameters) = (FloatBuffer(initial), FloatBuffer(initial))
+            for step in 0..<4 {
+                let gradients = FloatBuffer(gradient)
+                let plainFinite = plain.step(parameters: plainParameters, gradients: gradients, gradientScale: 0.5)
+                let firstFinite = firstShard.step(parameters: shardedParameters, gradients: gradients,
+                                                  gradientScale: 0.5, range: 0..<250)
+                let secondFinite = secondShard.step(parameters: shardedParameters, gradients: gradients,
+                                                    gradientScale: 0.5, range: 250..<count)
+                XCTAssertEqual(firstFinite && secondFinite, plainFinite, "decay \(decay), step \(step)")
+            }
+            XCTAssertEqual(shardedParameters.array.map(\.bitPattern), plainParameters.array.map(\.bitPattern), "decay \(decay)")
+            XCTAssertEqual(firstShard.firstMoment.array.map(\.bitPattern), plain.firstMoment.array.map(\.bitPattern))
+            XCTAssertEqual(firstShard.secondMoment.array.map(\.bitPattern), plain.secondMoment.array.map(\.bitPattern))
+            XCTAssertNotEqual(plain.secondMoment[150], Float(150 % 7) * 1e-6, "the quiet rows' second moments decay")
+        }
+    }
+
     func testAdamFirstStepMovesEachParameterByTheLearningRate() {
         // With bias correction, step 1 is lr * g / (|g| + eps): a move of lr against the sign.
         let adam = Adam(parameterCount: 3, learningRate: 0.01)

@@ -19,6 +19,14 @@
 int vae_adam_step(float *p, const float *g, float *m, float *v, size_t n, float g_scale,
                   float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay);
 
+// vae_adam_step with the same results, for a range whose gradient is expected to be
+// exactly 0 and whose first moments +0 (a dormant unit's weights): in each block of 64
+// where that holds (and p is finite, v not NaN, decay 0) it only sets v = beta2 v + 0,
+// which is all vae_adam_step would change there; other blocks take vae_adam_step. A
+// wrong expectation costs time, never bits.
+int vae_adam_step_quiet(float *p, const float *g, float *m, float *v, size_t n, float g_scale,
+                        float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay);
+
 // Adagrad: s += g'^2; p -= lr g' / (sqrt(s) + eps).
 int vae_adagrad_step(float *p, const float *g, float *s, size_t n, float g_scale, float lr, float eps, float decay);
 
