@@ -23,7 +23,7 @@ done
 out=bench
 raw=$out/raw
 mkdir -p "$raw"
-rm -f "$raw"/*.json "$out/results.json"
+rm -f "$raw"/*.json "$raw"/*.log "$out/results.json"
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: load average at start $load_at_start ($(nproc) CPUs)"
 
