@@ -80,7 +80,10 @@ VAE_CLONES
 int vae_adam_step_quiet(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
                         float g_scale, float beta1, float beta2, float step_size, float inv_c2_root, float eps,
                         float decay) {
-    if (decay != 0.0f) return vae_adam_step(p, g, m, v, n, g_scale, beta1, beta2, step_size, inv_c2_root, eps, decay);
+    // Weight decay moves every parameter; a non-finite scale turns a zero gradient into NaN.
+    if (decay != 0.0f || vae_is_nonfinite(g_scale)) {
+        return vae_adam_step(p, g, m, v, n, g_scale, beta1, beta2, step_size, inv_c2_root, eps, decay);
+    }
     enum { BLOCK = 64 };
     int finite = 1;
     for (size_t start = 0; start < n; start += BLOCK) {

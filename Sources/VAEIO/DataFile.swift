@@ -32,6 +32,9 @@ public struct DataFile: Sendable {
     /// The root `image_shape` attribute when it is one vae-dist can draw rows of this
     /// width with; else nil (the picture commands say what is wrong when asked to use it).
     public let imageShape: ImageShape?
+    /// What `open` found of a vae-dist checksum header: verified, absent (an h5py file), or
+    /// nil when `open` was told not to read the file for it.
+    public let checksum: FileChecksum.Verdict?
 
     /// Bytes of `/features` as stored (what an in-memory reader holds).
     public var featureBytes: Int { rowCount * featureCount * featureType.byteSize }
@@ -40,7 +43,7 @@ public struct DataFile: Sendable {
     /// `verifyingChecksum: false` skips the pass over the whole file that checks a
     /// vae-dist checksum header: for the ranks of a job whose rank 0 ran `verify` first.
     public static func open(_ path: String, verifyingChecksum: Bool = true) throws -> DataFile {
-        try checkReadableHDF5(path, verifyingChecksum: verifyingChecksum)
+        let checksum = try checkReadableHDF5(path, verifyingChecksum: verifyingChecksum)
         let file = try HDF5File.open(path)
         let root = try file.root()
 
@@ -116,7 +119,7 @@ public struct DataFile: Sendable {
         let imageShape = ((try? ImageShape.attribute(of: root)) ?? nil).flatMap { $0.valueCount == shape[1] ? $0 : nil }
         return DataFile(path: path, rowCount: shape[0], featureCount: shape[1], featureType: featureType, scale: scale,
                         hasLabels: hasLabels, storedFingerprint: try root.stringAttribute("fingerprint"),
-                        source: try root.stringAttribute("source"), imageShape: imageShape)
+                        source: try root.stringAttribute("source"), imageShape: imageShape, checksum: checksum)
     }
 
     /// Clear messages for the commonest mistakes, before HDF5 reports them in its own words;

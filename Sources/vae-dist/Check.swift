@@ -53,6 +53,12 @@ struct Check: ParsableCommand {
 
         print("\(file): \(dataFile.featureType.rawValue) [\(dataFile.rowCount), \(dataFile.featureCount)], "
               + "\(formatByteCount(dataFile.featureBytes)) of features, all rows valid\(bernoulli ? " for a Bernoulli likelihood" : "")")
+        switch dataFile.checksum {
+        case .verified(let header)?:
+            print("checksum crc32 \(header.checksumHex) of the file's \(header.coveredByteCount) bytes after its header: verified")
+        case .absent?, nil:
+            print("checksum none (not written by vae-dist `prepare`, or by a vae-dist before checksums): not verified")
+        }
         let mode = source is StreamingMinibatchSource ? "streaming" : "in memory"
         print("read \(rows) rows in \(plan.count) steps of \(batchSize) (\(mode)) in " + String(format: "%.2f s, %.0f rows/s", seconds, Double(rows) / seconds))
         if let streaming = source as? StreamingMinibatchSource {

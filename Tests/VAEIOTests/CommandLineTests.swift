@@ -108,6 +108,17 @@ final class CommandLineTests: XCTestCase {
         let result = try runProcess(binary, ["check", path, "--bernoulli"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stdout.contains("all rows valid for a Bernoulli likelihood"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("\nchecksum none ("), result.stdout)
+    }
+
+    /// `check` says whether the file's checksum header was verified, as `inspect` does.
+    func testCheckReportsTheVerifiedChecksumOfAPreparedFile() throws {
+        let output = try prepareSmallIDX()
+        let result = try runProcess(binary, ["check", output])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("checksum ") }
+        XCTAssertNotNil(line, result.stdout)
+        XCTAssertTrue(line?.hasPrefix("checksum crc32 ") == true && line?.hasSuffix(": verified") == true, result.stdout)
     }
 
     func testUserErrorsAreOneLineWithNonZeroExit() throws {
