@@ -25,6 +25,9 @@ public func writeHDF5FileAtomically(to path: String, _ body: (HDF5File) throws -
         } catch let error as HDF5Error where error.file == temporaryPath {
             // Name the file the user asked for; the temporary one is removed.
             throw DataError(file: path, "cannot write it (\(error.operation) failed): \(error.cause)")
+        } catch let error as DataError where error.file == temporaryPath {
+            // A writer's own complaint about what it was writing (`DataFileWriter`): the same.
+            throw DataError(file: path, object: error.object, row: error.row, error.message)
         }
         do {
             try FileChecksum.seal(temporaryPath)

@@ -126,6 +126,18 @@ final class HDF5WrapperTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["checkpoint.h5"], "no temporary files left")
     }
 
+    /// A writer names the file it writes (the temporary one); the error names the file asked for.
+    func testAtomicWriteErrorsNameTheRequestedFileNotTheTemporaryOne() throws {
+        let directory = try makeTemporaryDirectory()
+        let path = directory + "/data.h5"
+        XCTAssertThrowsError(try writeHDF5FileAtomically(to: path) { file in
+            throw DataError(file: file.path, object: "/labels", "3 labels for 4 rows")
+        }) { error in
+            XCTAssertEqual(String(describing: error), "\(path): /labels: 3 labels for 4 rows")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [], "no temporary file left")
+    }
+
     func testAtomicWriteIntoAMissingOrUnwritableDirectoryFailsClearly() throws {
         let directory = try makeTemporaryDirectory()
         assertThrows(try writeHDF5FileAtomically(to: directory + "/absent/x.h5") { _ in },
