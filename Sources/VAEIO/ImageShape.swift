@@ -42,16 +42,17 @@ public struct ImageShape: Equatable, Sendable, CustomStringConvertible {
     /// The shape to draw rows of `featureCount` values with, first match wins:
     /// `explicit` (--image-shape), the data file's `image_shape` attribute, the
     /// checkpoint's (its training data's), a square sqrt(D) x sqrt(D) grayscale image
-    /// when D is a perfect square.
-    public static func resolve(explicit: ImageShape?, dataFile: String?, checkpoint: ImageShape? = nil,
-                               featureCount: Int) throws -> ImageShape {
+    /// when D is a perfect square. `dataFileVerified`: the caller already checked the data
+    /// file's checksum (a pass over the whole file), so reading the attribute skips it.
+    public static func resolve(explicit: ImageShape?, dataFile: String?, dataFileVerified: Bool = false,
+                               checkpoint: ImageShape? = nil, featureCount: Int) throws -> ImageShape {
         if let explicit {
             guard explicit.valueCount == featureCount else {
                 throw ImageError("--image-shape \(explicit) has \(explicit.valueCount) values per image, but the model's rows have \(featureCount)")
             }
             return explicit
         }
-        if let dataFile, let stored = try stored(in: dataFile) {
+        if let dataFile, let stored = try stored(in: dataFile, verifyingChecksum: !dataFileVerified) {
             guard stored.valueCount == featureCount else {
                 throw DataError(file: dataFile, object: "/", "attribute \(attributeName) \(stored) has \(stored.valueCount) values per image, "
                                 + "but the model's rows have \(featureCount); pass --image-shape HxW")
@@ -68,8 +69,8 @@ public struct ImageShape: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The `image_shape` root attribute of a data file, nil when it has none.
-    public static func stored(in dataFile: String) throws -> ImageShape? {
-        try DataFile.checkReadableHDF5(dataFile)
+    public static func stored(in dataFile: String, verifyingChecksum: Bool = true) throws -> ImageShape? {
+        try DataFile.checkReadableHDF5(dataFile, verifyingChecksum: verifyingChecksum)
         return try attribute(of: try HDF5File.open(dataFile).root())
     }
 

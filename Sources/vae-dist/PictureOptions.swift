@@ -36,8 +36,10 @@ struct PictureOptions: ParsableArguments {
         return (PictureModel(checkpoint: try Checkpoint.read(path)), path)
     }
 
-    func shape(for model: PictureModel, dataFile: String?) throws -> ImageShape {
+    /// `dataFileVerified`: the command opened the data file already (its checksum checked).
+    func shape(for model: PictureModel, dataFile: String?, dataFileVerified: Bool = false) throws -> ImageShape {
         try ImageShape.resolve(explicit: imageShape.flatMap(ImageShape.init(parsing:)), dataFile: dataFile,
+                               dataFileVerified: dataFileVerified,
                                checkpoint: model.checkpoint.imageShape, featureCount: model.architecture.dataDimension)
     }
 

@@ -82,7 +82,7 @@ struct Reconstruct: ParsableCommand {
             let wanted = min(count ?? 32, dataFile.rowCount)
             selected = first ? Array(0..<wanted) : (0..<wanted).map { $0 * dataFile.rowCount / wanted }
         }
-        let shape = try picture.shape(for: model, dataFile: data)
+        let shape = try picture.shape(for: model, dataFile: data, dataFileVerified: true)
         let inputs = try Pictures.readRows(selected, of: dataFile, bernoulli: model.likelihood == .bernoulli)
         let result = Pictures.reconstructions(model: model, shape: shape, inputs: inputs, columns: columns, scaling: picture.scaling)
         let rowText = selected.count <= 8 ? "rows \(selected.map(String.init).joined(separator: ","))" : "\(selected.count) rows"
