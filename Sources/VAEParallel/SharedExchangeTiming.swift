@@ -1,8 +1,10 @@
 /// The time of the shared-memory gradient exchange (`SharedMemoryExchange`) without the
 /// optimizer: every rank writes a slot of ones, then the step's reduction (two
 /// synchronizes, the slot sums, and with several nodes the ranges' allreduce) and the
-/// final synchronize. `mpi-check` runs it beside the allreduce timing, so a cluster
-/// shows which exchange training will use and what it costs there.
+/// final synchronize. That is the step of `--clip` or `--on-nonfinite skip`, whose sum
+/// of squares it checks too; the default step has one synchronize fewer, so this is an
+/// upper bound. `mpi-check` runs it beside the allreduce timing, so a cluster shows
+/// which exchange training will use and what it costs there.
 public struct SharedExchangeTiming: Sendable {
     public let floatCount: Int
     public let nodes: Int
