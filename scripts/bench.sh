@@ -47,6 +47,8 @@ if [ "$quick" = 1 ]; then
     reference=(--epochs 2 --steps-limit 30)
     repeat=(--quick)
     repeat_reference=(--epochs 1 --steps-limit 30)
+    pair=(--quick)
+    pair_reference=(--epochs 1 --steps-limit 30)
 else
     long=(--data fashion-mnist --epochs 10)
     short=(--data fashion-mnist --epochs 5)
@@ -54,6 +56,9 @@ else
     reference=(--epochs 5)
     repeat=(--data fashion-mnist --epochs 3 --ceiling-seconds 0)
     repeat_reference=(--epochs 3)
+    # Five epochs: the median is epoch 3, the first with dormant units (a conservative pick).
+    pair=(--data fashion-mnist --epochs 5 --ceiling-seconds 0)
+    pair_reference=(--epochs 3)
 fi
 
 # vae-dist NAME [launcher words...] -- [bench options...]
@@ -146,6 +151,14 @@ done
 reference_bench torch_t1_ftz bench_torch.py --threads 1 --ftz "${reference[@]}"
 reference_bench torch_t1 bench_torch.py --threads 1 "${reference[@]}"
 reference_bench torch_t2_ftz bench_torch.py --threads 2 --ftz "${reference[@]}"
+# One-thread runs in alternating triples too: this VM's one-CPU speed (the references'
+# included) drifts by 5-10% between runs minutes apart, so the summary also gives the
+# median over rounds of each round's ratio, its runs taken within a minute.
+for round in 1 2 3; do
+    vae_dist_bench "pair${round}_vae_r1t1" "${one_thread[@]}" -- "${pair[@]}"
+    reference_bench "pair${round}_jax_t1_scan" bench_jax.py --threads 1 --scan "${pair_reference[@]}"
+    reference_bench "pair${round}_torch_t1_ftz" bench_torch.py --threads 1 --ftz "${pair_reference[@]}"
+done
 
 echo "bench: summarising into $out/results.json"
 python3 scripts/bench_summary.py "$raw" "$out/results.json" --load-at-start "$load_at_start" \
