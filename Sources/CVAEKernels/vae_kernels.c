@@ -79,9 +79,10 @@ int vae_adam_step(float *restrict p, const float *restrict g, float *restrict m,
 VAE_CLONES
 int vae_adam_step_quiet(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
                         float g_scale, float beta1, float beta2, float step_size, float inv_c2_root, float eps,
-                        float decay) {
+                        float decay, int *all_quiet) {
     // Weight decay moves every parameter; a non-finite scale turns a zero gradient into NaN.
     if (decay != 0.0f || vae_is_nonfinite(g_scale)) {
+        if (n > 0) *all_quiet = 0;
         return vae_adam_step(p, g, m, v, n, g_scale, beta1, beta2, step_size, inv_c2_root, eps, decay);
     }
     enum { BLOCK = 64 };
@@ -102,6 +103,7 @@ int vae_adam_step_quiet(float *restrict p, const float *restrict g, float *restr
         if (loud == 0) {
             for (size_t i = start; i < start + count; i++) v[i] = beta2 * v[i] + 0.0f;
         } else {
+            *all_quiet = 0;
             finite &= vae_adam_step(p + start, g + start, m + start, v + start, count, g_scale, beta1, beta2,
                                     step_size, inv_c2_root, eps, decay);
         }

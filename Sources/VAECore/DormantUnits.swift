@@ -19,6 +19,9 @@ import Foundation
 ///   OpenBLAS sums in, the row's pre-activation is negative and its ReLU 0.
 /// - It stays dormant while its weights stay bitwise the same, checked before every
 ///   forward; the first change makes it live again (its pre-activations are computed).
+///   The check compares only the bias of a unit whose weight rows the last update is
+///   known not to have written (Adam's quiet pass, on every rank); the rows are then
+///   those of the last comparison.
 /// - The live units' sums are the dense GEMM's bits only if the BLAS kernel's per-element
 ///   order does not depend on the matrix width. `compactProductMatchesDense` checks that
 ///   once per run (OpenBLAS's AVX-512 kernels pass, its AVX2 ones do not); where it fails,
@@ -33,6 +36,13 @@ public final class DormantUnits {
 
     private enum State: UInt8 { case live, candidate, dormant }
     private var states: [State]
+    /// Dormant units whose weight rows the optimizer was told hold a zero gradient
+    /// (`quietWeightRanges`).
+    private var quietUnits: [Bool]
+    /// Whether an update may have written a quiet unit's weights since the last `verify`
+    /// (`noteUpdate`); while not, `verify` compares only their biases (the weights are those
+    /// it last compared). True until the first `verify`.
+    private var quietRowsMayHaveChanged = true
     /// [out, in + 1]: each unit's weights, then its bias, as of the epoch's start (a dormant
     /// unit's: as of the start of the epoch that made it dormant).
     private let snapshot: FloatBuffer
@@ -57,6 +67,7 @@ public final class DormantUnits {
         self.maxRows = maxRows
         let units = layer.outFeatures
         states = [State](repeating: .live, count: units)
+        quietUnits = [Bool](repeating: false, count: units)
         snapshot = FloatBuffer(count: units * (layer.inFeatures + 1))
         observations = FloatBuffer(count: units + 1)
         liveIndices = .allocate(capacity: max(units, 1))
@@ -84,20 +95,36 @@ public final class DormantUnits {
         rowsObserved = 0
     }
 
+    /// The trainer's report of each update: `wroteQuietRows` unless the optimizer, on every
+    /// rank, wrote none of the ranges of `quietWeightRanges`. Reports accumulate until the
+    /// next `verify` (a rank with no rows in a step runs no forward, so no `verify`).
+    public func noteUpdate(wroteQuietRows: Bool) {
+        quietRowsMayHaveChanged = quietRowsMayHaveChanged || wroteQuietRows
+    }
+
+    /// Makes the next `verify` compare every unit's weights.
+    public func distrustQuietRows() {
+        quietRowsMayHaveChanged = true
+    }
+
     /// Every dormant or candidate unit whose weights or bias are no longer bitwise those
     /// of the snapshot is live from now on. `forward` calls this first; the trainer calls
     /// it again after the epoch's last update.
     public func verify(parameters: UnsafePointer<Float>) {
         let width = layer.inFeatures
+        let trustQuietRows = !quietRowsMayHaveChanged
+        quietRowsMayHaveChanged = false
         var liveSetChanged = false
         for unit in 0..<layer.outFeatures where states[unit] != .live {
             let saved = snapshot.pointer + unit * (width + 1)
             let weights = parameters + layer.weightOffset + unit * width
-            let unchanged = memcmp(saved, weights, width * MemoryLayout<Float>.stride) == 0
+            let unchanged = (trustQuietRows && quietUnits[unit]
+                             || memcmp(saved, weights, width * MemoryLayout<Float>.stride) == 0)
                 && saved[width].bitPattern == parameters[layer.biasOffset + unit].bitPattern
             if unchanged { continue }
             if states[unit] == .dormant { liveSetChanged = true }
             states[unit] = .live
+            quietUnits[unit] = false
             observations[unit] = .infinity
         }
         if liveSetChanged { rebuildLiveIndices() }
@@ -173,13 +200,17 @@ public final class DormantUnits {
         return armed
     }
 
-    /// The dormant units' weight rows as ranges of the flat parameters, ascending, adjacent
-    /// rows merged: their gradient is exactly 0 on every training step (`Adam.quietRangesHint`).
-    public func dormantWeightRanges() -> [Range<Int>] {
+    /// The weight rows of the dormant units for which `qualifies` holds (Adam: their first
+    /// moments are all +0), as ranges of the flat parameters, ascending, adjacent rows merged.
+    /// Their gradient is exactly 0 on every training step, so Adam's quiet pass leaves them
+    /// unwritten (`Adam.quietRangesHint`); these units are remembered for `verify`.
+    public func quietWeightRanges(where qualifies: (Range<Int>) -> Bool) -> [Range<Int>] {
         let width = layer.inFeatures
         var ranges: [Range<Int>] = []
-        for unit in 0..<layer.outFeatures where states[unit] == .dormant {
+        for unit in 0..<layer.outFeatures {
             let row = (layer.weightOffset + unit * width)..<(layer.weightOffset + (unit + 1) * width)
+            quietUnits[unit] = states[unit] == .dormant && qualifies(row)
+            guard quietUnits[unit] else { continue }
             if let last = ranges.last, last.upperBound == row.lowerBound {
                 ranges[ranges.count - 1] = last.lowerBound..<row.upperBound
             } else {

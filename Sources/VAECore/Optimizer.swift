@@ -20,9 +20,15 @@ public protocol Optimizer: AnyObject {
     /// Inf or NaN has then already reached the parameters and state).
     @discardableResult
     func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) -> Bool
+    /// After a step: true when it wrote no parameter inside the ranges it was told hold a
+    /// zero gradient (`Adam.quietRangesHint`), within its range; false when it cannot say.
+    var leftQuietRangesUnwritten: Bool { get }
 }
 
 extension Optimizer {
+    /// Optimizers without a quiet pass write every parameter they update.
+    public var leftQuietRangesUnwritten: Bool { false }
+
     /// One update of every parameter; whether every gradient was finite.
     @discardableResult
     public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float = 1) -> Bool {
@@ -78,6 +84,9 @@ public final class Adam: Optimizer {
     /// decays the second moments where the expectation holds. The results are the same bits
     /// whether or not it does.
     public var quietRangesHint: [Range<Int>] = []
+    /// Whether the last step took the quiet path in every hinted block of its range (it
+    /// wrote none of those parameters): `DormantUnits.verify` may then trust their rows.
+    public private(set) var leftQuietRangesUnwritten = false
     let firstMoment: FloatBuffer
     let secondMoment: FloatBuffer
 
@@ -92,6 +101,13 @@ public final class Adam: Optimizer {
     public var name: String { "adam" }
     public var state: [(name: String, buffer: FloatBuffer)] { [("exp_avg", firstMoment), ("exp_avg_sq", secondMoment)] }
 
+    /// Whether every first moment in `range` is +0 (bitwise): with a zero gradient there,
+    /// the quiet pass leaves those parameters unwritten.
+    public func firstMomentsArePositiveZero(in range: Range<Int>) -> Bool {
+        UnsafeBufferPointer(start: firstMoment.pointer + range.lowerBound, count: range.count)
+            .allSatisfy { $0.bitPattern == 0 }
+    }
+
     @discardableResult
     public func step(parameters: FloatBuffer, gradients: FloatBuffer, gradientScale: Float, range: Range<Int>) -> Bool {
         checkStep(parameters: parameters, gradients: gradients, range: range)
@@ -102,14 +118,18 @@ public final class Adam: Optimizer {
         let (b1, b2, eps, decay) = (beta1, beta2, epsilon, weightDecay)
         // One fused pass over the four buffers (CVAEKernels), the hinted ranges by the quiet kernel.
         var finite = true
+        var allQuiet: Int32 = 1
         var next = range.lowerBound
         func update(_ part: Range<Int>, quiet: Bool) {
             guard !part.isEmpty else { return }
             let (m, v) = (firstMoment.pointer + part.lowerBound, secondMoment.pointer + part.lowerBound)
             let (p, g) = (parameters.pointer + part.lowerBound, gradients.pointer + part.lowerBound)
-            let kernel = quiet ? vae_adam_step_quiet : vae_adam_step
-            finite = kernel(p, g, m, v, part.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps,
-                            decay) != 0 && finite
+            let result = quiet
+                ? vae_adam_step_quiet(p, g, m, v, part.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root,
+                                      eps, decay, &allQuiet)
+                : vae_adam_step(p, g, m, v, part.count, gradientScale, b1, b2, stepSize, inverseCorrection2Root, eps,
+                                decay)
+            finite = result != 0 && finite
         }
         for hint in quietRangesHint {
             let quiet = hint.clamped(to: next..<range.upperBound)
@@ -119,6 +139,7 @@ public final class Adam: Optimizer {
             next = quiet.upperBound
         }
         update(next..<range.upperBound, quiet: false)
+        leftQuietRangesUnwritten = allQuiet != 0
         return finite
     }
 }

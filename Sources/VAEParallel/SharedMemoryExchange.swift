@@ -45,6 +45,14 @@ struct ReducedStep {
     }
 }
 
+/// What the ranks' optimizer steps reported, combined (the same on every rank).
+struct UpdateVerdict {
+    /// Every gradient the steps read was finite.
+    var gradientFinite: Bool
+    /// No step wrote a parameter in the ranges hinted quiet (`Optimizer.leftQuietRangesUnwritten`).
+    var quietRangesUnwritten: Bool
+}
+
 /// The gradient exchange of ranks that share a node's memory.
 ///
 /// On each node one shared-memory window holds the parameters, the optimizer's state,
@@ -63,7 +71,8 @@ struct ReducedStep {
 ///     synchronize                            2: every range is reduced
 ///     every rank adds the k partial sums of squares (finiteness, clipping)
 ///     rank r applies the optimizer to range r (parameters and state in the window)
-///         and writes whether its range of the gradient was finite
+///         and writes whether its range of the gradient was finite (and whether it
+///         wrote a range hinted quiet)
 ///     synchronize                            3: the parameters are complete
 ///     every rank reads the k verdicts (the same answer on every rank)
 ///
@@ -251,15 +260,18 @@ final class SharedMemoryExchange {
     }
 
     /// Synchronize 3: this rank's share of the update, then every rank sees all of it.
-    /// Returns whether every rank's range of the gradient was finite (the same answer on
-    /// every rank: each publishes its optimizer's verdict before the synchronize).
-    func update(optimizer: any Optimizer, gradientScale: Float) throws -> Bool {
+    /// Returns what the ranks' steps reported, combined: each publishes its optimizer's
+    /// verdict before the synchronize, so every rank gets the same answer.
+    func update(optimizer: any Optimizer, gradientScale: Float) throws -> UpdateVerdict {
         let finite = optimizer.step(parameters: parameters, gradients: localSlot, gradientScale: gradientScale,
                                     range: ownRange)
         // Beside the rank's partial sum, not over it: a slower rank may still be reading that.
-        partialSums[rank * Self.partialStride + 1] = finite ? 0 : 1
+        // Bit 0: a non-finite gradient; bit 1: a quiet range written.
+        partialSums[rank * Self.partialStride + 1] = Double((finite ? 0 : 1) | (optimizer.leftQuietRangesUnwritten ? 0 : 2))
         try synchronize()
-        return (0..<size).allSatisfy { partialSums[$0 * Self.partialStride + 1] == 0 }
+        var combined = 0
+        for other in 0..<size { combined |= Int(partialSums[other * Self.partialStride + 1]) }
+        return UpdateVerdict(gradientFinite: combined & 1 == 0, quietRangesUnwritten: combined & 2 == 0)
     }
 
     /// The sum of squares of the reduced gradients in `range` after `reduce` (each range

@@ -310,18 +310,21 @@ public final class Trainer {
                 gradientScale *= GradientClipping.factor(norm: meanGradientNorm, maxNorm: Double(configuration.clipNorm))
             }
             optimizer.learningRate = configuration.learningRate(step: step + 1, stepsPerEpoch: schedule.stepCount)
-            let gradientFinite = if let shared {
+            let verdict = if let shared {
                 try shared.update(optimizer: optimizer, gradientScale: gradientScale)
             } else {
-                optimizer.step(parameters: parameters, gradients: fused, gradientScale: gradientScale)
+                UpdateVerdict(gradientFinite: optimizer.step(parameters: parameters, gradients: fused,
+                                                             gradientScale: gradientScale),
+                              quietRangesUnwritten: optimizer.leftQuietRangesUnwritten)
             }
-            if !gradientFinite {
+            if !verdict.gradientFinite {
                 // Only without a sum of squares (the check above passes every finite one). The
                 // update has reached the parameters in memory (and counted: `step` is this step's
                 // number now); no checkpoint is written after this.
                 throw nonFiniteTraining(step: step, loss: loss, epoch: epoch, stepInEpoch: stepInEpoch,
                                         stepCount: schedule.stepCount)
             }
+            dormantUnits?.noteUpdate(wroteQuietRows: !verdict.quietRangesUnwritten)
             totals.loss += loss
             totals.reconstruction += reconstruction
             totals.kl += kl
@@ -340,14 +343,18 @@ public final class Trainer {
     /// The epoch's observations of the first layer, combined over ranks, decide which
     /// units are dormant from the next epoch on.
     private func endDormantObservation(_ tracker: DormantUnits) throws {
+        tracker.distrustQuietRows()  // the epoch ends with a full comparison
         tracker.verify(parameters: parameters.pointer)
         try communicator.allreduce(tracker.observations.buffer, .max)
         var rowsSeen = [Double(tracker.rowsObserved)]
         try rowsSeen.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
         tracker.endEpoch(reducedObservations: tracker.observations.pointer, rowsSeen: Int(rowsSeen[0]),
                          trainingRows: trainData.rowCount)
-        // Adam can then update their weights in a cheaper pass with the same bits.
-        (optimizer as? Adam)?.quietRangesHint = tracker.dormantWeightRanges()
+        // Adam then updates the weights of those whose first moments are +0 in a cheaper pass with
+        // the same bits, and says when it wrote none of them, so `verify` can skip their rows.
+        if let adam = optimizer as? Adam {
+            adam.quietRangesHint = tracker.quietWeightRanges(where: adam.firstMomentsArePositiveZero(in:))
+        }
     }
 
     /// The sums in the allreduced fused buffer. One pass over the gradient gives both its

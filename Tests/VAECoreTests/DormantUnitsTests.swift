@@ -81,6 +81,49 @@ final class DormantUnitsTests: XCTestCase {
         XCTAssertEqual(tracker.dormantCount, 2)
     }
 
+    /// Quiet units (dormant, and hinted to Adam): `verify` skips their weight rows only while
+    /// every update since the last `verify` reported writing none of them. A weight moved
+    /// with a report that says so is found; reports accumulate until a `verify`.
+    func testAQuietUnitsWeightsAreComparedUnlessNoUpdateWroteThem() {
+        let tracker = DormantUnits(layer: layer, maxRows: batchRows)
+        runEpoch(tracker)
+        XCTAssertEqual(endEpoch(tracker), 3)
+        let ranges = tracker.quietWeightRanges { $0.lowerBound != 7 * 12 }  // unit 7's first moments: not +0
+        XCTAssertEqual(ranges, [12..<24, 48..<60])
+
+        // The optimizer wrote a quiet row, then a later update wrote none: still compared.
+        tracker.noteUpdate(wroteQuietRows: true)
+        parameters[4 * 12 + 3] += 10  // unit 4 fires now
+        tracker.noteUpdate(wroteQuietRows: false)
+        assertForwardMatchesDense(tracker, rows: 0..<batchRows)
+        XCTAssertEqual(tracker.dormantCount, 2)
+
+        // A bias is always compared, and so is a dormant unit that is not quiet.
+        tracker.noteUpdate(wroteQuietRows: false)
+        parameters[120 + 1] = 5
+        parameters[7 * 12] += 10
+        assertForwardMatchesDense(tracker, rows: batchRows..<(2 * batchRows))
+        XCTAssertEqual(tracker.dormantCount, 0)
+    }
+
+    /// With no update reported since the last `verify`, a quiet unit's rows are trusted (that
+    /// is the saving): a change no report owns up to goes unseen. Only the optimizer's quiet
+    /// pass may make that report, and it writes none of those rows.
+    func testAQuietUnitsRowsAreTrustedWhileNoUpdateWroteThem() {
+        let tracker = DormantUnits(layer: layer, maxRows: batchRows)
+        runEpoch(tracker)
+        XCTAssertEqual(endEpoch(tracker), 3)
+        _ = tracker.quietWeightRanges { _ in true }
+        tracker.noteUpdate(wroteQuietRows: false)
+        parameters[4 * 12 + 3] += 1e-3
+        let output = FloatBuffer(count: batchRows * 10)
+        tracker.forward(input: data.pointer, rows: batchRows, parameters: parameters.pointer, output: output.pointer)
+        XCTAssertEqual(tracker.dormantCount, 3, "the row was not compared")
+        tracker.distrustQuietRows()
+        tracker.verify(parameters: parameters.pointer)
+        XCTAssertEqual(tracker.dormantCount, 2, "a full comparison finds it")
+    }
+
     func testNoUnitBecomesDormantUnlessEveryTrainingRowWasSeen() {
         let tracker = DormantUnits(layer: layer, maxRows: batchRows)
         runEpoch(tracker)

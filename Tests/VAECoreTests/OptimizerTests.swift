@@ -109,6 +109,32 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// `leftQuietRangesUnwritten`: true when every hinted block took the quiet pass (none of
+    /// those parameters written), false when one did not; the other optimizers never claim it.
+    func testAdamReportsWhetherItWroteAHintedRange() {
+        let count = 256
+        let adam = Adam(parameterCount: count, learningRate: 0.01)
+        adam.quietRangesHint = [64..<192]
+        let parameters = FloatBuffer((0..<count).map { Float($0) / 100 })
+        var gradient = (0..<count).map { Float(cos(Double($0))) }
+        for i in 64..<192 { gradient[i] = 0 }
+        adam.step(parameters: parameters, gradients: FloatBuffer(gradient))
+        XCTAssertTrue(adam.leftQuietRangesUnwritten)
+        adam.step(parameters: parameters, gradients: FloatBuffer(gradient), gradientScale: 1, range: 0..<64)
+        XCTAssertTrue(adam.leftQuietRangesUnwritten, "no hinted range in its range")
+        gradient[191] = 1e-3
+        adam.step(parameters: parameters, gradients: FloatBuffer(gradient))
+        XCTAssertFalse(adam.leftQuietRangesUnwritten, "the block of 191 took the plain pass")
+        gradient[191] = 0  // its first moment is no longer +0: still the plain pass
+        adam.step(parameters: parameters, gradients: FloatBuffer(gradient))
+        XCTAssertFalse(adam.leftQuietRangesUnwritten)
+        for kind in [OptimizerKind.sgd, .adagrad] {
+            let other = kind.make(parameterCount: count, learningRate: 0.01, weightDecay: 0, momentum: 0.9)
+            other.step(parameters: parameters, gradients: FloatBuffer(gradient))
+            XCTAssertFalse(other.leftQuietRangesUnwritten, "\(kind)")
+        }
+    }
+
     func testAdamFirstStepMovesEachParameterByTheLearningRate() {
         // With bias correction, step 1 is lr * g / (|g| + eps): a move of lr against the sign.
         let adam = Adam(parameterCount: 3, learningRate: 0.01)

@@ -23,9 +23,11 @@ int vae_adam_step(float *p, const float *g, float *m, float *v, size_t n, float 
 // exactly 0 and whose first moments +0 (a dormant unit's weights): in each block of 64
 // where that holds (and p is finite, v not NaN, decay 0) it only sets v = beta2 v + 0,
 // which is all vae_adam_step would change there; other blocks take vae_adam_step. A
-// wrong expectation costs time, never bits.
+// wrong expectation costs time, never bits. A block that took vae_adam_step (p written,
+// maybe with new values) sets *all_quiet to 0; the caller sets it to 1 first.
 int vae_adam_step_quiet(float *p, const float *g, float *m, float *v, size_t n, float g_scale,
-                        float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay);
+                        float beta1, float beta2, float step_size, float inv_c2_root, float eps, float decay,
+                        int *all_quiet);
 
 // Adagrad: s += g'^2; p -= lr g' / (sqrt(s) + eps).
 int vae_adagrad_step(float *p, const float *g, float *s, size_t n, float g_scale, float lr, float eps, float decay);
