@@ -19,9 +19,9 @@ import Foundation
 ///   OpenBLAS sums in, the row's pre-activation is negative and its ReLU 0.
 /// - It stays dormant while its weights stay bitwise the same, checked before every
 ///   forward; the first change makes it live again (its pre-activations are computed).
-///   The check compares only the bias of a unit whose weight rows the last update is
-///   known not to have written (Adam's quiet pass, on every rank); the rows are then
-///   those of the last comparison.
+///   The check compares only the bias of a unit whose weight rows no update since the
+///   last check wrote (Adam's quiet pass, on every rank): the rows are then those of the
+///   last comparison.
 /// - The live units' sums are the dense GEMM's bits only if the BLAS kernel's per-element
 ///   order does not depend on the matrix width. `compactProductMatchesDense` checks that
 ///   once per run (OpenBLAS's AVX-512 kernels pass, its AVX2 ones do not); where it fails,
