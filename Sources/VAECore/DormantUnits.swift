@@ -242,8 +242,8 @@ public final class DormantUnits {
     /// Whether this process's BLAS computes each element of the layer's product X W^T
     /// with the same bits when W holds only some of the units (the gathered layer `forward`
     /// runs, through the same calls) as when it holds all of them, for each of `rowCounts`
-    /// rows. Made-up data;
-    /// the summation order depends only on the shapes, the kernel and the threads.
+    /// rows. Made-up data: the summation order depends only on the shapes, the kernel and
+    /// the threads.
     public static func compactProductMatchesDense(layer: Dense, rowCounts: [Int]) -> Bool {
         let (units, width) = (layer.outFeatures, layer.inFeatures)
         guard units >= 2, width >= 1, let maxRows = rowCounts.max(), maxRows >= 1 else { return true }

@@ -82,10 +82,7 @@ public struct Checkpoint {
         try root.setAttribute("data_fingerprint", dataFingerprint)
         try root.setAttribute("optimizer", optimizerName)
         try root.setJSONAttribute("config", configuration)
-        if let imageShape {
-            let dimensions = [imageShape.height, imageShape.width] + (imageShape.channels == 1 ? [] : [imageShape.channels])
-            try root.setAttribute(ImageShape.attributeName, dimensions)
-        }
+        if let imageShape { try root.setAttribute(ImageShape.attributeName, imageShape.dimensions) }
         _ = try root.createGroup("model")
         for spec in layout.tensors {
             try root.writeDataset("model/\(spec.name)", Array(parameters[spec.offset..<spec.offset + spec.count]),

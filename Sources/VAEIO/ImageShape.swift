@@ -34,6 +34,9 @@ public struct ImageShape: Equatable, Sendable, CustomStringConvertible {
         self.init(height: dimensions[0], width: dimensions[1], channels: channels)
     }
 
+    /// [H, W] (grayscale) or [H, W, 3]: what `init?(dimensions:)` reads back.
+    public var dimensions: [Int] { channels == 1 ? [height, width] : [height, width, channels] }
+
     /// Values per image: the data dimension D it fits.
     public var valueCount: Int { height * width * channels }
 

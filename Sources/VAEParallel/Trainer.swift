@@ -142,9 +142,8 @@ public final class Trainer {
         let (rank, size, batch) = (communicator.rank, communicator.size, configuration.globalBatch)
         let lastBatch = configuration.lastBatch == .partial ? trainingRows % batch : 0
         let rowCounts = [batch, lastBatch].map { EpochSchedule.rankRange(batchSize: $0, rank: rank, size: size).count }
-        var matches: [Int64] = [DormantUnits.compactProductMatchesDense(layer: tracker.layer, rowCounts: rowCounts) ? 1 : 0]
-        try matches.withUnsafeMutableBufferPointer { try communicator.allreduce($0, .min) }
-        guard matches[0] == 1 else {
+        let matches: Int64 = DormantUnits.compactProductMatchesDense(layer: tracker.layer, rowCounts: rowCounts) ? 1 : 0
+        guard try communicator.allreduce(matches, .min) == 1 else {
             return (nil, "computed: this BLAS kernel's sums depend on the matrix width (resuming must stay bitwise)")
         }
         return (tracker, "skipped in the forward once provably off on every training row")
@@ -346,9 +345,8 @@ public final class Trainer {
         tracker.distrustQuietRows()  // the epoch ends with a full comparison
         tracker.verify(parameters: parameters.pointer)
         try communicator.allreduce(tracker.observations.buffer, .max)
-        var rowsSeen = [Double(tracker.rowsObserved)]
-        try rowsSeen.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
-        tracker.endEpoch(reducedObservations: tracker.observations.pointer, rowsSeen: Int(rowsSeen[0]),
+        let rowsSeen = try communicator.allreduce(Int64(tracker.rowsObserved), .sum)
+        tracker.endEpoch(reducedObservations: tracker.observations.pointer, rowsSeen: Int(rowsSeen),
                          trainingRows: trainData.rowCount)
         // Adam then updates the weights of those whose first moments are +0 in a cheaper pass with
         // the same bits, and says when it wrote none of them, so `verify` can skip their rows.

@@ -23,9 +23,14 @@ final class CorruptCheckpointCommandTests: XCTestCase {
         XCTAssertEqual(try runProcess(try vaeDistBinary(), trainArguments(smallConfiguration(epochs: 2), data: data, out: run),
                                       environment: childEnvironment(), timeout: 60).status, 0)
         corrupt = run + "/checkpoint-epoch-0002.h5"
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: corrupt)))
+        try flipMiddleByte(of: corrupt)
+    }
+
+    /// One bit flipped in the middle of `path`: damage only the checksum can see.
+    private func flipMiddleByte(of path: String) throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         bytes[bytes.count / 2] ^= 0x10
-        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
     /// Runs `arguments` (under mpirun when `ranks` is set) and checks the failure and the untouched files.
@@ -103,9 +108,7 @@ final class CorruptCheckpointCommandTests: XCTestCase {
     /// and every rank stops with its message before any rank hands the file to HDF5.
     func testEveryRankStopsOnACorruptPreparedDataFileThatRankZeroChecked() throws {
         let prepared = try writePreparedDataFile(in: scratch, seed: 67)
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: prepared)))
-        bytes[bytes.count / 2] ^= 0x10
-        try Data(bytes).write(to: URL(fileURLWithPath: prepared))
+        try flipMiddleByte(of: prepared)
         let out = scratch + "/from-prepared"
         let result = try runProcess(try mpirunExecutable(),
                                     try mpirunArguments(ranks: 2, ["train", "--data", prepared, "--out", out, "--no-progress"]),
