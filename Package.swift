@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "VAECoreTests", dependencies: ["VAECore", "CVAEKernels"]),
 
         // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
-        .target(name: "VAEIO", dependencies: ["VAECore", "CHDF5", "CVAESupport", "CZlib", "CVAEKernels"]),
+        .target(name: "VAEIO", dependencies: ["VAECore", "CHDF5", "CVAESupport", "CVAECPU", "CZlib", "CVAEKernels"]),
 
         // The communicator (MPI or single process), collective error agreement, the trainer.
         // The only target that imports MPI.

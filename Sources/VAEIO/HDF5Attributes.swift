@@ -75,7 +75,7 @@ extension HDF5Object {
         let names = Names()
         var index: hsize_t = 0
         _ = try withExtendedLifetime(names) {
-            try call("list attributes") {
+            try HDF5Library.readingStructure(file: file.path, object: path, "list attributes") {
                 H5Aiterate2(id, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, context in
                     guard let name, let context else { return 0 }
                     Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
@@ -88,6 +88,12 @@ extension HDF5Object {
 
     /// The attribute's value, or nil when there is no attribute of that name.
     public func attribute(_ name: String) throws -> HDF5AttributeValue? {
+        try HDF5Library.guardingAgainstLoops(file: file.path, object: path, "read attribute '\(name)'") {
+            try readAttribute(name)
+        }
+    }
+
+    private func readAttribute(_ name: String) throws -> HDF5AttributeValue? {
         try HDF5Library.locked {
             guard try hasAttribute(name) else { return nil }
             let attribute = try call("open attribute '\(name)'") { H5Aopen(id, name, vae_h5p_default()) }

@@ -44,7 +44,7 @@ public final class HDF5File {
         let access = try strongCloseAccessList(path)
         defer { HDF5Library.close(access, with: H5Pclose) }
         let flags = writable ? vae_h5f_acc_rdwr() : vae_h5f_acc_rdonly()
-        let id = try HDF5Library.call(file: path, object: nil, writable ? "open file for writing" : "open file") {
+        let id = try HDF5Library.readingStructure(file: path, object: nil, writable ? "open file for writing" : "open file") {
             H5Fopen(path, flags, access)
         }
         return HDF5File(path: path, id: id, isWritable: writable)

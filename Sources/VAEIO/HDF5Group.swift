@@ -5,7 +5,7 @@ import CVAESupport
 public final class HDF5Group: HDF5Object {
     static func open(in file: HDF5File, parentPath: String, name: String) throws -> HDF5Group {
         let path = join(parentPath, name)
-        let id = try HDF5Library.call(file: file.path, object: path, "open group") {
+        let id = try HDF5Library.readingStructure(file: file.path, object: path, "open group") {
             H5Gopen2(file.id, path, vae_h5p_default())
         }
         return HDF5Group(file: file, path: path, id: id, close: H5Gclose)
@@ -46,7 +46,7 @@ public final class HDF5Group: HDF5Object {
         var prefix = ""
         for component in target.split(separator: "/") {
             prefix += "/" + component
-            let exists = try HDF5Library.call(file: file.path, object: prefix, "check link") {
+            let exists = try HDF5Library.readingStructure(file: file.path, object: prefix, "check link") {
                 H5Lexists(file.id, prefix, vae_h5p_default())
             }
             if exists <= 0 { return false }
@@ -58,7 +58,7 @@ public final class HDF5Group: HDF5Object {
     public func kind(of name: String) throws -> ChildKind {
         let target = Self.join(path, name)
         return try HDF5Library.locked {
-            let object = try HDF5Library.call(file: file.path, object: target, "open object") {
+            let object = try HDF5Library.readingStructure(file: file.path, object: target, "open object") {
                 H5Oopen(file.id, target, vae_h5p_default())
             }
             defer { HDF5Library.close(object, with: H5Oclose) }
@@ -74,7 +74,7 @@ public final class HDF5Group: HDF5Object {
     public func children() throws -> [(name: String, kind: ChildKind)] {
         try HDF5Library.locked {
             var info = H5G_info_t()
-            try call("get group info") { H5Gget_info(id, &info) }
+            try HDF5Library.readingStructure(file: file.path, object: path, "get group info") { H5Gget_info(id, &info) }
             var result: [(name: String, kind: ChildKind)] = []
             for index in 0..<info.nlinks {
                 let length = try call("get link name") {
@@ -93,7 +93,7 @@ public final class HDF5Group: HDF5Object {
 
     public func openDataset(_ name: String) throws -> HDF5Dataset {
         let datasetPath = Self.join(path, name)
-        let id = try HDF5Library.call(file: file.path, object: datasetPath, "open dataset") {
+        let id = try HDF5Library.readingStructure(file: file.path, object: datasetPath, "open dataset") {
             H5Dopen2(file.id, datasetPath, vae_h5p_default())
         }
         return HDF5Dataset(file: file, path: datasetPath, id: id, close: H5Dclose)

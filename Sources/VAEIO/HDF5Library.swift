@@ -1,4 +1,5 @@
 import CHDF5
+import CVAECPU
 import CVAESupport
 import Foundation
 
@@ -45,6 +46,41 @@ enum HDF5Library {
         }
     }
 
+    /// CPU seconds one read of a file's structure or attributes may use before it counts as
+    /// HDF5 looping: such reads take milliseconds.
+    static let loopGuardCPUSeconds = 5.0
+
+    /// Runs `body`, which reads a file's structure or attributes, under a CPU-time guard
+    /// (`vae_loop_guard_arm`). HDF5 1.10 loops forever on some damaged files (a damaged
+    /// global heap: docs/faults.md) and vae-dist's checksum header keeps those away only
+    /// from the files vae-dist wrote, so a file from elsewhere could hang the job. Past
+    /// `loopGuardCPUSeconds` the process ends with one line naming the file (under mpirun
+    /// that ends every rank). Not for reading or writing data: that may take long.
+    static func guardingAgainstLoops<T>(file: String, object: String?, _ operation: String,
+                                        _ body: () throws -> T) rethrows -> T {
+        let location = object.map { "\(file): \($0)" } ?? file
+        let message = "\(ProcessInfo.processInfo.processName): error: \(HDF5LoopGuard.rankLabel)\(location): "
+            + "cannot \(operation): HDF5 used \(Int(loopGuardCPUSeconds)) s of CPU there without finishing, "
+            + "as HDF5 1.10 does forever on some damaged files (a damaged global heap); the file is most likely "
+            + "damaged (it has no vae-dist checksum header, which would have said so before HDF5 read it): use an "
+            + "intact copy, or write it again (`vae-dist prepare` gives data files the header)"
+        // Under the library lock: one thread at a time is guarded, as the guard requires.
+        return try locked {
+            let armed = vae_loop_guard_arm(loopGuardCPUSeconds, message) == 0
+            defer { if armed { vae_loop_guard_disarm() } }
+            return try body()
+        }
+    }
+
+    /// `call` under `guardingAgainstLoops`: for calls that read a file's structure.
+    @discardableResult
+    static func readingStructure<T: BinaryInteger>(file: String, object: String?, _ operation: String,
+                                                   _ body: () -> T) throws -> T {
+        try guardingAgainstLoops(file: file, object: object, operation) {
+            try call(file: file, object: object, operation, body)
+        }
+    }
+
     /// Closes a handle in a deinit: failures are ignored (nothing sensible to do),
     /// and the error stack is cleared so it cannot leak into the next report.
     static func close(_ id: hid_t, with closeFunction: (hid_t) -> herr_t) {
@@ -52,4 +88,11 @@ enum HDF5Library {
             if closeFunction(id) < 0 { _ = H5Eclear2(vae_h5e_default()) }
         }
     }
+}
+
+/// How the loop guard's message names this process (`HDF5Library.guardingAgainstLoops`).
+public enum HDF5LoopGuard {
+    /// "rank R: " in a job of several ranks, as the other errors say it; set once at start-up,
+    /// before any thread reads a file.
+    nonisolated(unsafe) public static var rankLabel = ""
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VAEIO
 
 /// Runs `body` with this launch's communicator and ends it in the one way that cannot
 /// hang:
@@ -16,6 +17,7 @@ public func withCommunicator<Result>(
     _ body: (any Communicator) throws -> Result
 ) throws -> Result {
     let communicator = try makeCommunicator(environment: environment)
+    if communicator.size > 1 { HDF5LoopGuard.rankLabel = "rank \(communicator.rank): " }
     let program = ProcessInfo.processInfo.processName
     let result: Result
     do {

@@ -98,7 +98,7 @@ func snapshot(_ directory: String) -> [String: Data] {
     while let relative = enumerator.nextObject() as? String {
         let path = directory + "/" + relative
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         files[relative] = isDirectory.boolValue ? Data("<directory>".utf8) : (FileManager.default.contents(atPath: path) ?? Data())
     }
     return files

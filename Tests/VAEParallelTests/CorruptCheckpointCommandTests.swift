@@ -74,12 +74,13 @@ final class CorruptCheckpointCommandTests: XCTestCase {
         try assertRefused(["inspect", corrupt])
     }
 
-    /// The damage HDF5 1.10 loops on for good: in the global heap collection holding the
-    /// string attributes, the `config` object's size enlarged so that the object walk lands
-    /// in the collection's zeroed free space (an object of index 0 and size 0: the walk
-    /// never moves; H5HG__cache_heap_deserialize). The same bytes without the header hang
-    /// `vae-dist eval` (checked by hand); with it the file is refused before HDF5 opens it.
-    func testADamagedGlobalHeapIsRefusedBeforeHDF5CanLoopOnIt() throws {
+    /// A copy of an intact checkpoint with the damage HDF5 1.10 loops on for good: in the
+    /// global heap collection holding the string attributes, the `config` object's size
+    /// enlarged so that the object walk lands in the collection's zeroed free space (an
+    /// object of index 0 and size 0: the walk never moves; H5HG__cache_heap_deserialize).
+    /// `withoutHeader`: the checksum header cleared too (all zeros), as a file from a
+    /// vae-dist before checksums, or from elsewhere, reaches HDF5 unchecked.
+    private func damagedGlobalHeapCopy(withoutHeader: Bool) throws -> String {
         let intact = run + "/checkpoint-epoch-0001.h5"
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: intact)))
         let signature = Array("GCOL".utf8)
@@ -96,12 +97,58 @@ final class CorruptCheckpointCommandTests: XCTestCase {
         let field = try XCTUnwrap(configSizeField, "no JSON config object in the global heap")
         let enlarged = little(field, 8) + 32
         for i in 0..<8 { bytes[field + i] = UInt8((enlarged >> (8 * i)) & 0xFF) }
-        let damaged = scratch + "/heap.h5"
+        if withoutHeader {
+            XCTAssertEqual(Array(bytes[0..<20]), Array("vae-dist checksum v1".utf8), "the header is where it was")
+            for i in 0..<512 { bytes[i] = 0 }
+        }
+        let damaged = scratch + (withoutHeader ? "/heap-unprotected.h5" : "/heap.h5")
         try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+        return damaged
+    }
+
+    /// With the header, the damaged heap is refused before HDF5 opens the file.
+    func testADamagedGlobalHeapIsRefusedBeforeHDF5CanLoopOnIt() throws {
+        let damaged = try damagedGlobalHeapCopy(withoutHeader: false)
         let result = try runProcess(try vaeDistBinary(), ["eval", "--checkpoint", damaged, "--data", data, "--importance", "0"],
                                     environment: childEnvironment(), timeout: 20)
         XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertTrue(result.standardError.contains("\(damaged): checkpoint is corrupt: checksum mismatch"), result.standardError)
+    }
+
+    /// Without the header HDF5 loops on it (`vae-dist eval` hung before the loop guard):
+    /// after 5 s of CPU in the attribute read the process ends with one line naming the
+    /// file and what it was reading, status 1, and nothing written.
+    func testADamagedGlobalHeapWithoutTheHeaderEndsInSecondsNotAHang() throws {
+        let damaged = try damagedGlobalHeapCopy(withoutHeader: true)
+        let before = snapshot(scratch)
+        let started = Date()
+        let result = try runProcess(try vaeDistBinary(), ["eval", "--checkpoint", damaged, "--data", data, "--importance", "0"],
+                                    environment: childEnvironment(), timeout: 60)
+        XCTAssertEqual(result.status, 1, result.standardError)
+        let lines = result.standardError.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, result.standardError)
+        XCTAssertTrue(lines.first?.hasPrefix("vae-dist: error: \(damaged): /: cannot read attribute '") ?? false,
+                      result.standardError)
+        XCTAssertTrue(result.standardError.contains("HDF5 used 5 s of CPU there without finishing"), result.standardError)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 45, "the guard counts 5 s of CPU")
+        XCTAssertEqual(snapshot(scratch), before)
+    }
+
+    /// The same under mpirun: each rank's guard ends it, and the job ends (no hang).
+    func testADamagedGlobalHeapWithoutTheHeaderEndsEveryRank() throws {
+        let damaged = try damagedGlobalHeapCopy(withoutHeader: true)
+        let result = try runProcess(try mpirunExecutable(),
+                                    try mpirunArguments(ranks: 2, ["embed", "--checkpoint", damaged, "--data", data,
+                                                                   "--out", scratch + "/embedded.h5"]),
+                                    environment: childEnvironment(), timeout: 90)
+        XCTAssertNotEqual(result.status, 0, result.standardError)
+        let errors = result.errorLines(containing: "vae-dist: error: rank ")
+        XCTAssertFalse(errors.isEmpty, result.standardError)
+        for error in errors {
+            XCTAssertTrue(error.contains("\(damaged): /: cannot read attribute '") && error.contains("s of CPU"),
+                          result.standardError)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch + "/embedded.h5"))
     }
 
     /// A damaged data file that vae-dist prepared: rank 0 alone reads it for its checksum,
