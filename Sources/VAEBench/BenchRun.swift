@@ -31,7 +31,7 @@ public enum BenchRun {
         if options.flushToZero { FloatingPointEnvironment.enableFlushToZero() }
         let counter = AllocationCounter.find()
         if options.data == "fashion-mnist" { try prepareDefaultData(communicator: communicator) }
-        let source = try agreed(communicator) { try makeSource(options, communicator: communicator) }
+        let source = try communicator.agreed { try makeSource(options, communicator: communicator) }
         var configuration = options.configuration
         configuration.architecture.dataDimension = source.featureCount
         let problems = configuration.problems
@@ -148,23 +148,7 @@ public enum BenchRun {
 
     /// Prepares the default data on rank 0 when missing (the other ranks wait for it).
     private static func prepareDefaultData(communicator: any Communicator) throws {
-        var failure: String?
-        if communicator.isRoot {
-            do {
-                _ = try DefaultData.ensureFashionMNIST(log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
-            } catch {
-                failure = failureMessage(error)
-            }
-        }
-        try communicator.agreeOnFailure(failure)
-    }
-
-    private static func agreed<T>(_ communicator: any Communicator, _ body: () throws -> T) throws -> T {
-        var result: T?
-        var failure: String?
-        do { result = try body() } catch { failure = failureMessage(error) }
-        try communicator.agreeOnFailure(failure)
-        return result!
+        try communicator.rootOnly { _ = try DefaultData.ensureFashionMNIST(log: Console.printError) }
     }
 }
 

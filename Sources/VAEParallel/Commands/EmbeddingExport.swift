@@ -69,12 +69,12 @@ public final class EmbeddingExport {
         let outputPath = options.outputPath
             ?? (model.location.runDirectory as NSString).appendingPathComponent("embeddings.h5")
         let configuration = model.configuration
-        let source = try CollectiveSteps.agreed(communicator) {
+        let source = try communicator.agreed {
             try StreamingMinibatchSource(dataFile: model.data, memoryBudget: options.readerMemoryBudget,
                                          bernoulli: configuration.likelihood == .bernoulli)
         }
         // Only rank 0 writes the fingerprint; hashing a file without a stored one reads it whole.
-        let provenance = try CollectiveSteps.rootOnly(communicator) { () -> EmbeddingProvenance in
+        let provenance = try communicator.rootOnly { () -> EmbeddingProvenance in
             let fingerprint = try model.data.fingerprint()
             if fingerprint != model.checkpoint.dataFingerprint {
                 warn("vae-dist: warning: \(model.data.path) (\(fingerprint)) is not the data \(model.location.path) was trained on "

@@ -148,11 +148,11 @@ public final class ModelEvaluation {
         let rows = min(options.rowLimit ?? model.data.rowCount, model.data.rowCount)
         guard rows >= 1 else { throw ModelInputError("--rows must be at least 1, got \(rows)") }
 
-        let source = try CollectiveSteps.agreed(communicator) {
+        let source = try communicator.agreed {
             try StreamingMinibatchSource(dataFile: model.data, memoryBudget: options.readerMemoryBudget,
                                          bernoulli: configuration.likelihood == .bernoulli)
         }
-        let fingerprint = try CollectiveSteps.rootOnly(communicator) { try model.data.fingerprint() } ?? ""
+        let fingerprint = try communicator.rootOnly { try model.data.fingerprint() } ?? ""
         let seed = options.seed ?? configuration.seed
 
         // Per row: -ELBO A, -ELBO B, reconstruction, KL, -log p(x); sums then sums of squares.

@@ -47,7 +47,7 @@ public struct SharedExchangeTiming: Sendable {
             try communicator.barrier()
             var reduced = ReducedStep()
             let elapsed = try clock.measure {
-                reduced = try exchange.reduce(localFailure: nil, communicator: communicator)
+                reduced = try exchange.reduce(localFailure: nil, needsSumOfSquares: true)
                 try exchange.synchronize()
             }
             let slowest = try communicator.allreduce(elapsed.seconds, .max)

@@ -1,59 +1,7 @@
 import CVAEKernels
 import VAECore
 
-/// How a step's gradients become every rank's update.
-public enum GradientExchangeChoice: String, CaseIterable, Codable, Sendable {
-    /// shared-memory when the nodes hold two or more ranks each (the same number), else allreduce.
-    case auto
-    /// The ranks of a node sum each other's gradient slots in shared memory, each one
-    /// range of the parameters; with several nodes, each range is then allreduced with
-    /// the same range of the other nodes. Each rank updates its range (a sharded
-    /// optimizer step). Needs the same number of ranks on every node.
-    case sharedMemory = "shared-memory"
-    /// One MPI_Allreduce of the fused gradient buffer, then every rank updates every
-    /// parameter: works across nodes.
-    case allreduce
-}
-
-/// The fused buffer's tail after the P gradients: [loss, reconstruction, KL sums | stop
-/// requests | failure status], reduced with them (one allreduce, or the slots' sums).
-/// The status comes last: `allreduceSum(_:reportingFailure:)` owns the last element.
-enum FusedTail {
-    static let loss = 0, reconstruction = 1, kl = 2, stop = 3, status = 4
-    static let count = 5
-}
-
-/// The sums a step's exchange gives every rank, identical on all of them.
-struct ReducedStep {
-    var loss = 0.0
-    var reconstruction = 0.0
-    var kl = 0.0
-    var stopRequests = 0
-    /// Of the summed gradient, in double: non-finite exactly when a gradient is. Nil when
-    /// nothing needed it before the update (the optimizer then checks finiteness).
-    var sumOfSquares: Double?
-
-    init() {}
-
-    /// The sums in a reduced tail (`FusedTail`).
-    init(tail: UnsafePointer<Float>, sumOfSquares: Double?) {
-        loss = Double(tail[FusedTail.loss])
-        reconstruction = Double(tail[FusedTail.reconstruction])
-        kl = Double(tail[FusedTail.kl])
-        stopRequests = Int(tail[FusedTail.stop])
-        self.sumOfSquares = sumOfSquares
-    }
-}
-
-/// What the ranks' optimizer steps reported, combined (the same on every rank).
-struct UpdateVerdict {
-    /// Every gradient the steps read was finite.
-    var gradientFinite: Bool
-    /// No step wrote a parameter in the ranges hinted quiet (`Optimizer.leftQuietRangesUnwritten`).
-    var quietRangesUnwritten: Bool
-}
-
-/// The gradient exchange of ranks that share a node's memory.
+/// The gradient exchange of ranks that share a node's memory: a reduce-scatter in place.
 ///
 /// On each node one shared-memory window holds the parameters, the optimizer's state,
 /// one fused gradient slot per rank of the node ([gradients | loss sums | stop |
@@ -90,7 +38,8 @@ struct UpdateVerdict {
 /// and reads another rank's writes only after a synchronize; between synchronizes 1
 /// and 2 slots are only read (other ranges) or written by their owner (own range), so
 /// no rank can overwrite what another still reads.
-final class SharedMemoryExchange {
+final class SharedMemoryExchange: GradientExchange {
+    let communicator: any Communicator
     let group: any NodeGroup
     let memory: any NodeSharedMemory
     let parameterCount: Int
@@ -139,8 +88,8 @@ final class SharedMemoryExchange {
         if try communicator.allreduce(Int64(shortage == nil ? 0 : 1), .max) != 0 {
             return .unavailable(shortage ?? "another node lacks room for the shared-memory exchange")
         }
-        return .opened(try SharedMemoryExchange(group: group, parameterCount: parameterCount, byteCount: bytes,
-                                                stateBuffers: stateBuffers))
+        return .opened(try SharedMemoryExchange(communicator: communicator, group: group, parameterCount: parameterCount,
+                                                byteCount: bytes, stateBuffers: stateBuffers))
     }
 
     /// Bytes of the window: parameters, state buffers, the ranks' slots ([P | FusedTail]),
@@ -164,8 +113,10 @@ final class SharedMemoryExchange {
     }
 
     /// Collective: allocates the node's window.
-    private init(group: any NodeGroup, parameterCount: Int, byteCount: Int, stateBuffers: Int) throws {
+    private init(communicator: any Communicator, group: any NodeGroup, parameterCount: Int, byteCount: Int,
+                 stateBuffers: Int) throws {
         let memory = try group.allocateSharedMemory(byteCount: byteCount)
+        self.communicator = communicator
         self.group = group
         self.memory = memory
         self.parameterCount = parameterCount
@@ -194,25 +145,38 @@ final class SharedMemoryExchange {
 
     /// This rank's slot: the fused buffer its forward and backward write.
     var localSlot: FloatBuffer { slots[rank] }
+    var localGradient: FloatBuffer { localSlot }
 
-    /// The next optimizer state buffer, for `OptimizerKind.make(allocate:)`.
-    func allocateState(count: Int) -> FloatBuffer {
-        precondition(count == parameterCount && nextStateRegion < stateRegions.count,
-                     "the window holds \(stateRegions.count) state buffers of the parameters' size")
-        defer { nextStateRegion += 1 }
-        return stateRegions[nextStateRegion]
+    var summary: String {
+        let nodes = group.nodeCount
+        return "shared memory, \(nodes) node\(nodes == 1 ? "" : "s") x \(size) rank\(size == 1 ? "" : "s"): "
+            + "each rank sums and updates 1/\(size) of the parameters"
+            + (nodes > 1 ? ", its range allreduced across the nodes" : "")
+    }
+
+    /// The optimizer with its state buffers in the window, one per `allocate` call.
+    func makeOptimizer(_ configuration: TrainingConfiguration) -> any Optimizer {
+        configuration.makeOptimizer(parameterCount: parameterCount) { [self] count in
+            precondition(count == parameterCount && nextStateRegion < stateRegions.count,
+                         "the window holds \(stateRegions.count) state buffers of the parameters' size")
+            defer { nextStateRegion += 1 }
+            // The state starts at zero (the window's memory is fresh, but say it); `publish` shows it.
+            let region = stateRegions[nextStateRegion]
+            (region.pointer + ownRange.lowerBound).update(repeating: 0, count: ownRange.count)
+            return region
+        }
     }
 
     /// Writes this rank's range of `values` into `buffer` (the parameters or a state
-    /// buffer of the window); once every rank has, `synchronize()` publishes the whole.
-    func storeOwnRange(of values: UnsafePointer<Float>, into buffer: FloatBuffer) {
+    /// buffer of the window); once every rank has, `publish()` makes the whole visible.
+    func store(_ values: UnsafePointer<Float>, into buffer: FloatBuffer) {
         (buffer.pointer + ownRange.lowerBound).update(from: values + ownRange.lowerBound, count: ownRange.count)
     }
 
-    /// Zeroes this rank's range of `buffer` (a fresh optimizer state).
-    func zeroOwnRange(of buffer: FloatBuffer) {
-        (buffer.pointer + ownRange.lowerBound).update(repeating: 0, count: ownRange.count)
-    }
+    func publish() throws { try synchronize() }
+
+    /// Nothing to start early: the slots are summed after synchronize 1.
+    func decoderGradientsReady() {}
 
     func synchronize() throws {
         let start = monotonicSeconds()
@@ -220,13 +184,14 @@ final class SharedMemoryExchange {
         try memory.synchronize()
     }
 
-    /// Synchronizes 1 and 2 of the step: `communicator` settles a failure reported in a
-    /// slot's status (every rank throws the same `RankFailure`). Without
-    /// `needsSumOfSquares` (no clipping, `--on-nonfinite stop`) there is no synchronize 2
-    /// and no sum of squares: a rank's update reads only the range it reduced itself, and
-    /// `update` reports whether every rank's range was finite.
-    func reduce(localFailure: String?, communicator: any Communicator,
-                needsSumOfSquares: Bool = true) throws -> ReducedStep {
+    /// Synchronizes 1 and 2 of the step.
+    ///
+    /// The communicator settles a failure reported in a slot's status (every rank
+    /// throws the same `RankFailure`). Without `needsSumOfSquares` (no clipping,
+    /// `--on-nonfinite stop`) there is no synchronize 2 and no sum of squares: a rank's
+    /// update reads only the range it reduced itself, and `update` reports whether every
+    /// rank's range was finite.
+    func reduce(localFailure: String?, needsSumOfSquares: Bool = true) throws -> ReducedStep {
         let local = localSlot
         local[parameterCount + FusedTail.status] = localFailure == nil ? 0 : 1
         try synchronize()
@@ -260,6 +225,7 @@ final class SharedMemoryExchange {
     }
 
     /// Synchronize 3: this rank's share of the update, then every rank sees all of it.
+    ///
     /// Returns what the ranks' steps reported, combined: each publishes its optimizer's
     /// verdict before the synchronize, so every rank gets the same answer.
     func update(optimizer: any Optimizer, gradientScale: Float) throws -> UpdateVerdict {
@@ -274,8 +240,9 @@ final class SharedMemoryExchange {
         return UpdateVerdict(gradientFinite: combined & 1 == 0, quietRangesUnwritten: combined & 2 == 0)
     }
 
-    /// The sum of squares of the reduced gradients in `range` after `reduce` (each range
-    /// is reduced into its owner's slot): for naming the tensor that went non-finite.
+    /// The sum of squares of the reduced gradients in `range` after `reduce`.
+    ///
+    /// Each range is reduced into its owner's slot; for naming the tensor that went non-finite.
     func reducedSumOfSquares(_ range: Range<Int>) -> Double {
         var total = 0.0
         for owner in 0..<size {

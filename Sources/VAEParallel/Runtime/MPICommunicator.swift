@@ -53,7 +53,7 @@ public final class MPICommunicator: Communicator {
 
         if provided < vae_mpi_thread_funneled() && rank == 0 {
             // Still correct in practice (only this thread calls MPI), but worth a word.
-            writeToStandardError("warning: the MPI library offers thread level \(provided), below MPI_THREAD_FUNNELED")
+            Console.printError("warning: the MPI library offers thread level \(provided), below MPI_THREAD_FUNNELED")
         }
     }
 
@@ -152,7 +152,7 @@ public final class MPICommunicator: Communicator {
     }
 
     public func abort(message: String, code: Int32) -> Never {
-        writeToStandardError(message)
+        Console.printError(message)
         if !MPICommunicator.isFinalized {
             MPI_Abort(world, code)
         }

@@ -38,7 +38,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func finalize() throws {}
 
     public func abort(message: String, code: Int32) -> Never {
-        writeToStandardError(message)
+        Console.printError(message)
         exit(code)
     }
 }

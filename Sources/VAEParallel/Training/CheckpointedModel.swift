@@ -32,15 +32,15 @@ public struct CheckpointedModel {
     /// not store the path of its data, so other data must be named.
     public static func open(checkpoint fileOrRunDirectory: String, dataPath: String?, defaultSplit: DefaultSplit,
                             communicator: any Communicator) throws -> CheckpointedModel {
-        let (location, checkpoint, path) = try CollectiveSteps.agreed(communicator) {
+        let (location, checkpoint, path) = try communicator.agreed {
             let location = try CheckpointLocation.resolve(fileOrRunDirectory)
             let checkpoint = try Checkpoint.read(location.path)
             let path = try dataPath ?? defaultDataPath(for: checkpoint, checkpointPath: location.path, split: defaultSplit)
             return (location, checkpoint, path)
         }
         // Rank 0 alone reads the data whole for its checksum; the others open it after that passed.
-        try CollectiveSteps.rootOnly(communicator) { try DataFile.verify(path) }
-        return try CollectiveSteps.agreed(communicator) {
+        try communicator.rootOnly { try DataFile.verify(path) }
+        return try communicator.agreed {
             let data = try DataFile.open(path, verifyingChecksum: false)
             let architecture = checkpoint.configuration.architecture
             guard data.featureCount == architecture.dataDimension else {

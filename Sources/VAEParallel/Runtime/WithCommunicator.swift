@@ -23,7 +23,7 @@ public func withCommunicator<Result>(
     do {
         result = try body(communicator)
     } catch let error as any CollectiveError {
-        writeToStandardError("\(program): error: \(failureMessage(error))")
+        Console.printError("\(program): error: \(failureMessage(error))")
         try? communicator.finalize()
         throw ReportedFailure(underlying: error)
     } catch {

@@ -1,40 +1,5 @@
 import Foundation
 
-/// An error that every rank throws at the same point with the same content, so every
-/// rank may end normally (finalize, exit non-zero) without anyone left in a collective.
-public protocol CollectiveError: Error {}
-
-/// A failure that the ranks agreed on: rank `rank` failed with `message`, and every
-/// rank throws this. `failingRankCount` says how many ranks failed at that point; the
-/// message is the lowest failing rank's.
-public struct RankFailure: CollectiveError, CustomStringConvertible, Equatable {
-    public let rank: Int
-    public let message: String
-    public let failingRankCount: Int
-
-    public init(rank: Int, message: String, failingRankCount: Int = 1) {
-        self.rank = rank
-        self.message = message
-        self.failingRankCount = failingRankCount
-    }
-
-    public var description: String {
-        let others = failingRankCount - 1
-        let suffix = others == 0 ? "" : " (and \(others) other rank\(others == 1 ? "" : "s") failed too)"
-        return "rank \(rank): \(message)\(suffix)"
-    }
-}
-
-/// The status reduction found a failure but no rank reported one: the fused buffer's
-/// status slot was overwritten. Every rank sees the same reduced status.
-public struct InconsistentFailureStatus: CollectiveError, CustomStringConvertible {
-    public let reducedStatus: Float
-
-    public var description: String {
-        "internal error: the reduced failure status is \(reducedStatus) but no rank reported a failure"
-    }
-}
-
 // Collective error agreement. The invariant: every rank calls these at the same points,
 // whether or not it failed, so the collectives inside always complete; a failure then
 // becomes the same thrown `RankFailure` on every rank, and nobody waits for a rank
@@ -59,6 +24,41 @@ extension Communicator {
     /// `agreeOnFailure` for a caught error (nil when this rank succeeded).
     public func agreeOnFailure(_ localError: (any Error)?) throws {
         try agreeOnFailure(localError.map(failureMessage))
+    }
+
+    /// Runs `body` on every rank; if it fails anywhere, every rank throws the failing rank's message.
+    public func agreed<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        var failure: String?
+        do { result = try body() } catch { failure = failureMessage(error) }
+        try agreeOnFailure(failure)
+        return result!
+    }
+
+    /// Runs `body` on rank 0 only (file side effects); a failure there ends every rank.
+    ///
+    /// Returns rank 0's result there and nil on the other ranks.
+    @discardableResult
+    public func rootOnly<T>(_ body: () throws -> T) throws -> T? {
+        var result: T?
+        var failure: String?
+        if isRoot {
+            do { result = try body() } catch { failure = failureMessage(error) }
+        }
+        try agreeOnFailure(failure)
+        return result
+    }
+
+    /// Runs `body` on rank 0, then on the other ranks once rank 0 has succeeded.
+    ///
+    /// For work the first rank does for everyone (preparing the default data): the
+    /// others then find it done.
+    public func rootFirst<T>(_ body: () throws -> T) throws -> T {
+        if let result = try rootOnly(body) {
+            _ = try agreed { result }
+            return result
+        }
+        return try agreed(body)
     }
 
     /// The second half of the cheap path: every rank calls this after a reduced status
@@ -89,12 +89,4 @@ extension Communicator {
             try resolveFailure(localFailure: localFailure, reducedStatus: buffer[statusIndex])
         }
     }
-}
-
-/// The one-line text of an error as users should read it.
-public func failureMessage(_ error: any Error) -> String {
-    if let localized = error as? LocalizedError, let description = localized.errorDescription {
-        return description
-    }
-    return String(describing: error)
 }

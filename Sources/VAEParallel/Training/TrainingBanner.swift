@@ -1,0 +1,49 @@
+import VAECore
+import VAEIO
+
+/// The lines rank 0 prints before the first step: what will run, on what, and how.
+///
+/// Every choice made at start-up that changes speed or numbers is here: the BLAS
+/// kernel and threads, the exchange (and why `auto` did not take shared memory), the
+/// dormant units (and why they are computed).
+struct TrainingBanner {
+    let configuration: TrainingConfiguration
+    let ranks: Int
+    let trainFile: DataFile
+    let testFile: DataFile?
+    let trainer: Trainer
+    let runDirectory: String
+
+    var text: String {
+        let architecture = configuration.architecture
+        let shape = ([architecture.dataDimension] + architecture.hiddenSizes + [architecture.latentDimension])
+            .map(String.init).joined(separator: "-")
+        let threads = BLASLibrary.threadCount
+        var lines = [
+            "vae-dist train: \(ranks) rank\(ranks == 1 ? "" : "s"), BLAS kernel \(BLASLibrary.coreName)"
+                + " x \(threads) thread\(threads == 1 ? "" : "s") per rank",
+            "  model    \(shape) \(architecture.activation.rawValue), \(trainer.layout.totalCount) parameters, "
+                + "\(configuration.posterior.rawValue) posterior, \(configuration.likelihood.rawValue) likelihood"
+                + "\(architecture.learnedVarianceFloor.map { " (learned variance, floor \($0))" } ?? ""), "
+                + "estimator \(configuration.estimator.rawValue), L=\(configuration.samples)",
+            "  data     \(trainFile.path): \(trainFile.rowCount) x \(trainFile.featureCount) \(trainFile.featureType.rawValue)",
+        ]
+        if let testFile { lines.append("  test     \(testFile.path): \(testFile.rowCount) rows") }
+        lines.append("  training \(configuration.epochs) epochs, global batch \(configuration.globalBatch), "
+                     + "\(configuration.optimizer.rawValue) lr \(learningRateDescription), seed \(configuration.seed)")
+        if ranks > 1 { lines.append("  exchange \(trainer.exchangeSummary)") }
+        lines.append("  dormant  first-layer ReLU units \(trainer.dormantUnitsNote)")
+        lines.append("  output   \(runDirectory)")
+        return lines.joined(separator: "\n")
+    }
+
+    /// "0.001", or "0.001 x linear(256/128) = 0.002 after a 5-epoch warm-up".
+    private var learningRateDescription: String {
+        let base = "\(configuration.learningRate)"
+        guard let scaling = configuration.learningRateScaling, scaling != .none else { return base }
+        let scaled = configuration.learningRate(step: Int.max / 2, stepsPerEpoch: 1)
+        var text = "\(base) x \(scaling.rawValue)(\(configuration.globalBatch)/\(TrainingConfiguration.learningRateReferenceBatch)) = \(scaled)"
+        if let warmup = configuration.learningRateWarmupEpochs, warmup > 0 { text += " after a \(warmup)-epoch warm-up" }
+        return text
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import VAECore
+import VAEIO
+
+/// Where a training run reads and writes, beside the configuration that fixes its numbers.
+public struct TrainingOptions: Sendable {
+    public var configuration: TrainingConfiguration
+    /// The training data file; nil means the default Fashion-MNIST (prepared on first use).
+    public var dataPath: String?
+    /// Data evaluated after every epoch; nil means none (the default data's test split when dataPath is nil).
+    public var testDataPath: String?
+    public var runDirectory: String
+    public var readingMode: ReadingMode = .auto
+    /// Bytes of training data each rank may hold; nil = a share of physical memory.
+    public var memoryBudget: Int?
+    /// Keep the newest K epoch checkpoints (the final one is always kept).
+    public var keepCheckpoints: Int = 3
+    public var checkpointEvery: Int = 1
+    /// Live progress bar on rank 0 (only when stdout is a terminal).
+    public var progressBar: Bool = true
+    /// Reduce the decoder's gradients while the encoder's are computed (see Trainer).
+    public var overlapAllreduce = false
+    /// How the ranks combine gradients (see Trainer and `GradientExchangeChoice`).
+    public var gradientExchange: GradientExchangeChoice = .auto
+    /// Whether the first encoder layer's dormant units are skipped (see `DormantUnits`).
+    public var dormantUnits: DormantUnitsChoice = .skip
+    /// Continue from "latest" (the newest checkpoint in the run directory) or a checkpoint path.
+    public var resume: String?
+    /// Resume even when the data fingerprint differs from the checkpoint's.
+    public var force = false
+    /// What a step with a NaN or infinite loss or gradient does.
+    public var nonFinitePolicy: NonFinitePolicy = .stop
+    /// Asked once per step on every rank (the CLI: "did a stop signal arrive?"); when any
+    /// rank says yes, every rank stops after that step and rank 0 writes a checkpoint.
+    public var stopRequested: @Sendable () -> Bool = { false }
+    /// The command line's explicit options applied to a configuration: on resume,
+    /// applied to the checkpoint's to find options that contradict it.
+    public var applyCommandLine: @Sendable (TrainingConfiguration) -> TrainingConfiguration = { $0 }
+
+    public init(configuration: TrainingConfiguration, runDirectory: String) {
+        self.configuration = configuration
+        self.runDirectory = runDirectory
+    }
+}
