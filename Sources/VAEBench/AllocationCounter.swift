@@ -1,8 +1,9 @@
 import Foundation
 
-/// The malloc counter of scripts/malloc-count (an LD_PRELOAD shim), found by symbol at
-/// run time. Without the shim there is no counter and allocations are "not measured".
-/// Reading it allocates nothing, so it can be read inside the step loop.
+/// The malloc counter of scripts/malloc-count (an LD_PRELOAD shim), found by symbol at run time.
+///
+/// Without the shim there is no counter and allocations are "not measured". Reading it
+/// allocates nothing, so it can be read inside the step loop.
 public struct AllocationCounter {
     private typealias Reader = @convention(c) () -> UInt64
     private typealias Arm = @convention(c) (Int32) -> Void
@@ -26,7 +27,8 @@ public struct AllocationCounter {
     /// Bytes requested by those calls.
     @inline(__always) public var bytes: UInt64 { readBytes() }
 
-    /// Makes the shim print a backtrace (to standard error) of each of the next
-    /// `allocations` allocations: where a steady-state step allocates.
+    /// Makes the shim print a backtrace (to standard error) of each of the next `allocations` allocations.
+    ///
+    /// Where a steady-state step allocates.
     public func traceNext(_ allocations: Int) { armTrace?(Int32(allocations)) }
 }

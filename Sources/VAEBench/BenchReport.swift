@@ -1,7 +1,9 @@
 import Foundation
 
-/// Everything `vae-dist bench` measured in one run; its JSON form (snake_case keys) is
-/// what scripts/bench.sh collects into bench/results.json.
+/// Everything `vae-dist bench` measured in one run.
+///
+/// Its JSON form (snake_case keys) is what scripts/bench.sh collects into
+/// bench/results.json.
 public struct BenchReport: Codable, Sendable {
     public var tool = "vae-dist bench"
     public var formatVersion = 1
@@ -18,8 +20,10 @@ public struct BenchReport: Codable, Sendable {
     public var ceiling: CeilingSummary?
     public var training: TrainingSummary?
     public var allreduce: AllreduceSummary?
-    /// How the ranks combined gradients: "shared-memory" or "allreduce" (the "allreduce"
-    /// times and shares are that exchange's: synchronizing and summing, waiting included).
+    /// How the ranks combined gradients.
+    ///
+    /// "shared-memory" or "allreduce" (the "allreduce" times and shares are that
+    /// exchange's: synchronizing and summing, waiting included).
     public var gradientExchange: String?
     /// Whether the first layer's dormant units were skipped, or why not (the counts are per epoch).
     public var dormantUnits: String
@@ -31,8 +35,9 @@ public struct BenchReport: Codable, Sendable {
         public var architecture: String
         public var parameters: Int
         public var samplesPerDatapoint: Int
-        /// GEMM FLOPs of one training step per datapoint (forward + backward, no input
-        /// gradient for the first layer).
+        /// GEMM FLOPs of one training step per datapoint.
+        ///
+        /// Forward + backward, no input gradient for the first layer.
         public var flopsPerSample: Double
     }
 
@@ -62,8 +67,10 @@ public struct BenchReport: Codable, Sendable {
         public var achievedGflops: Double
         /// Median samples/s over the ceiling's samples/s (nil without a ceiling).
         public var fractionOfCeiling: Double?
-        /// Rank 0's steady-state step: the median step, and the mean step split into
-        /// compute + allreduce (each the median over epochs of the per-epoch value).
+        /// Rank 0's steady-state step.
+        ///
+        /// The median step, and the mean step split into compute + allreduce (each the
+        /// median over epochs of the per-epoch value).
         public var medianStepMilliseconds: Double
         public var meanStepMilliseconds: Double
         public var meanComputeMilliseconds: Double
@@ -88,9 +95,10 @@ public struct BenchReport: Codable, Sendable {
         public var steadyStateAllocations: UInt64?
         public var allreduceShare: Double?
         public var stepMilliseconds: Double?
-        /// CPU seconds per wall second while training (all threads; MPI's busy-polling
-        /// counts as busy). Below the thread count, the rank was waiting for a CPU:
-        /// the machine was oversubscribed.
+        /// CPU seconds per wall second while training (all threads; MPI's busy-polling counts as busy).
+        ///
+        /// Below the thread count, the rank was waiting for a CPU: the machine was
+        /// oversubscribed.
         public var cpuPerWallSecond: Double?
     }
 

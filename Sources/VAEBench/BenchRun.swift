@@ -6,8 +6,10 @@ import VAEParallel
 /// What `vae-dist bench` measures and how long.
 public struct BenchOptions: Sendable {
     public var configuration = TrainingConfiguration.defaults()
-    /// A data file path, "fashion-mnist" (the default data, prepared on first use), or nil
-    /// for `syntheticRows` rows of synthetic image-like data.
+    /// A data file path, "fashion-mnist", or nil for synthetic data.
+    ///
+    /// "fashion-mnist" is the default data, prepared on first use; nil means
+    /// `syntheticRows` rows of synthetic image-like data.
     public var data: String?
     public var syntheticRows = 60_000
     /// Timed repetitions: epochs of training, each one repetition.
@@ -24,8 +26,9 @@ public struct BenchOptions: Sendable {
     public init() {}
 }
 
-/// The whole measurement, collective over the ranks; the report is complete on rank 0
-/// (the other ranks get nil).
+/// The whole measurement, collective over the ranks.
+///
+/// The report is complete on rank 0 (the other ranks get nil).
 public enum BenchRun {
     public static func run(_ options: BenchOptions, communicator: any Communicator) throws -> BenchReport? {
         if options.flushToZero { FloatingPointEnvironment.enableFlushToZero() }

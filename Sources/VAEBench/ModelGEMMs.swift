@@ -1,6 +1,7 @@
 import VAECore
 
-/// One SGEMM call of a training step, as `Dense` issues it (row-major):
+/// One SGEMM call of a training step, as `Dense` issues it (row-major).
+///
 /// C [m, n] = op(A) [m, k] x op(B) [k, n].
 public struct GEMMShape: Codable, Equatable, Sendable {
     public let name: String
@@ -15,11 +16,12 @@ public struct GEMMShape: Codable, Equatable, Sendable {
     public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 }
 
-/// The GEMMs of one training step of a model, derived from its architecture the way
-/// `ELBOObjective` runs it: every dense layer forward (encoder and head on the `rows`
-/// datapoints, decoder on rows x L draws), then backward dW = dY^T X for every layer and
-/// dX = dY W for every layer but the image-fed first one (the data needs no gradient).
-/// For 784-400-20 at 128 rows: 166.7 MFLOP forward, 419.8 MFLOP per step, 3.28 MFLOP per row.
+/// The GEMMs of one training step of a model, derived from its architecture the way `ELBOObjective` runs it.
+///
+/// Every dense layer forward (encoder and head on the `rows` datapoints, decoder on rows
+/// x L draws), then backward dW = dY^T X for every layer and dX = dY W for every layer
+/// but the image-fed first one (the data needs no gradient). For 784-400-20 at 128 rows:
+/// 166.7 MFLOP forward, 419.8 MFLOP per step, 3.28 MFLOP per row.
 public enum ModelGEMMs {
     struct Layer {
         let name: String

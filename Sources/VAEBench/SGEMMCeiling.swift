@@ -13,9 +13,11 @@ public struct GEMMRate: Codable, Equatable, Sendable {
     public var gflops: Double { shape.flops / secondsPerCall.median / 1e9 }
 }
 
-/// The physical ceiling of a training step: each of its GEMMs run alone, back to back,
-/// on warm buffers. A step that were only its GEMMs would take the sum of their median
-/// times; the step's FLOPs over that sum is the time-weighted aggregate rate.
+/// The physical ceiling of a training step.
+///
+/// Each of its GEMMs run alone, back to back, on warm buffers. A step that were only its
+/// GEMMs would take the sum of their median times; the step's FLOPs over that sum is the
+/// time-weighted aggregate rate.
 public struct SGEMMCeiling: Codable, Equatable, Sendable {
     public let threads: Int
     public let rows: Int
@@ -28,8 +30,9 @@ public struct SGEMMCeiling: Codable, Equatable, Sendable {
     /// Datapoints per second of one process if a step cost only its GEMMs.
     public var samplesPerSecond: Double { Double(rows) / secondsPerStep }
 
-    /// Times each shape in `rounds` rounds of at least `secondsPerRound` each (after one
-    /// untimed call); the per-call time of a shape is the median round.
+    /// Times each shape in `rounds` rounds of at least `secondsPerRound` each (after one untimed call).
+    ///
+    /// The per-call time of a shape is the median round.
     public static func measure(shapes: [GEMMShape], rows: Int, secondsPerRound: Double, rounds: Int = 5,
                                counter: AllocationCounter? = nil) -> SGEMMCeiling {
         precondition(rounds >= 1 && secondsPerRound > 0)

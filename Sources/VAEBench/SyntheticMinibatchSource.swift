@@ -1,9 +1,10 @@
 import VAEIO
 
-/// `rows` x `features` of image-like data made in memory: uint8 values scaled by 1/255,
-/// about half of them exactly 0 (as in Fashion-MNIST), from a fixed sequence. For
-/// timing the step where no data file is at hand; copies rows the way
-/// `InMemoryMinibatchSource` does and, like it, allocates nothing per batch.
+/// `rows` x `features` of image-like data made in memory.
+///
+/// Uint8 values scaled by 1/255, about half of them exactly 0 (as in Fashion-MNIST), from
+/// a fixed sequence. For timing the step where no data file is at hand; copies rows the
+/// way `InMemoryMinibatchSource` does and, like it, allocates nothing per batch.
 public final class SyntheticMinibatchSource: MinibatchSource {
     public let rowCount: Int
     public let featureCount: Int

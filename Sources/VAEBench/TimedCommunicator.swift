@@ -1,9 +1,10 @@
 import VAEParallel
 
-/// A communicator that forwards every call to `base` and adds up the time spent in
-/// `allreduce`: wrapped around the trainer's communicator, it splits a step into the
-/// gradient allreduce and everything else without a hook in the trainer. The time
-/// includes waiting for the slowest rank to arrive (what a step really loses there).
+/// A communicator that forwards every call to `base` and adds up the time spent in `allreduce`.
+///
+/// Wrapped around the trainer's communicator, it splits a step into the gradient
+/// allreduce and everything else without a hook in the trainer. The time includes waiting
+/// for the slowest rank to arrive (what a step really loses there).
 public final class TimedCommunicator: Communicator {
     public let base: any Communicator
     /// Seconds spent in allreduce calls since the last `reset()`.
@@ -44,8 +45,9 @@ public final class TimedCommunicator: Communicator {
         try base.gatherv(local, to: root)
     }
 
-    /// Times starting the non-blocking allreduce here and its waits in the returned
-    /// wrapper: with `--overlap-allreduce`, what a step loses is the time it waits.
+    /// Times starting the non-blocking allreduce here and its waits in the returned wrapper.
+    ///
+    /// With `--overlap-allreduce`, what a step loses is the time it waits.
     public func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective {
         let start = monotonicSeconds()
         defer {

@@ -3,9 +3,11 @@ import VAECore
 import VAEIO
 import VAEParallel
 
-/// Per-step marks taken in the trainer's `onStep` callback: time, seconds spent in
-/// allreduce so far, and the allocation counter. Storage is made once per run, so
-/// recording allocates nothing and the step loop stays as it is without the bench.
+/// Per-step marks taken in the trainer's `onStep` callback.
+///
+/// Time, seconds spent in allreduce so far, and the allocation counter. Storage is made
+/// once per run, so recording allocates nothing and the step loop stays as it is without
+/// the bench.
 final class StepMarks {
     let capacity: Int
     let time: UnsafeMutablePointer<Double>
@@ -71,9 +73,11 @@ public struct EpochMeasurement: Codable, Equatable, Sendable {
     public let dormantUnits: Int?
 }
 
-/// Training-step throughput: the Trainer's own loop over data already in memory, timed
-/// per step from outside through `onStep` and a `TimedCommunicator`. Collective: every
-/// rank calls it with the same arguments.
+/// Training-step throughput.
+///
+/// The Trainer's own loop over data already in memory, timed per step from outside
+/// through `onStep` and a `TimedCommunicator`. Collective: every rank calls it with the
+/// same arguments.
 public enum TrainingBenchmark {
     public static func run(
         configuration: TrainingConfiguration, communicator: any Communicator, source: any MinibatchSource,
@@ -133,9 +137,10 @@ public enum TrainingBenchmark {
             trainNegativeELBO: negativeELBO, dormantUnits: dormantUnits)
     }
 
-    /// `repetitions` bare in-place allreduces of `floatCount` floats, barrier-aligned, each
-    /// counted as its slowest rank; and the allocations they made on this rank (the MPI
-    /// library's own, if any). Nil allocations without the counter.
+    /// Times `repetitions` bare in-place allreduces of `floatCount` floats.
+    ///
+    /// Barrier-aligned, each counted as its slowest rank; and the allocations they made
+    /// on this rank (the MPI library's own, if any). Nil allocations without the counter.
     public static func bareAllreduce(
         communicator: any Communicator, floatCount: Int, repetitions: Int, counter: AllocationCounter?
     ) throws -> (seconds: Spread, allocations: UInt64?) {

@@ -1,8 +1,10 @@
 import Foundation
 import VAECore
+import VAEParallel
 
-/// What every `vae-dist` command does before anything else (and before MPI_Init):
-/// make sure OpenBLAS runs the best kernel this CPU supports and a sensible number of
+/// What every `vae-dist` command does before anything else (and before MPI_Init).
+///
+/// Make sure OpenBLAS runs the best kernel this CPU supports and a sensible number of
 /// threads per rank. The rules are `BLASKernelChoice` and `BLASThreadChoice` (VAECore);
 /// this is only their effect on the process.
 enum StartUp {
@@ -32,6 +34,7 @@ enum StartUp {
     }
 
     /// Replaces this process with the same binary and arguments, OPENBLAS_CORETYPE set.
+    ///
     /// Returns only if execv fails.
     private static func reexecute(coreType: String, detected: String) {
         setenv(BLASKernelChoice.openBLASVariable, coreType, 1)
@@ -45,6 +48,6 @@ enum StartUp {
     }
 
     private static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("vae-dist: warning: BLAS kernel: \(message)\n".utf8))
+        Console.printError("vae-dist: warning: BLAS kernel: \(message)")
     }
 }

@@ -6,16 +6,21 @@ import VAEIO
 public struct EmbeddingOptions: Sendable {
     /// A checkpoint file or a run directory (its newest checkpoint).
     public var checkpoint: String
-    /// The data to encode; nil = the default Fashion-MNIST training file when the
-    /// checkpoint was trained on it.
+    /// The data to encode.
+    ///
+    /// Nil = the default Fashion-MNIST training file when the checkpoint was trained on
+    /// it.
     public var dataPath: String?
     /// nil = `<run directory>/embeddings.h5`.
     public var outputPath: String?
-    /// Rows per encoder call. Rows are encoded in these fixed micro-batches whatever
-    /// the number of ranks, so the file is bitwise the same for any number of ranks.
+    /// Rows per encoder call.
+    ///
+    /// Rows are encoded in these fixed micro-batches whatever the number of ranks, so the
+    /// file is bitwise the same for any number of ranks.
     public var microBatch: Int = 256
-    /// About this many rows are gathered on rank 0 and written at a time (rounded to
-    /// whole micro-batches, at least one per rank): what bounds rank 0's memory.
+    /// About this many rows are gathered on rank 0 and written at a time.
+    ///
+    /// Rounded to whole micro-batches, at least one per rank: what bounds rank 0's memory.
     public var blockRows: Int = 65_536
     /// Deflate level of the datasets (1...9), nil for none.
     public var gzipLevel: Int? = 4
@@ -37,22 +42,25 @@ public struct EmbeddingSummary: Sendable {
     public let seconds: Double
 }
 
-/// Encodes every row of a data file with a checkpoint's encoder, data-parallel:
-/// each block of rows is split between the ranks in whole micro-batches, every rank
-/// encodes its part, rank 0 gathers the block (rank order is data order) and appends
-/// it to the embedding file, then the next block. The file is written to a temporary
-/// name and renamed when complete.
+/// Encodes every row of a data file with a checkpoint's encoder, data-parallel.
+///
+/// Each block of rows is split between the ranks in whole micro-batches, every rank
+/// encodes its part, rank 0 gathers the block (rank order is data order) and appends it
+/// to the embedding file, then the next block. The file is written to a temporary name
+/// and renamed when complete.
 public final class EmbeddingExport {
     public let options: EmbeddingOptions
     public let communicator: any Communicator
     private let log: (String) -> Void
     private let warn: (String) -> Void
 
+    /// An export of `options` over the ranks of `communicator`.
+    ///
     /// - Parameters:
     ///   - log: rank 0's summary line.
     ///   - warn: rank 0's warnings (the data is not the model's training data).
     public init(options: EmbeddingOptions, communicator: any Communicator,
-                log: @escaping (String) -> Void = { print($0) }, warn: @escaping (String) -> Void = { print($0) }) {
+                log: @escaping (String) -> Void = Console.print, warn: @escaping (String) -> Void = Console.printError) {
         precondition(options.microBatch >= 1 && options.blockRows >= 1, "micro-batch and block sizes must be positive")
         self.options = options
         self.communicator = communicator
@@ -135,9 +143,11 @@ public final class EmbeddingExport {
     }
 }
 
-/// The block loop of an embedding run. Every rank calls `run` once; the collectives
-/// inside (one failure agreement and one gatherv per block, one final agreement) are
-/// issued in the same order on every rank, failed or not.
+/// The block loop of an embedding run.
+///
+/// Every rank calls `run` once; the collectives inside (one failure agreement and one
+/// gatherv per block, one final agreement) are issued in the same order on every rank,
+/// failed or not.
 final class BlockEncoder {
     private let communicator: any Communicator
     private let source: any MinibatchSource
@@ -169,8 +179,10 @@ final class BlockEncoder {
         logVariance = FloatBuffer(count: microBatch * latent)
     }
 
-    /// Encodes every block; rank 0 passes the file writer and the labels' source.
-    /// `failure` is a failure this rank already has: it is agreed at the first block.
+    /// Encodes every block.
+    ///
+    /// Rank 0 passes the file writer and the labels' source. `failure` is a failure this
+    /// rank already has: it is agreed at the first block.
     func run(writer: EmbeddingFileWriter?, labelsFrom data: DataFile?, failure initialFailure: String?) throws {
         var failure = initialFailure
         let labels: HDF5Dataset?

@@ -2,10 +2,11 @@ import Foundation
 import VAECore
 import VAEIO
 
-/// log((1/K) sum_k exp(w_k)), computed as m + log(sum_k exp(w_k - m)) - log K with
-/// m = max_k w_k, so that weights of any magnitude (log-likelihoods of images are
-/// hundreds or thousands of nats below zero) neither underflow nor overflow.
-/// With one weight it returns that weight exactly.
+/// log((1/K) sum_k exp(w_k)), without underflow or overflow.
+///
+/// Computed as m + log(sum_k exp(w_k - m)) - log K with m = max_k w_k, so that weights
+/// of any magnitude (log-likelihoods of images are hundreds or thousands of nats below
+/// zero) neither underflow nor overflow. With one weight it returns that weight exactly.
 public func logMeanExp(_ weights: UnsafeBufferPointer<Double>) -> Double {
     precondition(!weights.isEmpty, "logMeanExp of no weights")
     let largest = weights.max()!
@@ -37,10 +38,12 @@ public struct EvaluationOptions: Sendable {
     public init(checkpoint: String) { self.checkpoint = checkpoint }
 }
 
-/// A per-datapoint quantity: its mean over the evaluated rows, in nats, and the
-/// Monte Carlo standard error of that mean: the standard deviation of the per-row
-/// estimates divided by sqrt(rows). It covers the noise of the draws and of the
-/// finite set of rows, not the bias of an estimator (the IWAE bound's gap).
+/// A per-datapoint quantity.
+///
+/// Its mean over the evaluated rows, in nats, and the Monte Carlo standard error of that
+/// mean: the standard deviation of the per-row estimates divided by sqrt(rows). It covers
+/// the noise of the draws and of the finite set of rows, not the bias of an estimator
+/// (the IWAE bound's gap).
 public struct Estimate: Codable, Sendable, Equatable {
     public let mean: Double
     public let standardError: Double
@@ -74,8 +77,9 @@ public struct EvaluationReport: Codable, Sendable {
     public let samples: Int
     public let importanceSamples: Int
     public let seed: UInt64
-    /// -ELBO with estimator A: (1/L) sum_l [log q(z_l|x) - log p(x, z_l)]. Always computed;
-    /// a caller reporting only estimator B may drop it.
+    /// -ELBO with estimator A: (1/L) sum_l [log q(z_l|x) - log p(x, z_l)].
+    ///
+    /// Always computed; a caller reporting only estimator B may drop it.
     public var negativeELBOA: Estimate?
     /// -ELBO with estimator B: KL analytic + (1/L) sum_l -log p(x|z_l).
     public var negativeELBOB: Estimate?
@@ -98,10 +102,11 @@ public struct EvaluationReport: Codable, Sendable {
     }
 }
 
-/// Test-set -ELBO (estimators A and B) and the importance-weighted log-likelihood,
-/// data-parallel: every rank evaluates a contiguous share of the rows one row at a
-/// time (so a row's numbers never depend on the number of ranks), and one Double
-/// allreduce sums the per-row values and their squares.
+/// Test-set -ELBO (estimators A and B) and the importance-weighted log-likelihood, data-parallel.
+///
+/// Every rank evaluates a contiguous share of the rows one row at a time (so a row's
+/// numbers never depend on the number of ranks), and one Double allreduce sums the
+/// per-row values and their squares.
 ///
 /// The noise is the evaluation stream of docs/algorithm.md, keyed by (seed, row,
 /// draw): draw l of a row is the same in the -ELBO and the IWAE pass, so with

@@ -1,6 +1,7 @@
-/// The time of an in-place Float32 sum allreduce, as `mpi-check` measures it for the
-/// gradient size: a barrier lines the ranks up, each rank times its own call, and a
-/// repetition counts as long as its slowest rank (what the trainer waits for).
+/// The time of an in-place Float32 sum allreduce, as `mpi-check` measures it for the gradient size.
+///
+/// A barrier lines the ranks up, each rank times its own call, and a repetition counts as
+/// long as its slowest rank (what the trainer waits for).
 public struct AllreduceTiming: Sendable {
     public let floatCount: Int
     public let ranks: Int
@@ -18,14 +19,16 @@ public struct AllreduceTiming: Sendable {
 
     /// Buffer bytes per second of the median run ("algorithm bandwidth").
     public var algorithmBandwidth: Double { Double(bytes) / median }
+    /// The "bus bandwidth" of nccl-tests: comparable across rank counts.
+    ///
     /// The bytes each rank must send and receive in a bandwidth-optimal allreduce,
-    /// 2 (n - 1) / n of the buffer, per second: comparable across rank counts (the
-    /// "bus bandwidth" of nccl-tests). Zero for one rank, which moves nothing.
+    /// 2 (n - 1) / n of the buffer, per second. Zero for one rank, which moves nothing.
     public var busBandwidth: Double { algorithmBandwidth * 2 * Double(ranks - 1) / Double(ranks) }
 
-    /// Measures `repetitions` allreduces after `warmUp` untimed ones, checking every
-    /// result (all ones in, `size` everywhere out). A wrong result on any rank throws
-    /// the agreed `RankFailure` on every rank.
+    /// Measures `repetitions` allreduces after `warmUp` untimed ones, checking every result.
+    ///
+    /// All ones in, `size` everywhere out. A wrong result on any rank throws the agreed
+    /// `RankFailure` on every rank.
     public static func measure(
         on communicator: any Communicator, floatCount: Int, repetitions: Int, warmUp: Int = 2
     ) throws -> AllreduceTiming {

@@ -23,30 +23,37 @@ protocol GradientExchange: AnyObject {
     var parameters: FloatBuffer { get }
     /// This rank's fused buffer: the backward's gradients, then the `FusedTail` slots.
     var localGradient: FloatBuffer { get }
-    /// Seconds spent synchronizing and summing outside the communicator (the
-    /// shared-memory exchange); an allreduce's time is the communicator's to measure.
+    /// Seconds spent synchronizing and summing outside the communicator (the shared-memory exchange).
+    ///
+    /// An allreduce's time is the communicator's to measure.
     var exchangeSeconds: Double { get }
     /// One banner line: how this exchange combines the ranks' gradients.
     var summary: String { get }
 
-    /// Called once the decoder's gradients and the loss sums are final, before the
-    /// encoder's backward: an exchange may start reducing them then.
+    /// Called once the decoder's gradients and the loss sums are final, before the encoder's backward.
+    ///
+    /// An exchange may start reducing them then.
     func decoderGradientsReady()
-    /// Sums every rank's local gradient and tail; throws the agreed `RankFailure` when a
-    /// rank reports `localFailure`. `needsSumOfSquares`: the caller must know the
-    /// gradient's norm and finiteness before the update (clipping, `--on-nonfinite skip`).
+    /// Sums every rank's local gradient and tail.
+    ///
+    /// Throws the agreed `RankFailure` when a rank reports `localFailure`.
+    /// `needsSumOfSquares`: the caller must know the gradient's norm and finiteness
+    /// before the update (clipping, `--on-nonfinite skip`).
     func reduce(localFailure: String?, needsSumOfSquares: Bool) throws -> ReducedStep
-    /// Applies `optimizer` to the reduced gradient times `gradientScale`; every rank gets
-    /// the same verdict.
+    /// Applies `optimizer` to the reduced gradient times `gradientScale`.
+    ///
+    /// Every rank gets the same verdict.
     func update(optimizer: any Optimizer, gradientScale: Float) throws -> UpdateVerdict
-    /// The sum of squares of the reduced gradient in `range`, after `reduce`: for naming
-    /// the tensor that went non-finite.
+    /// The sum of squares of the reduced gradient in `range`, after `reduce`.
+    ///
+    /// For naming the tensor that went non-finite.
     func reducedSumOfSquares(_ range: Range<Int>) -> Double
 
     /// The optimizer, its state placed where this exchange updates it.
     func makeOptimizer(_ configuration: TrainingConfiguration) -> any Optimizer
-    /// Writes this rank's share of `values` into `buffer` (the parameters or an optimizer
-    /// state buffer); once every rank has, `publish()` makes the whole visible.
+    /// Writes this rank's share of `values` into `buffer` (the parameters or an optimizer state buffer).
+    ///
+    /// Once every rank has, `publish()` makes the whole visible.
     func store(_ values: UnsafePointer<Float>, into buffer: FloatBuffer)
     /// Collective: every rank's stored share is in place before anyone reads it.
     func publish() throws

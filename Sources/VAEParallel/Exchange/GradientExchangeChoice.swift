@@ -4,18 +4,22 @@ import VAECore
 public enum GradientExchangeChoice: String, CaseIterable, Codable, Sendable {
     /// shared-memory when the nodes hold two or more ranks each (the same number), else allreduce.
     case auto
-    /// The ranks of a node sum each other's gradient slots in shared memory, each one
-    /// range of the parameters; with several nodes, each range is then allreduced with
-    /// the same range of the other nodes. Each rank updates its range (a sharded
-    /// optimizer step). Needs the same number of ranks on every node.
+    /// The ranks of a node sum each other's gradient slots in shared memory.
+    ///
+    /// Each sums one range of the parameters; with several nodes, each range is then
+    /// allreduced with the same range of the other nodes. Each rank updates its range (a
+    /// sharded optimizer step). Needs the same number of ranks on every node.
     case sharedMemory = "shared-memory"
-    /// One MPI_Allreduce of the fused gradient buffer, then every rank updates every
-    /// parameter: works across nodes.
+    /// One MPI_Allreduce of the fused gradient buffer, then every rank updates every parameter.
+    ///
+    /// Works across nodes.
     case allreduce
 }
 
-/// `--gradient-exchange shared-memory` on a job whose nodes hold different numbers of
-/// ranks (every rank finds this at the same point).
+/// `--gradient-exchange shared-memory` on a job that cannot have it.
+///
+/// The nodes hold different numbers of ranks, or lack room; every rank finds this at
+/// the same point.
 public struct SharedMemoryUnavailable: CollectiveError, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }

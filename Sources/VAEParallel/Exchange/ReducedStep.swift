@@ -16,8 +16,10 @@ struct ReducedStep {
     var reconstruction = 0.0
     var kl = 0.0
     var stopRequests = 0
-    /// Of the summed gradient, in double: non-finite exactly when a gradient is. Nil when
-    /// nothing needed it before the update (the optimizer then checks finiteness).
+    /// Of the summed gradient, in double.
+    ///
+    /// Non-finite exactly when a gradient is. Nil when nothing needed it before the
+    /// update (the optimizer then checks finiteness).
     var sumOfSquares: Double?
 
     init() {}

@@ -1,10 +1,11 @@
-/// The time of the shared-memory gradient exchange (`SharedMemoryExchange`) without the
-/// optimizer: every rank writes a slot of ones, then the step's reduction (two
-/// synchronizes, the slot sums, and with several nodes the ranges' allreduce) and the
-/// final synchronize. That is the step of `--clip` or `--on-nonfinite skip`, whose sum
-/// of squares it checks too; the default step has one synchronize fewer, so this is an
-/// upper bound. `mpi-check` runs it beside the allreduce timing, so a cluster shows
-/// which exchange training will use and what it costs there.
+/// The time of the shared-memory gradient exchange (`SharedMemoryExchange`) without the optimizer.
+///
+/// Every rank writes a slot of ones, then the step's reduction (two synchronizes, the
+/// slot sums, and with several nodes the ranges' allreduce) and the final synchronize.
+/// That is the step of `--clip` or `--on-nonfinite skip`, whose sum of squares it checks
+/// too; the default step has one synchronize fewer, so this is an upper bound.
+/// `mpi-check` runs it beside the allreduce timing, so a cluster shows which exchange
+/// training will use and what it costs there.
 public struct SharedExchangeTiming: Sendable {
     public let floatCount: Int
     public let nodes: Int
@@ -18,14 +19,16 @@ public struct SharedExchangeTiming: Sendable {
 
     public enum Outcome: Sendable {
         case measured(SharedExchangeTiming)
-        /// Why not, the same on every rank's verdict: one process, nodes holding different
-        /// numbers of ranks, or too little shared memory.
+        /// Why not, the same on every rank's verdict.
+        ///
+        /// One process, nodes holding different numbers of ranks, or too little shared
+        /// memory.
         case unavailable(String)
     }
 
-    /// Checks every reduced value (each rank's range must sum to the number of ranks) and
-    /// the sum of squares; a wrong result on any rank throws the agreed `RankFailure` on
-    /// every rank.
+    /// Checks every reduced value (each rank's range must sum to the number of ranks) and the sum of squares.
+    ///
+    /// A wrong result on any rank throws the agreed `RankFailure` on every rank.
     public static func measure(
         on communicator: any Communicator, floatCount: Int, repetitions: Int, warmUp: Int = 2
     ) throws -> Outcome {

@@ -54,8 +54,10 @@ final class SharedMemoryExchange: GradientExchange {
 
     private let stateRegions: [FloatBuffer]
     private var nextStateRegion = 0
-    /// Per rank, a cache line apart: [0] the partial sum of squares, [1] 1 if the rank's
-    /// update met a non-finite gradient.
+    /// Per rank, a cache line apart.
+    ///
+    /// [0] the partial sum of squares, [1] 1 if the rank's update met a non-finite
+    /// gradient.
     private let partialSums: UnsafeMutablePointer<Double>
     private let slotPointers: UnsafeMutablePointer<UnsafeMutablePointer<Float>?>
     private let tailSums: UnsafeMutablePointer<Float>  // the node's tail sums, reduced across nodes
@@ -71,8 +73,10 @@ final class SharedMemoryExchange: GradientExchange {
         case unavailable(String)
     }
 
-    /// Collective: groups the ranks by node and makes each node's window, or says why it
-    /// cannot (one process, nodes with different numbers of ranks, one rank per node when
+    /// Collective.
+    ///
+    /// Groups the ranks by node and makes each node's window, or says why it cannot (one
+    /// process, nodes with different numbers of ranks, one rank per node when
     /// `requireSharing`, or too little shared memory on some node: checked first, since a
     /// window that does not fit ends in a bus error when first touched).
     static func open(communicator: any Communicator, parameterCount: Int, stateBuffers: Int,
@@ -92,8 +96,10 @@ final class SharedMemoryExchange: GradientExchange {
                                                 byteCount: bytes, stateBuffers: stateBuffers))
     }
 
-    /// Bytes of the window: parameters, state buffers, the ranks' slots ([P | FusedTail]),
-    /// and a cache line per rank for the partial sums of squares.
+    /// Bytes of the window.
+    ///
+    /// Parameters, state buffers, the ranks' slots ([P | FusedTail]), and a cache line
+    /// per rank for the partial sums of squares.
     static func byteCount(parameterCount: Int, ranks: Int, stateBuffers: Int) -> Int {
         let regions = (1 + stateBuffers) * regionBytes(floats: parameterCount)
             + ranks * regionBytes(floats: parameterCount + FusedTail.count)
@@ -167,8 +173,9 @@ final class SharedMemoryExchange: GradientExchange {
         }
     }
 
-    /// Writes this rank's range of `values` into `buffer` (the parameters or a state
-    /// buffer of the window); once every rank has, `publish()` makes the whole visible.
+    /// Writes this rank's range of `values` into `buffer` (the parameters or a state buffer of the window).
+    ///
+    /// Once every rank has, `publish()` makes the whole visible.
     func store(_ values: UnsafePointer<Float>, into buffer: FloatBuffer) {
         (buffer.pointer + ownRange.lowerBound).update(from: values + ownRange.lowerBound, count: ownRange.count)
     }

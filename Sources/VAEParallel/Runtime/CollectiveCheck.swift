@@ -23,8 +23,10 @@ public struct CollectiveCheck: Sendable {
         CollectiveCheck(name: "fused allreduce with failure status (no failure)", run: checkFusedStatus),
     ]
 
-    /// Runs the check and agrees on its outcome: returns on every rank if it passed on
-    /// every rank, otherwise throws the lowest failing rank's `RankFailure` everywhere.
+    /// Runs the check and agrees on its outcome.
+    ///
+    /// Returns on every rank if it passed on every rank, otherwise throws the lowest
+    /// failing rank's `RankFailure` everywhere.
     public func verify(on communicator: any Communicator) throws {
         let complaint: String?
         do {

@@ -1,12 +1,15 @@
 import Foundation
 
-/// An error that every rank throws at the same point with the same content, so every
-/// rank may end normally (finalize, exit non-zero) without anyone left in a collective.
+/// An error that every rank throws at the same point with the same content.
+///
+/// Every rank may then end normally (finalize, exit non-zero) without anyone left in a
+/// collective.
 public protocol CollectiveError: Error {}
 
-/// A failure that the ranks agreed on: rank `rank` failed with `message`, and every
-/// rank throws this. `failingRankCount` says how many ranks failed at that point; the
-/// message is the lowest failing rank's.
+/// A failure that the ranks agreed on.
+///
+/// Rank `rank` failed with `message`, and every rank throws this. `failingRankCount` says
+/// how many ranks failed at that point; the message is the lowest failing rank's.
 public struct RankFailure: CollectiveError, CustomStringConvertible, Equatable {
     public let rank: Int
     public let message: String
@@ -25,8 +28,10 @@ public struct RankFailure: CollectiveError, CustomStringConvertible, Equatable {
     }
 }
 
-/// The status reduction found a failure but no rank reported one: the fused buffer's
-/// status slot was overwritten. Every rank sees the same reduced status.
+/// The status reduction found a failure but no rank reported one.
+///
+/// The fused buffer's status slot was overwritten. Every rank sees the same reduced
+/// status.
 public struct InconsistentFailureStatus: CollectiveError, CustomStringConvertible {
     public let reducedStatus: Float
 

@@ -26,8 +26,10 @@ extension Communicator {
         try broadcast(bytes.bindMemory(to: UInt8.self), from: root)
     }
 
-    /// Returns `root`'s bytes on every rank. Only the root's argument is read, so the
-    /// other ranks need not know the length: it is broadcast first.
+    /// Returns `root`'s bytes on every rank.
+    ///
+    /// Only the root's argument is read, so the other ranks need not know the length: it
+    /// is broadcast first.
     public func broadcast(_ bytes: [UInt8], from root: Int) throws -> [UInt8] {
         let count = try broadcastCount(bytes.count, from: root)
         var received = rank == root ? bytes : [UInt8](repeating: 0, count: count)
@@ -45,9 +47,10 @@ extension Communicator {
         String(decoding: try broadcast(Array(string.utf8), from: root), as: UTF8.self)
     }
 
-    /// Gathers rows of `width` floats (row-major, `local.count` a multiple of `width`,
-    /// the same `width` on every rank) on `root`, rank 0's rows first: embeddings
-    /// computed on shards become one [total rows, width] matrix. Nil on other ranks.
+    /// Gathers rows of `width` floats on `root`, rank 0's rows first; nil on other ranks.
+    ///
+    /// Row-major, `local.count` a multiple of `width`, the same `width` on every rank:
+    /// embeddings computed on shards become one [total rows, width] matrix.
     public func gatherRows(
         _ local: UnsafeBufferPointer<Float>, width: Int, to root: Int
     ) throws -> GatheredRows? {

@@ -6,8 +6,10 @@ import Foundation
 // that has left. A rank that fails does not skip ahead: it records its failure and
 // carries on to the next agreement point.
 extension Communicator {
-    /// Exchanges the ranks' failures: returns if no rank failed, otherwise throws the
-    /// lowest failing rank's `RankFailure` on every rank.
+    /// Exchanges the ranks' failures.
+    ///
+    /// Returns if no rank failed, otherwise throws the lowest failing rank's
+    /// `RankFailure` on every rank.
     ///
     /// Costs one Int64 allreduce when nobody failed (the lowest failing rank, or
     /// Int64.max); a failure adds an allreduce of the count and a broadcast of the message.
@@ -61,16 +63,18 @@ extension Communicator {
         return try agreed(body)
     }
 
-    /// The second half of the cheap path: every rank calls this after a reduced status
-    /// said some rank failed. Always throws: the agreed `RankFailure`, or
-    /// `InconsistentFailureStatus` when no rank owns up.
+    /// The second half of the cheap path.
+    ///
+    /// Every rank calls this after a reduced status said some rank failed. Always throws:
+    /// the agreed `RankFailure`, or `InconsistentFailureStatus` when no rank owns up.
     public func resolveFailure(localFailure: String?, reducedStatus: Float) throws -> Never {
         try agreeOnFailure(localFailure)
         throw InconsistentFailureStatus(reducedStatus: reducedStatus)
     }
 
-    /// The trainer's step reduction with failure detection folded in, so a healthy step
-    /// costs no extra collective. The last element of `buffer` is the status slot: this
+    /// The trainer's step reduction with failure detection folded in.
+    ///
+    /// A healthy step costs no extra collective. The last element of `buffer` is the status slot: this
     /// call writes it (0, or 1 when `localFailure` is set). A failing rank contributes
     /// zeros instead of skipping the allreduce, so the collective always completes; when
     /// the reduced status is non-zero every rank throws the agreed `RankFailure`.

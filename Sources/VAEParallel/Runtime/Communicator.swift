@@ -14,8 +14,9 @@ public protocol Communicator: AnyObject {
     var rank: Int { get }
     /// The number of ranks in the job.
     var size: Int { get }
-    /// What runs underneath, for logs and `mpi-check`: the MPI library's version line,
-    /// or that there is no MPI.
+    /// What runs underneath, for logs and `mpi-check`.
+    ///
+    /// The MPI library's version line, or that there is no MPI.
     var backendDescription: String { get }
 
     /// Replaces every element of `buffer` with its reduction over all ranks.
@@ -29,32 +30,37 @@ public protocol Communicator: AnyObject {
     ) throws
 
     /// Concatenates every rank's `local` elements, in rank order, on `root`.
-    /// Ranks may contribute different counts (zero included). Returns nil on the
-    /// other ranks.
+    ///
+    /// Ranks may contribute different counts (zero included). Returns nil on the other
+    /// ranks.
     func gatherv<Element: CollectiveScalar>(
         _ local: UnsafeBufferPointer<Element>, to root: Int
     ) throws -> Gathered<Element>?
 
-    /// Starts an in-place sum allreduce of `buffer` and returns at once; the buffer
-    /// must stay untouched until `wait()` on the result returns. Lets a rank reduce
-    /// some gradients while it computes others (`Trainer`'s overlap option).
+    /// Starts an in-place sum allreduce of `buffer` and returns at once.
+    ///
+    /// The buffer must stay untouched until `wait()` on the result returns. Lets a rank
+    /// reduce some gradients while it computes others (`Trainer`'s overlap option).
     func startAllreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective
 
     /// Returns once every rank has called it.
     func barrier() throws
 
-    /// The job's ranks grouped by node, when every node holds the same number of ranks
-    /// and the library offers shared memory; nil otherwise (every rank gets the same
-    /// answer). Collective. Freed by `finalize()`.
+    /// The job's ranks grouped by node, or nil (every rank gets the same answer).
+    ///
+    /// Offered when every node holds the same number of ranks and the library offers
+    /// shared memory. Collective. Freed by `finalize()`.
     func makeNodeGroup() throws -> (any NodeGroup)?
 
-    /// Ends the communicator (MPI_Finalize). Collective: call it once, on every rank,
-    /// at the end of the program and not after an unagreed failure (abort then).
-    /// Calling it again does nothing.
+    /// Ends the communicator (MPI_Finalize).
+    ///
+    /// Collective: call it once, on every rank, at the end of the program and not after
+    /// an unagreed failure (abort then). Calling it again does nothing.
     func finalize() throws
 
-    /// Prints `message` on standard error, then ends every rank of the job with exit
-    /// status `code`. For failures the other ranks cannot be told about in order.
+    /// Prints `message` on standard error, then ends every rank of the job with exit status `code`.
+    ///
+    /// For failures the other ranks cannot be told about in order.
     func abort(message: String, code: Int32) -> Never
 }
 
@@ -131,8 +137,10 @@ public struct Gathered<Element: CollectiveScalar>: Equatable, Sendable {
     }
 }
 
-/// The result of `gatherRows` on the root: a row-major [rows, width] matrix whose first
-/// `rowsPerRank[0]` rows came from rank 0, the next from rank 1, and so on.
+/// The result of `gatherRows` on the root.
+///
+/// A row-major [rows, width] matrix whose first `rowsPerRank[0]` rows came from rank 0,
+/// the next from rank 1, and so on.
 public struct GatheredRows: Equatable, Sendable {
     public let values: [Float]
     public let width: Int

@@ -1,5 +1,6 @@
-/// Misuse of the communicator's life cycle, or a launch that MPI does not see the way
-/// the launcher described it.
+/// Misuse of the communicator's life cycle, or a launch MPI does not see as described.
+///
+/// The second is a launcher that announced N tasks while MPI sees another size.
 public struct CommunicatorError: Error, CustomStringConvertible {
     public let description: String
 
@@ -8,8 +9,10 @@ public struct CommunicatorError: Error, CustomStringConvertible {
     }
 }
 
-/// A `gatherv` whose total exceeds MPI's int displacements. Every rank computes the same
-/// total from the same exchanged counts, so every rank throws it at the same point.
+/// A `gatherv` whose total exceeds MPI's int displacements.
+///
+/// Every rank computes the same total from the same exchanged counts, so every rank
+/// throws it at the same point.
 public struct GatherTooLarge: CollectiveError, CustomStringConvertible {
     public let elementCount: Int
 

@@ -36,8 +36,10 @@ public enum Launch: Equatable, Sendable {
     }
 }
 
-/// The communicator for this process: MPI when a launcher started it, the
-/// single-process communicator otherwise, so `vae-dist train` never needs mpirun.
+/// The communicator for this process.
+///
+/// MPI when a launcher started it, the single-process communicator otherwise, so
+/// `vae-dist train` never needs mpirun.
 public func makeCommunicator(
     environment: [String: String] = ProcessInfo.processInfo.environment
 ) throws -> any Communicator {

@@ -26,8 +26,10 @@ public final class MPICommunicator: Communicator {
     /// MPI counts are C ints: larger buffers move in chunks of this many elements.
     static let maximumChunk = Int(Int32.max)
 
-    /// Initialises MPI. Throws if MPI was already initialised or finalised in this
-    /// process: MPI allows neither a second MPI_Init nor a restart.
+    /// Initialises MPI.
+    ///
+    /// Throws if MPI was already initialised or finalised in this process: MPI allows
+    /// neither a second MPI_Init nor a restart.
     public init() throws {
         if MPICommunicator.isFinalized {
             throw CommunicatorError("MPI was already finalized in this process; it cannot be started again")
@@ -205,8 +207,10 @@ public final class MPICommunicator: Communicator {
         throw MPIError(function: function, code: code, message: message)
     }
 
-    /// The text MPI wrote into `text`. Open MPI's `length` may count the terminating
-    /// NUL, so stop at the first NUL as well.
+    /// The text MPI wrote into `text`.
+    ///
+    /// Open MPI's `length` may count the terminating NUL, so stop at the first NUL as
+    /// well.
     static func cString(_ text: [CChar], length: Int32) -> String {
         let characters = text.prefix(Int(length)).prefix { $0 != 0 }
         return String(decoding: characters.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -2,9 +2,11 @@ import CMPI
 import CVAESupport
 import Foundation
 
-/// The job's ranks grouped by node: a communicator per node (MPI_Comm_split_type,
-/// MPI_COMM_TYPE_SHARED) for the shared windows, and a communicator per node rank
-/// across the nodes (MPI_Comm_split by node rank) for `allreduceAcrossNodes`.
+/// The job's ranks grouped by node.
+///
+/// A communicator per node (MPI_Comm_split_type, MPI_COMM_TYPE_SHARED) for the shared
+/// windows, and a communicator per node rank across the nodes (MPI_Comm_split by node
+/// rank) for `allreduceAcrossNodes`.
 ///
 /// `VAE_DIST_RANKS_PER_NODE=k` groups ranks [0, k), [k, 2k), ... as if they were on
 /// separate nodes (they must still share one machine's memory): how the tests run the
@@ -93,8 +95,9 @@ final class MPINodeGroup: NodeGroup {
     }
 }
 
-/// An MPI-3 shared-memory window over the ranks of one node (MPI_Win_allocate_shared):
-/// node rank 0 allocates every byte, the others map the same segment.
+/// An MPI-3 shared-memory window over the ranks of one node (MPI_Win_allocate_shared).
+///
+/// Node rank 0 allocates every byte, the others map the same segment.
 ///
 /// The window stays in one passive-target epoch for its whole life (MPI_Win_lock_all
 /// with MPI_MODE_NOCHECK, the "unified" memory model's usual pattern), and

@@ -1,7 +1,8 @@
-/// The ranks of the job grouped by node, for the shared-memory gradient exchange:
-/// offered when every node holds the same number of ranks. Rank `nodeRank` of each
-/// node shares memory with the other ranks of its node and forms, with the ranks of
-/// the same node rank on the other nodes, a "column" that `allreduceAcrossNodes` sums over.
+/// The ranks of the job grouped by node, for the shared-memory gradient exchange.
+///
+/// Offered when every node holds the same number of ranks. Rank `nodeRank` of each node
+/// shares memory with the other ranks of its node and forms, with the ranks of the same
+/// node rank on the other nodes, a "column" that `allreduceAcrossNodes` sums over.
 public protocol NodeGroup: AnyObject {
     /// This rank's place on its node, `0 ..< nodeSize`.
     var nodeRank: Int { get }
@@ -10,22 +11,28 @@ public protocol NodeGroup: AnyObject {
     /// Nodes in the job.
     var nodeCount: Int { get }
 
-    /// Why `byteCount` bytes of shared memory would not fit on this node (nil when they
-    /// would, or when it cannot be told): a full or small /dev/shm (64 MB in many
-    /// containers) must become a message, not a bus error when the window is first touched.
+    /// Why `byteCount` bytes of shared memory would not fit on this node, or nil.
+    ///
+    /// Nil when they would, or when it cannot be told. A full or small /dev/shm (64 MB
+    /// in many containers) must become a message, not a bus error when the window is
+    /// first touched.
     func sharedMemoryShortage(byteCount: Int) -> String?
 
-    /// `byteCount` zeroed bytes mapped by every rank of this node (collective over the
-    /// whole job, the same `byteCount` everywhere). Lives as long as the group.
+    /// `byteCount` zeroed bytes mapped by every rank of this node.
+    ///
+    /// Collective over the whole job, the same `byteCount` everywhere. Lives as long as
+    /// the group.
     func allocateSharedMemory(byteCount: Int) throws -> any NodeSharedMemory
 
-    /// Sums `buffer` in place over the ranks with this rank's node rank on every node
-    /// (collective over the whole job, the same count for every rank of a column).
+    /// Sums `buffer` in place over the ranks with this rank's node rank on every node.
+    ///
+    /// Collective over the whole job, the same count for every rank of a column.
     /// Nothing to do, and no call into MPI, with one node.
     func allreduceAcrossNodes(_ buffer: UnsafeMutableBufferPointer<Float>) throws
 }
 
 /// Memory that every rank of one node maps at once (an MPI-3 shared-memory window).
+///
 /// The trainer keeps its parameters, optimizer state and every rank's gradient slot in
 /// it, so a step's gradients are summed by reading the other ranks' slots directly
 /// (`SharedMemoryExchange`).
@@ -33,7 +40,9 @@ public protocol NodeSharedMemory: AnyObject {
     /// The first byte, the same memory on every rank of the node (possibly at different addresses).
     var base: UnsafeMutableRawPointer { get }
     var byteCount: Int { get }
-    /// Returns once every rank of the node has called it; what any of them wrote before
-    /// its call is visible to every one's reads after it (a barrier with memory synchronisation).
+    /// Returns once every rank of the node has called it.
+    ///
+    /// What any of them wrote before its call is visible to every one's reads after it (a
+    /// barrier with memory synchronisation).
     func synchronize() throws
 }

@@ -9,8 +9,9 @@ enum SharedMemorySpace {
         return Int(info.f_bavail) * Int(info.f_frsize)
     }
 
-    /// The message when `needed` bytes (with a 5% margin for the library's own headers
-    /// and other jobs' small segments) do not fit in `available`.
+    /// The message when `needed` bytes do not fit in `available`, else nil.
+    ///
+    /// With a 5% margin for the library's own headers and other jobs' small segments.
     static func shortage(needed: Int, available: Int, directory: String) -> String? {
         guard Double(available) < Double(needed) * 1.05 else { return nil }
         let megabytes = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1e6) }

@@ -1,5 +1,7 @@
-/// Rank 0 of 1, without MPI: every collective is the identity, so a plain process runs
-/// the trainer's code path unchanged and never needs mpirun.
+/// Rank 0 of 1, without MPI.
+///
+/// Every collective is the identity, so a plain process runs the trainer's code path
+/// unchanged and never needs mpirun.
 import Foundation
 
 public final class SingleProcessCommunicator: Communicator {

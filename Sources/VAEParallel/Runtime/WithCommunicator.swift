@@ -1,8 +1,8 @@
 import Foundation
 import VAEIO
 
-/// Runs `body` with this launch's communicator and ends it in the one way that cannot
-/// hang:
+/// Runs `body` with this launch's communicator and ends it in the one way that cannot hang.
+///
 /// - `body` returns: finalize on every rank.
 /// - `body` throws a `CollectiveError` (every rank threw it at the same point, e.g. an
 ///   agreed `RankFailure`): every rank prints it, then finalizes, then throws
@@ -40,8 +40,9 @@ public func withCommunicator<Result>(
     return result
 }
 
-/// A failure this rank has already printed on standard error: exit non-zero without
-/// printing it again.
+/// A failure this rank has already printed on standard error.
+///
+/// Exit non-zero without printing it again.
 public struct ReportedFailure: Error, CustomStringConvertible {
     public let underlying: any Error
 

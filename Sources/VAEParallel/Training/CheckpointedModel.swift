@@ -8,8 +8,9 @@ public struct ModelInputError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// A trained model and the data file it is applied to: what `vae-dist embed` and
-/// `vae-dist eval` start from.
+/// A trained model and the data file it is applied to.
+///
+/// What `vae-dist embed` and `vae-dist eval` start from.
 public struct CheckpointedModel {
     public let location: CheckpointLocation
     public let checkpoint: Checkpoint
@@ -65,8 +66,9 @@ public struct CheckpointedModel {
         return split == .train ? paths.train : paths.test
     }
 
-    /// The objective's settings with `samples` draws per row (the likelihood and the
-    /// posterior family stay the checkpoint's).
+    /// The objective's settings with `samples` draws per row.
+    ///
+    /// The likelihood and the posterior family stay the checkpoint's.
     func objectiveSettings(samples: Int, estimator: Estimator = .B) -> ObjectiveSettings {
         var settings = configuration.objectiveSettings
         settings.samples = samples

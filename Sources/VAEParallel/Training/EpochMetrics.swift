@@ -1,7 +1,8 @@
 import Foundation
 
-/// One epoch's numbers, nats per datapoint; printed by rank 0 and appended to
-/// metrics.jsonl as one JSON object per line.
+/// One epoch's numbers, nats per datapoint.
+///
+/// Printed by rank 0 and appended to metrics.jsonl as one JSON object per line.
 public struct EpochMetrics: Codable, Sendable, Equatable {
     /// 1-based, as printed.
     public var epoch: Int
@@ -23,8 +24,9 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var ranks: Int
     /// Steps skipped under `--on-nonfinite skip` (nil in files from before it existed).
     public var skippedSteps: Int? = nil
-    /// First-layer units dormant after this epoch, left out of its forward from the next
-    /// epoch on (`DormantUnits`; nil when not tracked).
+    /// First-layer units dormant after this epoch (`DormantUnits`; nil when not tracked).
+    ///
+    /// They are left out of the layer's forward from the next epoch on.
     public var dormantUnits: Int? = nil
 
     enum CodingKeys: String, CodingKey {

@@ -1,8 +1,9 @@
 import VAECore
 
-/// Which rows each step of an epoch trains on, globally and on each rank
-/// (docs/algorithm.md, "Sampler"). A pure function of (seed, epoch): which rank
-/// holds a row never changes its noise, so n ranks compute the one-rank math.
+/// Which rows each step of an epoch trains on, globally and on each rank (docs/algorithm.md, "Sampler").
+///
+/// A pure function of (seed, epoch): which rank holds a row never changes its noise, so n
+/// ranks compute the one-rank math.
 public struct EpochSchedule: Sendable {
     public let epoch: Int
     /// The epoch's visiting order of the data rows.

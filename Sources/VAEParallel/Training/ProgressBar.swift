@@ -1,9 +1,10 @@
 import Foundation
 
-/// A live one-line progress bar on a terminal; silent when stdout is a file or
-/// pipe (batch jobs keep clean logs: one line per epoch). Under an MPI launcher
-/// stdout is a pseudo-terminal even when mpirun's own output goes to a file, so
-/// the caller asks for the bar only when it knows the terminal is real.
+/// A live one-line progress bar on a terminal.
+///
+/// Silent when stdout is a file or pipe (batch jobs keep clean logs: one line per epoch).
+/// Under an MPI launcher stdout is a pseudo-terminal even when mpirun's own output goes
+/// to a file, so the caller asks for the bar only when it knows the terminal is real.
 final class ProgressBar {
     private let enabled: Bool
     private let epoch: Int, epochs: Int, globalBatch: Int

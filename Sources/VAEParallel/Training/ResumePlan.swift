@@ -87,8 +87,9 @@ struct ResumePlan {
     /// The first epoch to train (0-based): the one the checkpoint stopped in.
     var firstEpoch: Int { checkpoint.epoch }
 
-    /// How far the first epoch got: a checkpoint written mid-epoch continues its epoch
-    /// where it stopped.
+    /// How far the first epoch got.
+    ///
+    /// A checkpoint written mid-epoch continues its epoch where it stopped.
     var progress: EpochProgress {
         EpochProgress(completedSteps: checkpoint.stepInEpoch, skippedSteps: checkpoint.partialEpochSkippedSteps,
                       terms: checkpoint.partialEpochTerms)

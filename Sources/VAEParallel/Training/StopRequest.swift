@@ -4,12 +4,13 @@ import Synchronization
 import Glibc
 #endif
 
-/// A request to stop training at the next step boundary, made by a signal:
-/// the scheduler's warning before preemption or the time limit (Slurm
+/// A request to stop training at the next step boundary, made by a signal.
+///
+/// The scheduler's warning before preemption or the time limit (Slurm
 /// `--signal=B:USR1@120`, forwarded by the job script), SIGTERM from
-/// `scancel`/`qdel`/preemption, or Ctrl-C. The handler only stores the signal
-/// number in an atomic; the trainer reads it once per step and folds it into
-/// the step's allreduce, so every rank stops after the same step.
+/// `scancel`/`qdel`/preemption, or Ctrl-C. The handler only stores the signal number in
+/// an atomic; the trainer reads it once per step and folds it into the step's allreduce,
+/// so every rank stops after the same step.
 public enum StopRequest {
     /// The signals that ask for a checkpoint and a clean stop.
     public static let signals: [Int32] = [SIGTERM, SIGUSR1, SIGUSR2, SIGINT]
@@ -25,9 +26,11 @@ public enum StopRequest {
 
     public static var isRequested: Bool { receivedSignal != nil }
 
-    /// Installs the handlers. A second SIGINT or SIGTERM ends the process at once
-    /// (SA_RESETHAND): a user who presses Ctrl-C twice means it, and a scheduler's
-    /// SIGKILL follows its SIGTERM anyway.
+    /// Installs the handlers.
+    ///
+    /// A second SIGINT or SIGTERM ends the process at once (SA_RESETHAND): a user who
+    /// presses Ctrl-C twice means it, and a scheduler's SIGKILL follows its SIGTERM
+    /// anyway.
     public static func installSignalHandlers() {
         _ = received.load(ordering: .relaxed)  // initialise the global before a handler can touch it
         for signal in signals {
@@ -53,7 +56,8 @@ public enum StopRequest {
         }
     }
 
-    /// The exit status of a run that stopped on request after writing a checkpoint:
+    /// The exit status of a run that stopped on request after writing a checkpoint.
+    ///
     /// EX_TEMPFAIL from sysexits.h, "temporary failure, try again" — resume me.
     public static let exitCode: Int32 = 75
 }

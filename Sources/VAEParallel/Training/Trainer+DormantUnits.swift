@@ -24,8 +24,9 @@ extension Trainer {
         return (tracker, "skipped in the forward once provably off on every training row")
     }
 
-    /// The epoch's observations of the first layer, combined over ranks, decide which
-    /// units are dormant from the next epoch on.
+    /// Decides which units are dormant from the next epoch on.
+    ///
+    /// The epoch's observations of the first layer are combined over ranks first.
     func endDormantObservation(_ tracker: DormantUnits) throws {
         tracker.distrustQuietRows()  // the epoch ends with a full comparison
         tracker.verify(parameters: parameters.pointer)

@@ -3,8 +3,9 @@ import VAEIO
 
 // Where the parameters and the optimizer state come from: the seed, or a checkpoint.
 extension Trainer {
-    /// Every rank made its parameters from the seed; rank 0's are broadcast and the others
-    /// check theirs are identical.
+    /// Every rank made its parameters from the seed.
+    ///
+    /// Rank 0's are broadcast and the others check theirs are identical.
     ///
     /// That catches ranks started with different options or binaries before they
     /// silently train different models.
@@ -17,8 +18,10 @@ extension Trainer {
             ? "initial parameters differ from rank 0's: ranks were started with different options or builds" : nil)
     }
 
-    /// Continues from a checkpoint: its parameters, optimizer state and step count replace
-    /// the freshly initialised ones.
+    /// Continues from a checkpoint.
+    ///
+    /// Its parameters, optimizer state and step count replace the freshly initialised
+    /// ones.
     ///
     /// The next step is then exactly the step an uninterrupted run would take. Each rank
     /// stores its share (in shared memory, its own range); the first step or evaluation

@@ -16,8 +16,10 @@ struct StepPosition {
 
 // The phases of one training step, in the order `trainEpoch` calls them.
 extension Trainer {
-    /// This rank's rows of one step: forward and backward into the exchange's local
-    /// gradient, with the loss sums and this rank's stop request in its tail.
+    /// This rank's rows of one step.
+    ///
+    /// Forward and backward into the exchange's local gradient, with the loss sums and
+    /// this rank's stop request in its tail.
     ///
     /// Returns this rank's failure (reading the data), for the exchange to agree on.
     func computeLocalGradient(_ position: StepPosition) -> String? {
@@ -62,12 +64,15 @@ extension Trainer {
         tail[FusedTail.kl] = Float(terms.kl)
     }
 
-    /// Clipping needs the norm, and `skip` must know of a non-finite gradient, before the
-    /// update; otherwise the optimizer's pass checks finiteness.
+    /// Clipping needs the norm, and `skip` must know of a non-finite gradient, before the update.
+    ///
+    /// Otherwise the optimizer's pass checks finiteness.
     var needsSumOfSquaresBeforeUpdate: Bool { configuration.clipNorm > 0 || nonFinitePolicy == .skip }
 
-    /// Whether the step's update is skipped: a non-finite reduced loss or gradient under
-    /// `--on-nonfinite skip`. Under `stop` it throws `NonFiniteTraining`.
+    /// Whether the step's update is skipped.
+    ///
+    /// A non-finite reduced loss or gradient under `--on-nonfinite skip`. Under `stop` it
+    /// throws `NonFiniteTraining`.
     ///
     /// Reduced values: every rank takes the same branch. Skipped rows are simply not
     /// learned from; the step still counts as done.
@@ -79,8 +84,9 @@ extension Trainer {
         return true
     }
 
-    /// 1 / (global rows), times the clip factor when `--clip` is set: what the optimizer
-    /// multiplies the summed gradient by as it reads it.
+    /// 1 / (global rows), times the clip factor when `--clip` is set.
+    ///
+    /// What the optimizer multiplies the summed gradient by as it reads it.
     func gradientScale(_ reduced: ReducedStep, at position: StepPosition) -> Float {
         var scale = 1 / Float(position.globalRows)
         if configuration.clipNorm > 0, let sumOfSquares = reduced.sumOfSquares {
@@ -90,8 +96,9 @@ extension Trainer {
         return scale
     }
 
-    /// The optimizer step at this step's learning rate; throws `NonFiniteTraining` when the
-    /// optimizer met a non-finite gradient.
+    /// The optimizer step at this step's learning rate.
+    ///
+    /// Throws `NonFiniteTraining` when the optimizer met a non-finite gradient.
     ///
     /// That happens only without a sum of squares before the update (the check before it
     /// passes every finite one): the update has then reached the parameters in memory (and
@@ -105,8 +112,9 @@ extension Trainer {
         return verdict
     }
 
-    /// Adds an updating step's sums to the epoch's, and tells the dormant units whether
-    /// the update wrote their rows.
+    /// Adds an updating step's sums to the epoch's.
+    ///
+    /// The dormant units also learn whether the update wrote their rows.
     func record(_ reduced: ReducedStep, _ verdict: UpdateVerdict, at position: StepPosition) {
         dormantUnits?.noteUpdate(wroteQuietRows: !verdict.quietRangesUnwritten)
         epochProgress.terms.loss += reduced.loss
@@ -115,8 +123,9 @@ extension Trainer {
         epochProgress.terms.rows += position.globalRows
     }
 
-    /// The divergence error of `--on-nonfinite stop` at optimizer step `step` (1-based),
-    /// naming the first non-finite gradient.
+    /// The divergence error of `--on-nonfinite stop` at optimizer step `step` (1-based).
+    ///
+    /// It names the first tensor with a non-finite gradient.
     private func nonFiniteTraining(step: Int, loss: Double, at position: StepPosition) -> NonFiniteTraining {
         var what = "the loss is \(loss)"
         if let tensor = firstNonFiniteGradient() { what += ", first non-finite gradient in \(tensor)" }

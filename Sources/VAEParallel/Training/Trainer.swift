@@ -40,8 +40,9 @@ public final class Trainer {
     public let gradientExchange: GradientExchangeChoice
     /// How the ranks combine their gradients, for the banner.
     public var exchangeSummary: String { exchange.summary }
-    /// Seconds the exchange spent synchronizing and summing outside the communicator (0 on
-    /// the allreduce path, whose time a `TimedCommunicator` measures).
+    /// Seconds the exchange spent synchronizing and summing outside the communicator.
+    ///
+    /// 0 on the allreduce path, whose time a `TimedCommunicator` measures.
     public var exchangeSeconds: Double { exchange.exchangeSeconds }
     /// The first encoder layer's dormant units, left out of its forward on training steps.
     ///
@@ -139,9 +140,9 @@ public final class Trainer {
         return epochProgress.terms
     }
 
-    /// Publishes any restored state, starts the epoch's dormant-unit observation and hands
-    /// the data source this rank's rows; returns a failure of the source, to be agreed on
-    /// at the first step's exchange.
+    /// Readies an epoch: restored state, dormant-unit observation, this rank's rows.
+    ///
+    /// Returns a failure of the data source, to be agreed on at the first step's exchange.
     private func beginEpoch(_ schedule: EpochSchedule, skippingSteps completedSteps: Int) throws -> String? {
         try publishRestoredState()
         dormantUnits?.beginEpoch(parameters: parameters.pointer)

@@ -30,11 +30,14 @@ public struct TrainingOptions: Sendable {
     public var force = false
     /// What a step with a NaN or infinite loss or gradient does.
     public var nonFinitePolicy: NonFinitePolicy = .stop
-    /// Asked once per step on every rank (the CLI: "did a stop signal arrive?"); when any
-    /// rank says yes, every rank stops after that step and rank 0 writes a checkpoint.
+    /// Asked once per step on every rank (the CLI: "did a stop signal arrive?").
+    ///
+    /// When any rank says yes, every rank stops after that step and rank 0 writes a
+    /// checkpoint.
     public var stopRequested: @Sendable () -> Bool = { false }
-    /// The command line's explicit options applied to a configuration: on resume,
-    /// applied to the checkpoint's to find options that contradict it.
+    /// The command line's explicit options applied to a configuration.
+    ///
+    /// On resume, applied to the checkpoint's to find options that contradict it.
     public var applyCommandLine: @Sendable (TrainingConfiguration) -> TrainingConfiguration = { $0 }
 
     public init(configuration: TrainingConfiguration, runDirectory: String) {

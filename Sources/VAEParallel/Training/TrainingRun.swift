@@ -202,8 +202,10 @@ public final class TrainingRun {
         return trainer
     }
 
-    /// This rank's contiguous share of the test rows: held in memory when the file fits a
-    /// small budget (no decompression at every epoch end), else streamed.
+    /// This rank's contiguous share of the test rows.
+    ///
+    /// Held in memory when the file fits a small budget (no decompression at every epoch
+    /// end), else streamed.
     private func makeTestSource(_ testFile: DataFile?) throws -> (any MinibatchSource)? {
         try communicator.agreed { () -> (any MinibatchSource)? in
             try testFile.map {

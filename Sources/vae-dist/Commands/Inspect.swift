@@ -1,5 +1,6 @@
 import ArgumentParser
 import VAEIO
+import VAEParallel
 
 /// `vae-dist inspect FILE`: the layout of any HDF5 file.
 struct Inspect: ParsableCommand {
@@ -21,6 +22,6 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        print(try describeHDF5File(file, maxAttributeCharacters: maxAttributeCharacters))
+        Console.print(try describeHDF5File(file, maxAttributeCharacters: maxAttributeCharacters))
     }
 }

@@ -4,8 +4,10 @@ import VAEBench
 import VAECore
 import VAEParallel
 
-/// `vae-dist bench`: how fast the training step runs here, against the machine's own
-/// SGEMM ceiling; run it as one process or under mpirun like `train`.
+/// `vae-dist bench`.
+///
+/// How fast the training step runs here, against the machine's own SGEMM ceiling; run it
+/// as one process or under mpirun like `train`.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the SGEMM ceiling, training-step throughput, allreduce share, memory and allocations.",
@@ -77,7 +79,7 @@ struct Bench: ParsableCommand {
         options.dormantUnits = dormantUnits
         try withCommunicator { communicator in
             guard let report = try BenchRun.run(options, communicator: communicator) else { return }
-            print(json ? try report.json() : report.table)
+            Console.print(json ? try report.json() : report.table)
         }
     }
 }

@@ -2,9 +2,11 @@ import ArgumentParser
 import Foundation
 import VAEParallel
 
-/// `vae-dist mpi-check`: proves an MPI setup before a long job. Every collective the
-/// trainer uses runs with known inputs and exact expected results on every rank, rank 0
-/// lists where the ranks run, and the gradient allreduce is timed.
+/// `vae-dist mpi-check`.
+///
+/// Proves an MPI setup before a long job. Every collective the trainer uses runs with
+/// known inputs and exact expected results on every rank, rank 0 lists where the ranks
+/// run, and the gradient allreduce is timed.
 struct MPICheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mpi-check",
@@ -56,9 +58,7 @@ struct MPICheck: ParsableCommand {
             throw OptionOutOfRange(failOnRank: failOnRank, size: communicator.size)
         }
         // Unbuffered, so the lines so far survive when mpirun kills a failing job.
-        let report = { (line: String) in
-            if communicator.isRoot { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
-        }
+        let report = { (line: String) in communicator.printOnRoot(line) }
 
         report("mpi-check: \(communicator.size) rank\(communicator.size == 1 ? "" : "s"), \(communicator.backendDescription)")
         let hosts = try communicator.gatherHostNames() ?? []
@@ -151,8 +151,10 @@ struct SimulatedFailure: Error, CustomStringConvertible {
     }
 }
 
-/// The simulated failure did not end the job: the agreement protocol (or the abort) is
-/// broken. Every remaining rank reaches this together, so it is collective.
+/// The simulated failure did not end the job.
+///
+/// The agreement protocol (or the abort) is broken. Every remaining rank reaches this
+/// together, so it is collective.
 struct SimulatedFailureNotPropagated: CollectiveError, CustomStringConvertible {
     var description: String { "the simulated failure did not end the job: error propagation is broken" }
 }

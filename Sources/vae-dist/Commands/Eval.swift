@@ -20,8 +20,7 @@ struct Eval: ParsableCommand {
             on one core); --rows evaluates a prefix of the data.
             """)
 
-    @Option(help: "A checkpoint file, or a run directory (its newest checkpoint-epoch-*.h5).")
-    var checkpoint: String
+    @OptionGroup var trained: CheckpointOption
     @Option(help: "Data to evaluate. Default: Fashion-MNIST test split, when the checkpoint was trained on Fashion-MNIST.")
     var data: String?
     @Option(help: "L, draws per datapoint of the -ELBO estimates.")
@@ -47,16 +46,16 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try withCommunicator { communicator in
-            var options = EvaluationOptions(checkpoint: checkpoint)
+            var options = EvaluationOptions(checkpoint: trained.checkpoint)
             options.dataPath = data
             options.samples = samples
             options.importanceSamples = importance
             options.rowLimit = rows
             options.seed = seed
             let report = try ModelEvaluation(options: options, communicator: communicator,
-                                             progress: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }).run()
+                                             progress: Console.printError).run()
             guard communicator.isRoot else { return }
-            Train.printLine(json ? try Self.jsonLine(report, estimator: estimator) : Self.table(report, estimator: estimator))
+            Console.print(json ? try Self.jsonLine(report, estimator: estimator) : Self.table(report, estimator: estimator))
         }
     }
 

@@ -19,7 +19,7 @@ extension VAEDist {
             let code = exitCode(for: error)
             if code == .success {
                 // --help and friends: their text is the output, not an error.
-                print(fullMessage(for: error))
+                Console.print(fullMessage(for: error))
                 Foundation.exit(code.rawValue)
             }
             let text: String
@@ -33,7 +33,7 @@ extension VAEDist {
                 .map { $0.trimmingCharacters(in: .whitespaces) }
                 .joined(separator: " ")
             if !message.isEmpty {
-                FileHandle.standardError.write(Data("vae-dist: error: \(message)\n".utf8))
+                Console.printError("vae-dist: error: \(message)")
             }
             Foundation.exit(code.rawValue)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VAEIO
+import VAEParallel
 
 /// `vae-dist prepare <format> ...`: converts data into the vae-dist HDF5 layout.
 struct Prepare: ParsableCommand {
@@ -43,7 +44,8 @@ extension Prepare {
         var sourceDir: String = DefaultData.fashionMNISTSourceDirectory
 
         func run() throws {
-            try DefaultData.prepareFashionMNIST(sourceDirectory: sourceDir, dataDirectory: dataDir ?? DefaultData.dataDirectory())
+            try DefaultData.prepareFashionMNIST(sourceDirectory: sourceDir, dataDirectory: dataDir ?? DefaultData.dataDirectory(),
+                                             log: Console.print)
         }
     }
 
@@ -62,7 +64,7 @@ extension Prepare {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            print("prepared \(try DataPreparation.prepareIDX(images: images, labels: labels, output: output.output, gzipLevel: output.gzipLevel))")
+            Console.print("prepared \(try DataPreparation.prepareIDX(images: images, labels: labels, output: output.output, gzipLevel: output.gzipLevel))")
         }
     }
 
@@ -94,7 +96,7 @@ extension Prepare {
             let summary = try DataPreparation.prepareCSV(
                 input, output: output.output, labelColumn: labelColumn.map(CSVLabelColumn.init(argument:)),
                 hasHeader: header, delimiter: delimiter.first!, gzipLevel: output.gzipLevel)
-            print("prepared \(summary)")
+            Console.print("prepared \(summary)")
         }
     }
 
@@ -124,7 +126,7 @@ extension Prepare {
         func run() throws {
             let summary = try DataPreparation.prepareNPY(input, labels: labels, output: output.output, scale: scale,
                                                          gzipLevel: output.gzipLevel)
-            print("prepared \(summary)")
+            Console.print("prepared \(summary)")
         }
     }
 }

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import VAEIO
+import VAEParallel
 
-extension ReadingMode: ExpressibleByArgument {}
 
-/// `vae-dist check FILE`: reads every row once through the reader training
-/// uses, validating it, and reports throughput and memory: a dry run of the
-/// data path before a long job, and the measurement behind the memory budget.
+/// `vae-dist check FILE`.
+///
+/// Reads every row once through the reader training uses, validating it, and reports
+/// throughput and memory: a dry run of the data path before a long job, and the
+/// measurement behind the memory budget.
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate a data file by reading every row through the training reader; report speed and memory."
@@ -51,23 +53,23 @@ struct Check: ParsableCommand {
         for _ in plan { rows += try source.nextBatch(into: batch) }
         let seconds = Date().timeIntervalSince(start)
 
-        print("\(file): \(dataFile.featureType.rawValue) [\(dataFile.rowCount), \(dataFile.featureCount)], "
+        Console.print("\(file): \(dataFile.featureType.rawValue) [\(dataFile.rowCount), \(dataFile.featureCount)], "
               + "\(formatByteCount(dataFile.featureBytes)) of features, all rows valid\(bernoulli ? " for a Bernoulli likelihood" : "")")
         switch dataFile.checksum {
         case .verified(let header)?:
-            print("checksum crc32 \(header.checksumHex) of the file's \(header.coveredByteCount) bytes after its header: verified")
+            Console.print("checksum crc32 \(header.checksumHex) of the file's \(header.coveredByteCount) bytes after its header: verified")
         case .absent?, nil:
-            print("checksum none (not written by vae-dist `prepare`, or by a vae-dist before checksums): not verified")
+            Console.print("checksum none (not written by vae-dist `prepare`, or by a vae-dist before checksums): not verified")
         }
         let mode = source is StreamingMinibatchSource ? "streaming" : "in memory"
-        print("read \(rows) rows in \(plan.count) steps of \(batchSize) (\(mode)) in " + String(format: "%.2f s, %.0f rows/s", seconds, Double(rows) / seconds))
+        Console.print("read \(rows) rows in \(plan.count) steps of \(batchSize) (\(mode)) in " + String(format: "%.2f s, %.0f rows/s", seconds, Double(rows) / seconds))
         if let streaming = source as? StreamingMinibatchSource {
-            print("memory budget \(formatByteCount(budget)) (\(budget) bytes), reader high-water \(formatByteCount(streaming.highWaterBytes)) (\(streaming.highWaterBytes) bytes)")
+            Console.print("memory budget \(formatByteCount(budget)) (\(budget) bytes), reader high-water \(formatByteCount(streaming.highWaterBytes)) (\(streaming.highWaterBytes) bytes)")
         } else {
-            print("memory budget \(formatByteCount(budget)), held in memory \(formatByteCount(dataFile.featureBytes))")
+            Console.print("memory budget \(formatByteCount(budget)), held in memory \(formatByteCount(dataFile.featureBytes))")
         }
         if let peak = peakResidentBytes() {
-            print("process peak resident memory (VmHWM) \(formatByteCount(peak)) (\(peak) bytes)")
+            Console.print("process peak resident memory (VmHWM) \(formatByteCount(peak)) (\(peak) bytes)")
         }
     }
 

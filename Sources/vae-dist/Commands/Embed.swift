@@ -15,8 +15,7 @@ struct Embed: ParsableCommand {
             bit, for any number of ranks. It is written to a temporary file and renamed when complete.
             """)
 
-    @Option(help: "A checkpoint file, or a run directory (its newest checkpoint-epoch-*.h5).")
-    var checkpoint: String
+    @OptionGroup var trained: CheckpointOption
     @Option(help: "Data to encode (HDF5 /features). Default: Fashion-MNIST train split, when the checkpoint was trained on it.")
     var data: String?
     @Option(help: "Output file. Default: <run directory>/embeddings.h5.")
@@ -38,14 +37,14 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         try withCommunicator { communicator in
-            var options = EmbeddingOptions(checkpoint: checkpoint)
+            var options = EmbeddingOptions(checkpoint: trained.checkpoint)
             options.dataPath = data
             options.outputPath = out
             options.microBatch = batch
             options.blockRows = blockRows
             options.gzipLevel = compressionLevel == 0 ? nil : compressionLevel
-            try EmbeddingExport(options: options, communicator: communicator, log: Train.printLine,
-                                warn: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }).run()
+            try EmbeddingExport(options: options, communicator: communicator, log: Console.print,
+                                warn: Console.printError).run()
         }
     }
 }

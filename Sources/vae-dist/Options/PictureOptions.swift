@@ -3,13 +3,9 @@ import Foundation
 import VAEIO
 import VAEParallel
 
-extension DisplayScaling: ExpressibleByArgument {}
-
 /// Options every picture command shares: which model, where the PNG goes, how rows become images.
 struct PictureOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A checkpoint file, or a run directory (its newest checkpoint-epoch-*.h5).",
-                               valueName: "path|run-dir"))
-    var checkpoint: String
+    @OptionGroup var trained: CheckpointOption
 
     @Option(help: ArgumentHelp("The PNG file to write (replaced atomically if it exists).", valueName: "file.png"))
     var out: String
@@ -32,7 +28,7 @@ struct PictureOptions: ParsableArguments {
 
     /// The checkpoint's model.
     func loadModel() throws -> (model: PictureModel, path: String) {
-        let path = try CheckpointLocation.resolve(checkpoint).path
+        let path = try CheckpointLocation.resolve(trained.checkpoint).path
         return (PictureModel(checkpoint: try Checkpoint.read(path)), path)
     }
 
@@ -47,13 +43,15 @@ struct PictureOptions: ParsableArguments {
     func write(_ picture: Picture, what: String, checkpointPath: String, model: PictureModel) throws {
         try picture.grid.writePNG(to: out)
         let grid = picture.grid
-        print("wrote \(out): \(what), \(grid.pixelWidth)x\(grid.pixelHeight) pixels, "
+        Console.print("wrote \(out): \(what), \(grid.pixelWidth)x\(grid.pixelHeight) pixels, "
               + "\(grid.tileHeight)x\(grid.tileWidth) tiles (\(checkpointPath), epoch \(model.checkpoint.epoch), step \(model.checkpoint.step))")
-        for note in picture.notes { print("  \(note)") }
+        for note in picture.notes { Console.print("  \(note)") }
     }
 
-    /// Pictures are one process's work. Under mpirun or srun every rank would
-    /// write the same file; all but rank 0 step aside (no MPI is initialised).
+    /// Pictures are one process's work.
+    ///
+    /// Under mpirun or srun every rank would write the same file; all but rank 0 step
+    /// aside (no MPI is initialised).
     static var isNonRootRank: Bool {
         let environment = ProcessInfo.processInfo.environment
         guard case .mpi = Launch.detect(in: environment) else { return false }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import VAEIO
+import VAEParallel
 
 /// `vae-dist reseal FILE...`: a new checksum header for files changed on purpose.
 struct Reseal: ParsableCommand {
@@ -19,7 +20,7 @@ struct Reseal: ParsableCommand {
     func run() throws {
         for file in files {
             let header = try FileChecksum.reseal(file)
-            print("\(file): crc32 \(header.checksumHex) of the \(header.coveredByteCount) bytes after the "
+            Console.print("\(file): crc32 \(header.checksumHex) of the \(header.coveredByteCount) bytes after the "
                   + "\(ChecksumHeader.size)-byte header")
         }
     }

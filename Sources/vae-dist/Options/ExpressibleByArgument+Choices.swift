@@ -1,0 +1,19 @@
+import ArgumentParser
+import VAECore
+import VAEIO
+import VAEParallel
+
+// The library's closed choices, parsed from their raw values on the command line.
+extension Activation: ExpressibleByArgument {}
+extension LikelihoodKind: ExpressibleByArgument {}
+extension Estimator: ExpressibleByArgument {}
+extension OptimizerKind: ExpressibleByArgument {}
+extension ParameterInitialization: ExpressibleByArgument {}
+extension LastBatchPolicy: ExpressibleByArgument {}
+extension LearningRateScaling: ExpressibleByArgument {}
+extension PosteriorKind: ExpressibleByArgument {}
+extension NonFinitePolicy: ExpressibleByArgument {}
+extension GradientExchangeChoice: ExpressibleByArgument {}
+extension DormantUnitsChoice: ExpressibleByArgument {}
+extension ReadingMode: ExpressibleByArgument {}
+extension DisplayScaling: ExpressibleByArgument {}

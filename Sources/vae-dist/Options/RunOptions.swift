@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import VAECore
+import VAEParallel
+
+/// `train`'s run.
+///
+/// Its length and seed, its directory and checkpoints, resuming, and how the ranks work
+/// together.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Run directory for metrics.jsonl, config.json and checkpoints. Default: runs/run-<date>.")
+    var out: String?
+    @Option(help: "Epochs to train; with --resume, the total to reach (default 10).")
+    var epochs: Int?
+    @Option(help: "Seed of every random number: init, shuffle, noise (default 0).")
+    var seed: UInt64?
+    @Option(help: "Continue a run: 'latest' (the newest checkpoint in --out) or a checkpoint file.")
+    var resume: String?
+    @Flag(help: "Resume even if the data file's fingerprint differs from the checkpoint's.")
+    var force = false
+    @Option(help: "Write a checkpoint every N epochs (and always at the end).")
+    var checkpointEvery: Int = 1
+    @Option(help: "Keep the newest K epoch checkpoints.")
+    var keepCheckpoints: Int = 3
+    @Option(help: "A step whose loss or gradient is NaN or Inf: stop (with the step and layer) or skip it (counted in metrics.jsonl).")
+    var onNonfinite: NonFinitePolicy = .stop
+    @Flag(inversion: .prefixedNo, help: "Live progress bar (default: on when run as one process on a terminal; mpirun hides whether its output is one).")
+    var progress: Bool?
+    @Option(help: "How ranks combine gradients: shared-memory (ranks of one node sum each other's gradients in place and each updates 1/n of the parameters), allreduce (MPI_Allreduce, any number of nodes), or auto: shared-memory when every rank is on this node.")
+    var gradientExchange: GradientExchangeChoice = .auto
+    @Flag(help: "With the allreduce exchange: reduce the decoder's gradients while the encoder's are computed (non-blocking, two buckets); results are unchanged.")
+    var overlapAllreduce = false
+    @Option(help: "ReLU units of the first encoder layer that are provably off on every training row (dead units whose weights stopped changing): skip leaves them out of that layer's forward with the same results; compute computes them anyway.")
+    var dormantUnits: DormantUnitsChoice = .skip
+
+    func validate() throws {
+        if resume == "latest" && out == nil {
+            throw ValidationError("--resume latest needs --out RUN_DIR: the run directory to continue")
+        }
+        guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1, got \(keepCheckpoints)") }
+        if overlapAllreduce && gradientExchange == .sharedMemory {
+            throw ValidationError("--overlap-allreduce overlaps the MPI allreduce: use it with --gradient-exchange allreduce or auto, not shared-memory")
+        }
+    }
+
+    /// Sets the epochs and the seed the user gave in `configuration`.
+    func apply(to configuration: inout TrainingConfiguration) {
+        if let epochs { configuration.epochs = epochs }
+        if let seed { configuration.seed = seed }
+    }
+
+    /// Everything else in `options`; the progress bar only where a terminal shows it.
+    func apply(to options: inout TrainingOptions, ranks: Int) {
+        options.resume = resume
+        options.force = force
+        options.checkpointEvery = checkpointEvery
+        options.keepCheckpoints = keepCheckpoints
+        options.progressBar = progress ?? (ranks == 1 && isatty(STDOUT_FILENO) != 0)
+        options.overlapAllreduce = overlapAllreduce
+        options.gradientExchange = gradientExchange
+        options.dormantUnits = dormantUnits
+        options.nonFinitePolicy = onNonfinite
+    }
+}
