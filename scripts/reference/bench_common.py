@@ -3,7 +3,7 @@ bench_jax.py): options, thread pinning, Fashion-MNIST loading, the timed epoch
 loop and the JSON report. Nothing here imports a framework: thread settings
 must be in the environment before the framework loads.
 
-The measured model and method are those of /work/shared/BASELINES.md and
+The measured model and method are those of docs/bench-log.md (the reference table) and
 docs/algorithm.md: 784-400(ReLU)-20 VAE, Bernoulli likelihood on logits,
 analytic KL, L = 1, loss = mean over the batch of per-datapoint -ELBO,
 Adam(lr 1e-3, eps 1e-8), batch 128, x = uint8 / 255, the whole data set
