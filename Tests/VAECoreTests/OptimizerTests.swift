@@ -130,8 +130,8 @@ final class OptimizerTests: XCTestCase {
         XCTAssertFalse(adam.leftQuietRangesUnwritten)
         for kind in [OptimizerKind.sgd, .adagrad] {
             let other = kind.make(parameterCount: count, learningRate: 0.01, weightDecay: 0, momentum: 0.9)
-            other.step(parameters: parameters, gradients: FloatBuffer(gradient))
-            XCTAssertFalse(other.leftQuietRangesUnwritten, "\(kind)")
+            // Without a quiet pass they make no claim (the trainer then compares every row).
+            XCTAssertNil(other as? any QuietRangeOptimizer, "\(kind)")
         }
     }
 

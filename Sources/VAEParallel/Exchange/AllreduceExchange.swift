@@ -46,7 +46,8 @@ class AllreduceExchange: GradientExchange {
 
     func update(optimizer: any Optimizer, gradientScale: Float) throws -> UpdateVerdict {
         let finite = optimizer.step(parameters: parameters, gradients: localGradient, gradientScale: gradientScale)
-        return UpdateVerdict(gradientFinite: finite, quietRangesUnwritten: optimizer.leftQuietRangesUnwritten)
+        let quietRangesUnwritten = (optimizer as? any QuietRangeOptimizer)?.leftQuietRangesUnwritten ?? false
+        return UpdateVerdict(gradientFinite: finite, quietRangesUnwritten: quietRangesUnwritten)
     }
 
     func reducedSumOfSquares(_ range: Range<Int>) -> Double {

@@ -44,6 +44,6 @@ struct ReducedStep {
 struct UpdateVerdict {
     /// Every gradient the steps read was finite.
     var gradientFinite: Bool
-    /// No step wrote a parameter in the ranges hinted quiet (`Optimizer.leftQuietRangesUnwritten`).
+    /// No step wrote a parameter in the ranges hinted quiet (`QuietRangeOptimizer.leftQuietRangesUnwritten`).
     var quietRangesUnwritten: Bool
 }

@@ -240,7 +240,8 @@ final class SharedMemoryExchange: GradientExchange {
                                     range: ownRange)
         // Beside the rank's partial sum, not over it: a slower rank may still be reading that.
         // Bit 0: a non-finite gradient; bit 1: a quiet range written.
-        partialSums[rank * Self.partialStride + 1] = Double((finite ? 0 : 1) | (optimizer.leftQuietRangesUnwritten ? 0 : 2))
+        let quietRangesUnwritten = (optimizer as? any QuietRangeOptimizer)?.leftQuietRangesUnwritten ?? false
+        partialSums[rank * Self.partialStride + 1] = Double((finite ? 0 : 1) | (quietRangesUnwritten ? 0 : 2))
         try synchronize()
         var combined = 0
         for other in 0..<size { combined |= Int(partialSums[other * Self.partialStride + 1]) }

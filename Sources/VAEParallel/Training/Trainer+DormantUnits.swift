@@ -36,8 +36,8 @@ extension Trainer {
                          trainingRows: trainData.rowCount)
         // Adam then updates the weights of those whose first moments are +0 in a cheaper pass with
         // the same bits, and says when it wrote none of them, so `verify` can skip their rows.
-        if let adam = optimizer as? Adam {
-            adam.quietRangesHint = tracker.quietWeightRanges(where: adam.firstMomentsArePositiveZero(in:))
+        if let quiet = optimizer as? any QuietRangeOptimizer {
+            quiet.quietRangesHint = tracker.quietWeightRanges(where: quiet.canStayQuiet)
         }
     }
 }
