@@ -1,35 +1,14 @@
-/// The observation model chosen on the command line.
-public enum LikelihoodKind: String, CaseIterable, Codable, Sendable {
-    case bernoulli, gaussian
-}
-
-/// How the learning rate follows the global batch (Goyal et al. 2017, "Accurate,
-/// large minibatch SGD"): `--lr` is the rate for a global batch of 128.
-public enum LearningRateScaling: String, CaseIterable, Codable, Sendable {
-    case none
-    /// lr x (batch / 128): Goyal et al.'s rule for SGD.
-    case linear
-    /// lr x sqrt(batch / 128): the usual heuristic for Adam.
-    case sqrt
-}
-
-/// What happens to the last global batch of an epoch when it is short.
-public enum LastBatchPolicy: String, CaseIterable, Codable, Sendable {
-    /// Train on it as it is; its gradient is the mean over its own rows.
-    case partial
-    /// Skip it: every step sees exactly `globalBatch` rows.
-    case drop
-}
-
-/// Everything that determines a training run's numbers. Stored as JSON in
-/// every checkpoint and embedding file, so a file says how it was made.
+/// Everything that determines a training run's numbers.
+///
+/// Stored as JSON in every checkpoint and embedding file, so a file says how it was made.
 public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var architecture: ModelArchitecture
     public var likelihood: LikelihoodKind = .bernoulli
     /// Fixed variance of the Gaussian likelihood (unused when the architecture learns it).
     public var gaussianVariance: Float = 1
-    /// The posterior family; encoded as its name, so configs written before the
-    /// families existed ("gaussian") still decode.
+    /// The posterior family, encoded as its name.
+    ///
+    /// So configs written before the families existed ("gaussian") still decode.
     public var posterior: PosteriorKind = .gaussian
     public var estimator: Estimator = .B
     /// L, samples of z per datapoint.
@@ -79,9 +58,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// The global batch at which `learningRate` applies unscaled.
     public static let learningRateReferenceBatch = 128
 
-    /// The learning rate at optimizer step `step` (1-based): the scaled rate, reached
-    /// linearly from `learningRate` over the warm-up. A pure function of the step, so
-    /// a resumed run continues the schedule exactly.
+    /// The learning rate at optimizer step `step` (1-based).
+    ///
+    /// The scaled rate, reached linearly from `learningRate` over the warm-up. A pure function
+    /// of the step, so a resumed run continues the schedule exactly.
     public func learningRate(step: Int, stepsPerEpoch: Int) -> Float {
         let ratio = Double(globalBatch) / Double(Self.learningRateReferenceBatch)
         let factor: Double
