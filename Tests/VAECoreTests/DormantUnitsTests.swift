@@ -46,8 +46,8 @@ final class DormantUnitsTests: XCTestCase {
         let count = range.count
         let input = data.pointer + range.lowerBound * 12
         let expected = FloatBuffer(count: count * 10)
-        layer.forward(input: input, rows: count, parameters: parameters.pointer, output: expected.pointer,
-                      activation: .relu)
+        layer.forward(input: input, rows: count, parameters: parameters.pointer, output: expected.pointer)
+        Activation.relu.forward(expected.pointer, count: count * 10)
         let actual = FloatBuffer(count: count * 10)
         actual.pointer.update(repeating: .nan, count: count * 10)
         tracker.forward(input: input, rows: count, parameters: parameters.pointer, output: actual.pointer)
@@ -185,8 +185,8 @@ final class DormantUnitsTests: XCTestCase {
         runEpoch(tracker)
         XCTAssertEqual(endEpoch(tracker), 3)
         let expected = FloatBuffer(count: batchRows * 10)
-        layer.forward(input: data.pointer, rows: batchRows, parameters: parameters.pointer, output: expected.pointer,
-                      activation: .relu)
+        layer.forward(input: data.pointer, rows: batchRows, parameters: parameters.pointer, output: expected.pointer)
+        Activation.relu.forward(expected.pointer, count: batchRows * 10)
         let actual = FloatBuffer(count: batchRows * 10)
         tracker.forward(input: data.pointer, rows: batchRows, parameters: parameters.pointer, output: actual.pointer)
         XCTAssertEqual((0..<actual.count).map { actual[$0].bitPattern }, (0..<expected.count).map { expected[$0].bitPattern })

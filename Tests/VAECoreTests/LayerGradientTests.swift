@@ -29,22 +29,30 @@ final class LayerGradientTests: XCTestCase {
                                 indices: Array(0..<input.count), analytic: inputGradient.array, loss: loss)
     }
 
-    func testDenseBackwardAccumulatesWhenAsked() {
+    /// Ranges of output units that cover the layer give the whole weight backward, each
+    /// range writing only its own units' dW rows and db entries.
+    func testDenseWeightBackwardOverUnitRangesCoversTheWholeGradient() {
         var values = TestValues(seed: 2)
-        let layer = Dense(inFeatures: 3, outFeatures: 2, weightOffset: 0, biasOffset: 6)
-        let parameters = FloatBuffer(values.array(8))
-        let input = FloatBuffer(values.array(6))
-        let outputGradient = FloatBuffer(values.array(4))
-        let once = FloatBuffer(count: 8)
-        layer.backward(input: input.pointer, outputGradient: outputGradient.pointer, rows: 2,
-                       parameters: parameters.pointer, gradients: once.pointer, inputGradient: nil)
-        let twice = FloatBuffer(count: 8)
-        for _ in 0..<2 {
-            layer.backward(input: input.pointer, outputGradient: outputGradient.pointer, rows: 2,
-                           parameters: parameters.pointer, gradients: twice.pointer, inputGradient: nil,
-                           accumulate: true)
-        }
-        for i in 0..<8 { XCTAssertEqual(twice[i], 2 * once[i], accuracy: 1e-6) }
+        let (rows, inputs, outputs) = (5, 3, 4)
+        let layer = Dense(inFeatures: inputs, outFeatures: outputs, weightOffset: 0, biasOffset: inputs * outputs)
+        let count = inputs * outputs + outputs
+        let input = FloatBuffer(values.array(rows * inputs))
+        let outputGradient = FloatBuffer(values.array(rows * outputs))
+        let whole = FloatBuffer(count: count)
+        layer.backwardWeights(input: input.pointer, outputGradient: outputGradient.pointer, rows: rows,
+                              outputUnits: 0..<outputs, gradients: whole.pointer)
+        let pieces = FloatBuffer(count: count)
+        pieces.pointer.update(repeating: .nan, count: count)
+        layer.backwardWeights(input: input.pointer, outputGradient: outputGradient.pointer, rows: rows,
+                              outputUnits: 1..<3, gradients: pieces.pointer)
+        let written = (0..<count).filter { !pieces[$0].isNaN }
+        XCTAssertEqual(written, Array(3..<9) + [13, 14], "units 1 and 2: their dW rows and db entries only")
+        layer.backwardWeights(input: input.pointer, outputGradient: outputGradient.pointer, rows: rows,
+                              outputUnits: 0..<1, gradients: pieces.pointer)
+        layer.backwardWeights(input: input.pointer, outputGradient: outputGradient.pointer, rows: rows,
+                              outputUnits: 3..<4, gradients: pieces.pointer)
+        // Sums of 5 products of O(1) values; the GEMM may block a smaller call differently.
+        for i in 0..<count { XCTAssertEqual(pieces[i], whole[i], accuracy: 1e-6, "element \(i)") }
     }
 
     func testEachActivationBackwardMatchesFiniteDifferences() {

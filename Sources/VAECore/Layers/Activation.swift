@@ -1,8 +1,9 @@
 import CVAEKernels
 import Foundation
 
-/// Hidden-layer nonlinearities. Each derivative is computed from the
-/// activation's OUTPUT, so the forward pass stores one buffer per layer.
+/// Hidden-layer nonlinearities.
+///
+/// Each derivative is computed from the activation's OUTPUT, so the forward pass stores one buffer per layer.
 public enum Activation: String, CaseIterable, Codable, Sendable {
     case relu, tanh, softplus, sigmoid
 

@@ -1,7 +1,8 @@
-import CVAEKernels
-
-/// A fully connected layer y = x W^T + b over the flat parameter buffer,
-/// with W stored [out, in] like PyTorch's nn.Linear.
+/// A fully connected layer y = x W^T + b over the flat parameter buffer.
+///
+/// W is stored [out, in] like PyTorch's nn.Linear, so a checkpoint's tensor loads into
+/// one. This is the reference pair of passes; the restricted ones that skip inactive
+/// ReLU units are in Dense+ActiveUnits.swift.
 public struct Dense: Sendable, Equatable {
     public let inFeatures: Int
     public let outFeatures: Int
@@ -16,12 +17,9 @@ public struct Dense: Sendable, Equatable {
         self.biasOffset = biasOffset
     }
 
-    /// output [rows, out] = input [rows, in] W^T + b; then the activation, if any,
-    /// in the same pass over the output.
-    public func forward(
-        input: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
-        output: UnsafeMutablePointer<Float>, activation: Activation? = nil
-    ) {
+    /// output [rows, out] = input [rows, in] W^T + b.
+    public func forward(input: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>) {
         let bias = parameters + biasOffset
         for row in 0..<rows {
             (output + row * outFeatures).update(from: bias, count: outFeatures)
@@ -29,134 +27,76 @@ public struct Dense: Sendable, Equatable {
         sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
               a: input, lda: inFeatures, b: parameters + weightOffset, ldb: inFeatures,
               beta: 1, c: output, ldc: outFeatures)
-        activation?.forward(output, count: rows * outFeatures)
     }
 
-    /// Given dL/d(pre-activation output) [rows, out]: writes dW and db into the
-    /// flat gradient buffer (overwriting, or adding when `accumulate`), and
-    /// dL/d(input) [rows, in] when `inputGradient` is non-nil. The first layer
-    /// passes nil: the data needs no gradient.
-    public func backward(
-        input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
-        parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
-        inputGradient: UnsafeMutablePointer<Float>?, accumulate: Bool = false
-    ) {
-        // dW [out, in] = dY^T [out, rows] x [rows, in]
-        sgemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
-              a: outputGradient, lda: outFeatures, b: input, ldb: inFeatures,
-              beta: accumulate ? 1 : 0, c: gradients + weightOffset, ldc: inFeatures)
+    /// dL/d(input) [rows, in] = dY [rows, out] W [out, in].
+    public func backwardData(outputGradient: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+                             inputGradient: UnsafeMutablePointer<Float>) {
+        sgemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
+              a: outputGradient, lda: outFeatures, b: parameters + weightOffset, ldb: inFeatures,
+              beta: 0, c: inputGradient, ldc: inFeatures)
+    }
+
+    /// dW and db of the output units in `outputUnits`, from `rows` rows; overwritten.
+    ///
+    /// Rows `outputUnits` of dW = dY^T X and the same entries of db = the column sums of dY,
+    /// from the input [rows, in] and dY [rows, out]. The units are the GEMM's rows, so a range
+    /// is the same call on fewer of them.
+    public func backwardWeights(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                                outputUnits: Range<Int>, gradients: UnsafeMutablePointer<Float>) {
+        precondition(outputUnits.lowerBound >= 0 && outputUnits.upperBound <= outFeatures, "units outside the layer")
+        let first = outputUnits.lowerBound
+        // dW [units, in] = dY[:, units]^T [units, rows] x [rows, in]
+        sgemm(transposeA: true, transposeB: false, m: outputUnits.count, n: inFeatures, k: rows,
+              a: outputGradient + first, lda: outFeatures, b: input, ldb: inFeatures,
+              beta: 0, c: gradients + weightOffset + first * inFeatures, ldc: inFeatures)
         let biasGradient = gradients + biasOffset
-        if !accumulate { biasGradient.update(repeating: 0, count: outFeatures) }
+        for unit in outputUnits { biasGradient[unit] = 0 }
         for row in 0..<rows {
             let gradientRow = outputGradient + row * outFeatures
-            for j in 0..<outFeatures { biasGradient[j] += gradientRow[j] }
+            for unit in outputUnits { biasGradient[unit] += gradientRow[unit] }
         }
+    }
+
+    /// Both backwards: the weight backward of every unit, then the data backward.
+    ///
+    /// dW and db go into the flat gradient buffer; dL/d(input) [rows, in] only when
+    /// `inputGradient` is non-nil (the data needs none).
+    public func backward(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                         parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>,
+                         inputGradient: UnsafeMutablePointer<Float>?) {
+        backwardWeights(input: input, outputGradient: outputGradient, rows: rows, outputUnits: 0..<outFeatures,
+                        gradients: gradients)
         if let inputGradient {
-            // dX [rows, in] = dY [rows, out] W [out, in]
-            sgemm(transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
-                  a: outputGradient, lda: outFeatures, b: parameters + weightOffset, ldb: inFeatures,
-                  beta: 0, c: inputGradient, ldc: inFeatures)
+            backwardData(outputGradient: outputGradient, rows: rows, parameters: parameters,
+                         inputGradient: inputGradient)
         }
     }
+}
 
-    /// dL/d(input) [rows, in] = dY [rows, out] W [out, in], computed as its transpose
-    /// W^T dY^T into `scratch` [in, rows] and copied back: the same sums, with the rows as
-    /// the GEMM's column-major M. OpenBLAS 0.3.21's small-matrix kernel (m n k <= 100^3)
-    /// mallocs on every call whose column-major M leaves 1-8 past a multiple of 16; for
-    /// the latent gradient that M would be Z (20 by default), so a rank holding fewer
-    /// than 128 rows (every rank of `mpirun -n 2` at batch 128, or the last short batch)
-    /// allocated on every step. The rows are 64, 96, 128...: multiples of 16.
-    public func inputGradientThroughTranspose(
-        outputGradient: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>
-    ) {
-        // scratch [in, rows] = W^T [in, out] x dY^T [out, rows]
-        sgemm(transposeA: true, transposeB: true, m: inFeatures, n: rows, k: outFeatures,
-              a: parameters + weightOffset, lda: inFeatures, b: outputGradient, ldb: outFeatures,
-              beta: 0, c: scratch, ldc: rows)
-        for row in 0..<rows {
-            for column in 0..<inFeatures { inputGradient[row * inFeatures + column] = scratch[column * rows + row] }
-        }
+extension Dense: Layer {
+    public var inputWidth: Int { inFeatures }
+    public var outputWidth: Int { outFeatures }
+    public var outputUnits: Int { outFeatures }
+    public var weightBackwardReads: WeightBackwardReads? {
+        WeightBackwardReads(inputWidth: inFeatures, outputGradientWidth: outFeatures)
     }
 
-    // MARK: Restricted to the active units of ReLU layers (ActiveUnits)
-
-    /// `forward` for an input that is the compact [rows, inputUnits.count] output of a
-    /// ReLU layer: the sum over the input runs over the active units only, with their
-    /// columns of W gathered into `weightScratch` [out, inputUnits.count]. nil units:
-    /// the dense `forward`.
-    public func forward(
-        input: UnsafePointer<Float>, inputUnits: ActiveUnits?, rows: Int, parameters: UnsafePointer<Float>,
-        weightScratch: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, activation: Activation? = nil
-    ) {
-        guard let inputUnits else {
-            forward(input: input, rows: rows, parameters: parameters, output: output, activation: activation)
-            return
-        }
-        precondition(inputUnits.capacity == inFeatures, "active units of a layer of another width")
-        let active = inputUnits.count
-        let bias = parameters + biasOffset
-        for row in 0..<rows {
-            (output + row * outFeatures).update(from: bias, count: outFeatures)
-        }
-        vae_gather_block(parameters + weightOffset, inFeatures, nil, outFeatures, inputUnits.indices, active,
-                         weightScratch)
-        sgemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: active,
-              a: input, lda: active, b: weightScratch, ldb: active, beta: 1, c: output, ldc: outFeatures)
-        activation?.forward(output, count: rows * outFeatures)
+    public func forward(input: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>, workspace: UnsafeMutablePointer<Float>) {
+        forward(input: input, rows: rows, parameters: parameters, output: output)
     }
 
-    /// `backward` with the input and/or the output restricted to active units:
-    /// `input` is [rows, nIn] and `outputGradient` [rows, nOut], where nIn and nOut
-    /// are the units' counts (or the full width for nil units), and `inputGradient`,
-    /// when asked for, is written [rows, nIn]. dW is computed as the [nOut, nIn] block
-    /// in `weightScratch` (at least out x in floats) and scattered into the flat
-    /// gradient with zeros elsewhere: exactly what the dense backward writes there,
-    /// since those rows and columns are sums of zeros. Always overwrites.
-    public func backward(
-        input: UnsafePointer<Float>, inputUnits: ActiveUnits?, outputGradient: UnsafePointer<Float>,
-        outputUnits: ActiveUnits?, rows: Int, parameters: UnsafePointer<Float>,
-        gradients: UnsafeMutablePointer<Float>, weightScratch: UnsafeMutablePointer<Float>,
-        inputGradient: UnsafeMutablePointer<Float>?
-    ) {
-        if inputUnits == nil && outputUnits == nil {
-            backward(input: input, outputGradient: outputGradient, rows: rows, parameters: parameters,
-                     gradients: gradients, inputGradient: inputGradient)
-            return
-        }
-        precondition(inputUnits.map { $0.capacity == inFeatures } ?? true, "input units of another width")
-        precondition(outputUnits.map { $0.capacity == outFeatures } ?? true, "output units of another width")
-        let activeIn = inputUnits?.count ?? inFeatures
-        let activeOut = outputUnits?.count ?? outFeatures
-        let inIndices = inputUnits.map { UnsafePointer($0.indices) }
-        let outIndices = outputUnits.map { UnsafePointer($0.indices) }
+    public func backwardData(outputGradient: UnsafePointer<Float>, output: UnsafePointer<Float>, rows: Int,
+                             parameters: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
+                             workspace: UnsafeMutablePointer<Float>) {
+        backwardData(outputGradient: outputGradient, rows: rows, parameters: parameters, inputGradient: inputGradient)
+    }
 
-        // dW block [nOut, nIn] = dY^T [nOut, rows] x [rows, nIn]
-        sgemm(transposeA: true, transposeB: false, m: activeOut, n: activeIn, k: rows,
-              a: outputGradient, lda: activeOut, b: input, ldb: activeIn,
-              beta: 0, c: weightScratch, ldc: activeIn)
-        vae_scatter_block(weightScratch, outIndices, activeOut, inIndices, activeIn,
-                          gradients + weightOffset, outFeatures, inFeatures)
-
-        // Same order of additions as the dense backward: the same bits.
-        let biasGradient = gradients + biasOffset
-        biasGradient.update(repeating: 0, count: outFeatures)
-        for row in 0..<rows {
-            let gradientRow = outputGradient + row * activeOut
-            if let outIndices {
-                for c in 0..<activeOut { biasGradient[Int(outIndices[c])] += gradientRow[c] }
-            } else {
-                for j in 0..<outFeatures { biasGradient[j] += gradientRow[j] }
-            }
-        }
-
-        if let inputGradient {
-            // dX [rows, nIn] = dY [rows, nOut] W[active out, active in] [nOut, nIn]
-            vae_gather_block(parameters + weightOffset, inFeatures, outIndices, activeOut, inIndices, activeIn,
-                             weightScratch)
-            sgemm(transposeA: false, transposeB: false, m: rows, n: activeIn, k: activeOut,
-                  a: outputGradient, lda: activeOut, b: weightScratch, ldb: activeIn,
-                  beta: 0, c: inputGradient, ldc: activeIn)
-        }
+    public func backwardWeights(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, rows: Int,
+                                outputUnits: Range<Int>, gradients: UnsafeMutablePointer<Float>,
+                                workspace: UnsafeMutablePointer<Float>) {
+        backwardWeights(input: input, outputGradient: outputGradient, rows: rows, outputUnits: outputUnits,
+                        gradients: gradients)
     }
 }

@@ -1,5 +1,6 @@
-/// One named tensor inside a flat buffer: `shape` is [out, in] for weights,
-/// [n] for biases, row-major, starting at `offset` floats.
+/// One named tensor inside a flat buffer, row-major, starting at `offset` floats.
+///
+/// `shape` is PyTorch's: [out, in] for a Dense weight, [n] for a bias.
 public struct TensorSpec: Sendable, Equatable {
     public let name: String
     public let shape: [Int]
@@ -8,8 +9,9 @@ public struct TensorSpec: Sendable, Equatable {
 }
 
 /// The names, shapes and offsets of every parameter in the one flat buffer.
-/// Gradients and optimizer moments use the same layout, so the allreduce, the
-/// optimizer, the norm and the checkpoint each touch one contiguous buffer.
+///
+/// Gradients and optimizer moments use the same layout, so the allreduce, the optimizer, the norm and the
+/// checkpoint each touch one contiguous buffer.
 public struct ParameterLayout: Sendable, Equatable {
     public private(set) var tensors: [TensorSpec] = []
     public private(set) var totalCount = 0

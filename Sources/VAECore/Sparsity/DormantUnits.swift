@@ -1,8 +1,10 @@
 import CVAEKernels
 import Foundation
 
-/// The units of the first encoder layer (ReLU, fed by the data) that no training row can
-/// switch on, left out of that layer's forward GEMM (docs/performance.md, "Dormant units").
+/// The units of the first encoder layer that no training row can switch on.
+///
+/// The layer is ReLU and fed by the data; these units are left out of its forward GEMM
+/// (docs/performance.md, "Dormant units").
 ///
 /// A ReLU unit that is negative on every training row gets no gradient; once its Adam
 /// updates fall below half an ulp of its weights, they stop changing, and it stays off
@@ -36,19 +38,22 @@ public final class DormantUnits {
 
     private enum State: UInt8 { case live, candidate, dormant }
     private var states: [State]
-    /// Dormant units whose weight rows the optimizer was told hold a zero gradient
-    /// (`quietWeightRanges`).
+    /// Dormant units whose weight rows the optimizer was told hold a zero gradient (`quietWeightRanges`).
     private var quietUnits: [Bool]
-    /// Whether an update may have written a quiet unit's weights since the last `verify`
-    /// (`noteUpdate`); while not, `verify` compares only their biases (the weights are those
-    /// it last compared). True until the first `verify`.
+    /// Whether an update may have written a quiet unit's weights since the last `verify`.
+    ///
+    /// Set by `noteUpdate`. While not, `verify` compares only their biases (the weights are
+    /// those it last compared). True until the first `verify`.
     private var quietRowsMayHaveChanged = true
-    /// [out, in + 1]: each unit's weights, then its bias, as of the epoch's start (a dormant
-    /// unit's: as of the start of the epoch that made it dormant).
+    /// [out, in + 1]: each unit's weights, then its bias, as of the epoch's start.
+    ///
+    /// A dormant unit's: as of the start of the epoch that made it dormant.
     private let snapshot: FloatBuffer
-    /// The epoch's observations, [out + 1]: per unit, the largest pre-activation seen
-    /// (+infinity once the unit's weights moved); then the largest |x| of the rows.
-    /// The trainer takes their maximum over ranks before `endEpoch`.
+    /// The epoch's observations, [out + 1], which the trainer maximises over ranks.
+    ///
+    /// Per unit, the largest pre-activation seen (+infinity once the unit's weights moved);
+    /// then the largest |x| of the rows. The trainer takes their maximum over ranks before
+    /// `endEpoch`.
     public let observations: FloatBuffer
     /// Rows this rank passed through `forward` this epoch.
     public private(set) var rowsObserved = 0
@@ -80,8 +85,9 @@ public final class DormantUnits {
 
     deinit { liveIndices.deallocate() }
 
-    /// Starts an epoch's observation: every unit not dormant becomes a candidate, with
-    /// its weights as they are now.
+    /// Starts an epoch's observation: every unit not dormant becomes a candidate.
+    ///
+    /// Its weights are remembered as they are now.
     public func beginEpoch(parameters: UnsafePointer<Float>) {
         let width = layer.inFeatures
         for unit in 0..<layer.outFeatures where states[unit] != .dormant {
@@ -95,9 +101,11 @@ public final class DormantUnits {
         rowsObserved = 0
     }
 
-    /// The trainer's report of each update: `wroteQuietRows` unless the optimizer, on every
-    /// rank, wrote none of the ranges of `quietWeightRanges`. Reports accumulate until the
-    /// next `verify` (a rank with no rows in a step runs no forward, so no `verify`).
+    /// The trainer's report of each update.
+    ///
+    /// `wroteQuietRows` unless the optimizer, on every rank, wrote none of the ranges of
+    /// `quietWeightRanges`. Reports accumulate until the next `verify` (a rank with no rows in
+    /// a step runs no forward, so no `verify`).
     public func noteUpdate(wroteQuietRows: Bool) {
         quietRowsMayHaveChanged = quietRowsMayHaveChanged || wroteQuietRows
     }
@@ -107,9 +115,10 @@ public final class DormantUnits {
         quietRowsMayHaveChanged = true
     }
 
-    /// Every dormant or candidate unit whose weights or bias are no longer bitwise those
-    /// of the snapshot is live from now on. `forward` calls this first; the trainer calls
-    /// it again after the epoch's last update.
+    /// Makes live every unit whose weights or bias are no longer bitwise its snapshot's.
+    ///
+    /// That is every dormant or candidate unit that moved. `forward` calls this first; the
+    /// trainer calls it again after the epoch's last update.
     public func verify(parameters: UnsafePointer<Float>) {
         let width = layer.inFeatures
         let trustQuietRows = !quietRowsMayHaveChanged
@@ -130,9 +139,10 @@ public final class DormantUnits {
         if liveSetChanged { rebuildLiveIndices() }
     }
 
-    /// The layer's forward with ReLU, output [rows, out], over the live units only (the
-    /// dormant units' columns are 0), observing every live unit's pre-activations and the
-    /// input's largest |x|. `input` [rows, in] must be training rows.
+    /// The layer's forward with ReLU, output [rows, out], over the live units only.
+    ///
+    /// The dormant units' columns are 0. Observes every live unit's pre-activations and the
+    /// input's largest |x|; `input` [rows, in] must be training rows.
     public func forward(input: UnsafePointer<Float>, rows: Int, parameters: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>) {
         precondition(rows <= maxRows, "\(rows) rows exceed the workspace of \(maxRows)")
@@ -167,9 +177,11 @@ public final class DormantUnits {
         }
     }
 
-    /// Ends the epoch: with `reducedObservations` the observations' maximum over ranks and
-    /// `rowsSeen` the rows observed summed over ranks, every candidate whose rows covered
-    /// all `trainingRows` and whose margin holds becomes dormant. Returns how many did.
+    /// Ends the epoch, making dormant every candidate whose margin holds; returns how many.
+    ///
+    /// `reducedObservations` is the observations' maximum over ranks and `rowsSeen` the rows
+    /// observed summed over ranks; only a candidate whose rows covered all `trainingRows`
+    /// qualifies.
     @discardableResult
     public func endEpoch(reducedObservations: UnsafePointer<Float>, rowsSeen: Int, trainingRows: Int) -> Int {
         let units = layer.outFeatures
@@ -200,10 +212,12 @@ public final class DormantUnits {
         return armed
     }
 
-    /// The weight rows of the dormant units for which `qualifies` holds (Adam: their first
-    /// moments are all +0), as ranges of the flat parameters, ascending, adjacent rows merged.
-    /// Their gradient is exactly 0 on every training step, so Adam's quiet pass leaves them
-    /// unwritten (`Adam.quietRangesHint`); these units are remembered for `verify`.
+    /// The weight rows of the dormant units for which `qualifies` holds, as ranges.
+    ///
+    /// Ranges of the flat parameters, ascending, adjacent rows merged (Adam qualifies rows
+    /// whose first moments are all +0). Their gradient is exactly 0 on every training step,
+    /// so Adam's quiet pass leaves them unwritten (`QuietRangeOptimizer`); these units are
+    /// remembered for `verify`.
     public func quietWeightRanges(where qualifies: (Range<Int>) -> Bool) -> [Range<Int>] {
         let width = layer.inFeatures
         var ranges: [Range<Int>] = []
@@ -220,8 +234,10 @@ public final class DormantUnits {
         return ranges
     }
 
-    /// A layer of only `units` of `layer`: their rows of W, then their biases, gathered into
-    /// `destination` (at least count x (in + 1) floats), the layer's offsets into it.
+    /// A layer of only `units` of `layer`, its parameters gathered into `destination`.
+    ///
+    /// Their rows of W, then their biases (at least count x (in + 1) floats); the layer's
+    /// offsets index `destination`.
     private static func gatherUnits(of layer: Dense, parameters: UnsafePointer<Float>, units: UnsafePointer<Int32>,
                                     count: Int, into destination: UnsafeMutablePointer<Float>) -> Dense {
         let width = layer.inFeatures
@@ -239,11 +255,12 @@ public final class DormantUnits {
         liveCount = count
     }
 
-    /// Whether this process's BLAS computes each element of the layer's product X W^T
-    /// with the same bits when W holds only some of the units (the gathered layer `forward`
-    /// runs, through the same calls) as when it holds all of them, for each of `rowCounts`
-    /// rows. Made-up data: the summation order depends only on the shapes, the kernel and
-    /// the threads.
+    /// Whether this BLAS gives the compact product X W^T the dense product's bits.
+    ///
+    /// That is, whether each element has the same bits when W holds only some of the units
+    /// (the gathered layer `forward` runs, through the same calls) as when it holds all of
+    /// them, for each of `rowCounts` rows. Made-up data: the summation order depends only on
+    /// the shapes, the kernel and the threads.
     public static func compactProductMatchesDense(layer: Dense, rowCounts: [Int]) -> Bool {
         let (units, width) = (layer.outFeatures, layer.inFeatures)
         guard units >= 2, width >= 1, let maxRows = rowCounts.max(), maxRows >= 1 else { return true }
@@ -283,13 +300,4 @@ public final class DormantUnits {
         }
         return true
     }
-}
-
-/// Whether training skips the first encoder layer's dormant units (`--dormant-units`).
-public enum DormantUnitsChoice: String, CaseIterable, Codable, Sendable {
-    /// Leave units that are provably off on every training row out of the first layer's
-    /// forward, when the BLAS kernel gives the dense product's bits (checked at start).
-    case skip
-    /// Compute every unit on every step.
-    case compute
 }

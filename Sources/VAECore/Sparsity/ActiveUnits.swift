@@ -1,11 +1,12 @@
 import CVAEKernels
 
-/// The units of a ReLU layer that are active on the current batch: unit j is
-/// active when some row's output is not 0 (positive, or NaN). An inactive unit
-/// outputs 0 on every row, so ReLU's derivative (0 at 0) zeroes its gradient on
-/// every row: its row of dW and its bias gradient are exactly 0, and the next
-/// layer's sums over it add only zeros. Layers therefore work on compact
-/// [rows, count] activations and skip those units' FLOPs (docs/performance.md).
+/// The units of a ReLU layer that are active on the current batch.
+///
+/// Unit j is active when some row's output is not 0 (positive, or NaN). An inactive unit
+/// outputs 0 on every row, so ReLU's derivative (0 at 0) zeroes its gradient on every
+/// row: its row of dW and its bias gradient are exactly 0, and the next layer's sums over
+/// it add only zeros. Layers therefore work on compact [rows, count] activations and skip
+/// those units' FLOPs (docs/performance.md).
 ///
 /// The list also takes the first few inactive units (exact: their columns are 0)
 /// to make its count a multiple of `granule`: OpenBLAS's small-matrix kernel
