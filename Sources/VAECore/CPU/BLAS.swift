@@ -1,8 +1,9 @@
 import COpenBLAS
 
-/// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C,
-/// with op(A) [m, k], op(B) [k, n], C [m, n]. Leading dimensions are the
-/// stored row lengths.
+/// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C.
+///
+/// op(A) is [m, k], op(B) [k, n], C [m, n]; leading dimensions are the stored row lengths.
+/// Every GEMM of the model goes through here, so a backend (or its precision) is chosen in one place.
 @inline(__always)
 func sgemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,

@@ -25,8 +25,9 @@ public enum BLASKernelChoice {
     public static let reexecMarker = "VAE_DIST_BLAS_REEXEC"
     public static let openBLASVariable = "OPENBLAS_CORETYPE"
 
-    /// What the CLI's start-up decided for this process (nil when it did not run, as in
-    /// tests): the banner and `vae-dist bench` report it. Written once, before any thread starts.
+    /// What the CLI's start-up decided for this process; nil when it did not run (tests).
+    ///
+    /// The banner and `vae-dist bench` report it. Written once, before any thread starts.
     public nonisolated(unsafe) static var applied: Decision?
 
     public enum Action: Equatable, Sendable {
@@ -50,6 +51,7 @@ public enum BLASKernelChoice {
     }
 
     /// Instruction-set classes of OpenBLAS's x86 kernels: 3 AVX-512, 2 AVX2+FMA, 1 AVX, 0 SSE.
+    ///
     /// Names as `openblas_get_corename()` prints them (OpenBLAS 0.3.21, dynamic arch).
     static let kernelClass: [String: Int] = [
         "skylakex": 3, "cooperlake": 3, "sapphirerapids": 3,
@@ -60,8 +62,9 @@ public enum BLASKernelChoice {
         "opteron_sse3": 0, "barcelona": 0, "nano": 0, "bobcat": 0,
     ]
 
-    /// The OpenBLAS core type of the best kernel class the CPU supports, or nil when it
-    /// has nothing better than SSE (or is not x86: no such flags).
+    /// The OpenBLAS core type of the best kernel class the CPU supports.
+    ///
+    /// nil when it has nothing better than SSE (or is not x86: no such flags).
     public static func bestCoreType(cpuFlags: Set<String>) -> String? {
         if ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy(cpuFlags.contains) { return "SKYLAKEX" }
         if cpuFlags.contains("avx2") && cpuFlags.contains("fma") { return "HASWELL" }
@@ -126,8 +129,9 @@ public enum BLASKernelChoice {
     }
 }
 
-/// The x86 feature flags of the first processor in /proc/cpuinfo's text ("flags : fpu vme ...");
-/// empty when there is no such line (another architecture).
+/// The x86 feature flags of the first processor in /proc/cpuinfo's text.
+///
+/// Read from its "flags : fpu vme ..." line; empty when there is no such line (another architecture).
 public func cpuFlags(fromCPUInfo text: String) -> Set<String> {
     for line in text.split(separator: "\n") where line.hasPrefix("flags") {
         guard let colon = line.firstIndex(of: ":") else { continue }

@@ -30,8 +30,9 @@ public enum BLASThreadChoice {
         }
     }
 
-    /// Ranks of this job on this node, from the launcher's environment: 1 without a
-    /// launcher, nil under a launcher that does not say (then nobody knows how many
+    /// Ranks of this job on this node, from the launcher's environment.
+    ///
+    /// 1 without a launcher; nil under a launcher that does not say (then nobody knows how many
     /// ranks share the CPUs).
     public static func ranksOnThisNode(environment: [String: String]) -> Int? {
         for name in ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"] {
@@ -59,8 +60,10 @@ public enum BLASThreadChoice {
     }
 }
 
-/// CPUs this process may run on: its affinity mask (what mpirun's binding and taskset
-/// set), falling back to the active processor count where there is no such call.
+/// CPUs this process may run on.
+///
+/// Its affinity mask (what mpirun's binding and taskset set), falling back to the active
+/// processor count where there is no such call.
 public func usableCPUCount() -> Int {
     let count = Int(vae_usable_cpu_count())
     return count > 0 ? count : ProcessInfo.processInfo.activeProcessorCount

@@ -1,8 +1,8 @@
-/// A 64-byte aligned block of Float32: owned and zero-initialised, or a view into
-/// memory someone else owns (a node's shared-memory window).
+/// A 64-byte aligned block of Float32.
 ///
-/// Parameters, gradients, optimizer moments and layer activations each live
-/// in one of these, allocated once per run: hot loops only read and write
+/// Owned and zero-initialised, or a view into memory someone else owns (a node's
+/// shared-memory window). Parameters, gradients, optimizer moments and layer activations
+/// each live in one of these, allocated once per run: hot loops only read and write
 /// through `pointer`, never allocate.
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int

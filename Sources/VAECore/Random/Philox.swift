@@ -1,7 +1,8 @@
-/// Philox4x32-10, the counter-based generator of Salmon et al. (SC'11), as
-/// defined by Random123. A draw is a pure function of (key, counter), which is
-/// what makes every random number in vae-dist reproducible for any number of
-/// ranks and any resume point (docs/algorithm.md, "Random numbers").
+/// Philox4x32-10, the counter-based generator of Salmon et al. (SC'11), as Random123 defines it.
+///
+/// A draw is a pure function of (key, counter), which is what makes every random number
+/// in vae-dist reproducible for any number of ranks and any resume point
+/// (docs/algorithm.md, "Random numbers").
 public struct Philox4x32: Sendable {
     public let key: (UInt32, UInt32)
 

@@ -1,7 +1,9 @@
 import Foundation
 
-/// What a Philox draw is for; stored in the top 8 bits of the counter's last
-/// word so that the streams can never overlap (docs/algorithm.md).
+/// What a Philox draw is for.
+///
+/// Stored in the top 8 bits of the counter's last word, so that the streams can never
+/// overlap (docs/algorithm.md).
 public enum RandomPurpose: UInt32, Sendable {
     case parameterInit = 1
     case trainingNoise = 2
@@ -9,8 +11,7 @@ public enum RandomPurpose: UInt32, Sendable {
     case evaluationNoise = 4
 }
 
-/// Every random number vae-dist uses, as pure functions of the run's seed and
-/// the indices that name the draw.
+/// Every random number vae-dist uses, as pure functions of the run's seed and the indices that name the draw.
 public struct RandomStreams: Sendable {
     public let seed: UInt64
     private let philox: Philox4x32
@@ -41,6 +42,7 @@ public struct RandomStreams: Sendable {
     }
 
     /// Standard normal noise for one (row, draw): writes `count` floats.
+    ///
     /// Training noise is keyed by epoch; evaluation noise uses epoch 0 of its own stream.
     public func normals(
         purpose: RandomPurpose = .trainingNoise, epoch: Int, row: Int, draw: Int,
@@ -53,10 +55,11 @@ public struct RandomStreams: Sendable {
         }
     }
 
-    /// Noise of a family sampled by its inverse CDF, for one (row, draw): writes
-    /// `count` floats. Same counters as `normals`; element j takes word j mod 4 of
-    /// block j / 4 as the open uniform u = (x + 0.5) 2^-32 and is quantile(u),
-    /// computed in float64 and rounded once to float32.
+    /// Noise of a family sampled by its inverse CDF, for one (row, draw): writes `count` floats.
+    ///
+    /// Same counters as `normals`; element j takes word j mod 4 of block j / 4 as the open
+    /// uniform u = (x + 0.5) 2^-32 and is quantile(u), computed in float64 and rounded once
+    /// to float32.
     @inline(__always)
     public func inverseCDFNoise(
         purpose: RandomPurpose = .trainingNoise, epoch: Int, row: Int, draw: Int,
@@ -68,8 +71,10 @@ public struct RandomStreams: Sendable {
         }
     }
 
-    /// The noise blocks of one (row, draw): block b, counter (b, row, epoch, purpose | draw),
-    /// serves elements 4b ..< 4b + 4 through `transform`; the last block may be cut short.
+    /// The noise blocks of one (row, draw), through `transform`.
+    ///
+    /// Block b, counter (b, row, epoch, purpose | draw), serves elements 4b ..< 4b + 4; the
+    /// last block may be cut short.
     @inline(__always)
     private func fillNoise(
         purpose: RandomPurpose, epoch: Int, row: Int, draw: Int, count: Int,
@@ -106,8 +111,7 @@ public struct RandomStreams: Sendable {
         return (Float(radius * Foundation.cos(angle)), Float(radius * Foundation.sin(angle)))
     }
 
-    /// The order in which epoch `epoch` visits `rowCount` rows: rows sorted by
-    /// their Philox key, ties by row.
+    /// The order in which epoch `epoch` visits `rowCount` rows: rows sorted by their Philox key, ties by row.
     public func epochOrder(epoch: Int, rowCount: Int) -> [Int] {
         let c2 = UInt32(truncatingIfNeeded: epoch)
         let c3 = purposeWord(.epochShuffle, 0)
