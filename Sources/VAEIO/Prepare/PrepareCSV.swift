@@ -12,24 +12,22 @@ public enum CSVLabelColumn: Sendable, Equatable {
 }
 
 extension DataPreparation {
-    /// Numeric CSV -> float32 features, one row per line; an optional label
-    /// column (integers) -> /labels. `hasHeader` nil: a first line with any
-    /// non-numeric field is taken as the header.
+    /// Numeric CSV (RFC 4180: quoted fields, CRLF, a UTF-8 byte order mark) -> float32
+    /// features, one row per record; an optional label column (integers) -> /labels.
+    /// `hasHeader` nil: a first record with any non-numeric field is taken as the header.
+    /// `delimiter` is one ASCII character other than a quote or a line break.
     public static func prepareCSV(
         _ input: String, output: String, labelColumn: CSVLabelColumn? = nil, hasHeader: Bool? = nil,
         delimiter: Character = ",", gzipLevel: Int? = 4
     ) throws -> PrepareSummary {
         try timed(output: output) {
-            let reader = try GzipReader(input)
-            var lineNumber = 0
+            guard let delimiterByte = delimiter.asciiValue, ![0x22, 0x0A, 0x0D].contains(delimiterByte) else {
+                throw DataError(file: input, "delimiter '\(delimiter)' must be one ASCII character other than a quote or a line break")
+            }
+            let reader = try CSVRecordReader(input, delimiter: delimiterByte)
+            var lineNumber: Int { reader.recordLine }
             func nextFields() throws -> [Substring]? {
-                while let line = try reader.readLine() {
-                    lineNumber += 1
-                    if line.allSatisfy({ $0.isWhitespace }) { continue }
-                    return line.split(separator: delimiter, omittingEmptySubsequences: false)
-                        .map { $0.trimmingCharacters(in: .whitespaces)[...] }
-                }
-                return nil
+                try reader.nextRecord()?.map { $0.trimmingCharacters(in: .whitespaces)[...] }
             }
             guard var fields = try nextFields() else { throw DataError(file: input, "is empty, expected CSV rows of numbers") }
             var header: [String]? = nil

@@ -71,7 +71,7 @@ extension Prepare {
     struct CSV: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "csv",
-            abstract: "Convert a numeric CSV (raw or .gz) into float32 features, one row per line."
+            abstract: "Convert a numeric CSV (RFC 4180: quoted fields, CRLF, a byte order mark; raw or .gz) into float32 features, one row per record."
         )
 
         @Argument(help: "The CSV file.")
@@ -83,19 +83,24 @@ extension Prepare {
         @Flag(inversion: .prefixedNo, help: "Whether the first line is a header (default: detected, a line with any non-numeric field).")
         var header: Bool?
 
-        @Option(help: "Field delimiter, one character.")
+        @Option(help: "Field delimiter: one ASCII character other than a quote or a line break, or 'tab'.")
         var delimiter: String = ","
+
+        /// `tab` spells the tab character, which is awkward to type in a shell.
+        var delimiterCharacter: Character { delimiter == "tab" ? "\t" : delimiter.first! }
 
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
-            guard delimiter.count == 1 else { throw ValidationError("--delimiter must be one character, got '\(delimiter)'") }
+            guard delimiter == "tab" || (delimiter.count == 1 && ![nil, 0x22, 0x0A, 0x0D].contains(delimiter.first!.asciiValue)) else {
+                throw ValidationError("--delimiter must be one ASCII character other than a quote or a line break, or 'tab'; got '\(delimiter)'")
+            }
         }
 
         func run() throws {
             let summary = try DataPreparation.prepareCSV(
                 input, output: output.output, labelColumn: labelColumn.map(CSVLabelColumn.init(argument:)),
-                hasHeader: header, delimiter: delimiter.first!, gzipLevel: output.gzipLevel)
+                hasHeader: header, delimiter: delimiterCharacter, gzipLevel: output.gzipLevel)
             Console.print("prepared \(summary)")
         }
     }
