@@ -3,10 +3,13 @@
 
     python3 scripts/plot_embeddings.py [EMBEDDINGS.h5] [--metrics RUN_DIR|metrics.jsonl] [--out-dir DIR]
 
+DIR defaults to the run directory: the embeddings file's directory (where
+`vae-dist embed` writes it), else the --metrics run directory.
 - EMBEDDINGS.h5 (as `vae-dist embed` writes: /mu [N, Z], /logvar [N, Z],
   /index [N], optional /labels [N]) -> DIR/latent-scatter.png: the posterior
-  means, coloured by label; projected onto their first two principal
-  components (numpy SVD) when Z > 2.
+  means, coloured by label and named by class where the data has names (the
+  `label_names` attribute, which `vae-dist prepare fashion-mnist` stores);
+  projected onto their first two principal components (numpy SVD) when Z > 2.
 - metrics.jsonl (one JSON object per epoch: epoch, train_neg_elbo,
   test_neg_elbo (may be null), train_recon, train_kl, samples_per_s)
   -> DIR/training-curves.png.
@@ -37,6 +40,30 @@ def principal_components(points, k=2):
     return centered @ vt[:k].T, share
 
 
+def as_names(values):
+    """An HDF5 string array attribute (str or bytes elements) as a list of str."""
+    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in np.atleast_1d(values)]
+
+
+def stored_label_names(embeddings):
+    """The class names of an open embeddings file: its label_names attribute, else its
+    data file's (embeddings written before vae-dist carried them over); None if neither."""
+    import h5py
+    if "label_names" in embeddings.attrs:
+        return as_names(embeddings.attrs["label_names"])
+    data = embeddings.attrs.get("data")
+    if isinstance(data, bytes):
+        data = data.decode("utf-8")
+    if data and os.path.isfile(data):
+        try:
+            with h5py.File(data, "r") as f:
+                if "label_names" in f.attrs:
+                    return as_names(f.attrs["label_names"])
+        except OSError:
+            pass
+    return None
+
+
 def plot_latent(embeddings, out, max_points=20000, label_names=None, seed=0):
     import h5py  # only the scatter needs it
     with h5py.File(embeddings, "r") as f:
@@ -44,6 +71,8 @@ def plot_latent(embeddings, out, max_points=20000, label_names=None, seed=0):
             raise SystemExit(f"{embeddings}: no /mu dataset; expected an embeddings file from `vae-dist embed`")
         mu = f["mu"][()].astype(np.float64)
         labels = f["labels"][()] if "labels" in f else None
+        if label_names is None:
+            label_names = stored_label_names(f)
     if mu.ndim != 2 or mu.shape[0] == 0:
         raise SystemExit(f"{embeddings}: /mu has shape {mu.shape}, expected [N, Z] with N >= 1")
     n, z = mu.shape
@@ -66,6 +95,7 @@ def plot_latent(embeddings, out, max_points=20000, label_names=None, seed=0):
 
     fig, ax = plt.subplots(figsize=(7.5, 6.5), dpi=110)
     size = max(1.0, min(12.0, 4e4 / len(x)))
+    legend = []
     if labels is None:
         ax.scatter(x, y, s=size, alpha=0.6, linewidths=0, color="tab:blue")
     else:
@@ -76,7 +106,8 @@ def plot_latent(embeddings, out, max_points=20000, label_names=None, seed=0):
                 name = label_names[int(label)] if label_names and 0 <= int(label) < len(label_names) else str(label)
                 mask = labels == label
                 ax.scatter(x[mask], y[mask], s=size, alpha=0.6, linewidths=0, color=colours(i), label=name)
-            ax.legend(markerscale=max(1.0, 6 / size), fontsize=8, loc="best", title="label")
+                legend.append(name)
+            ax.legend(markerscale=max(1.0, 6 / size), fontsize=8, loc="best", title="class" if label_names else "label")
         else:
             points = ax.scatter(x, y, s=size, alpha=0.6, linewidths=0, c=labels, cmap="viridis")
             fig.colorbar(points, ax=ax, label="label")
@@ -88,6 +119,7 @@ def plot_latent(embeddings, out, max_points=20000, label_names=None, seed=0):
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
+    return legend
 
 
 def read_metrics(path):
@@ -149,20 +181,28 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("embeddings", nargs="?", help="embeddings HDF5 file (/mu, /logvar, /index, optional /labels)")
     parser.add_argument("--metrics", help="a run directory or its metrics.jsonl: plot the training curves")
-    parser.add_argument("--out-dir", default=".", help="directory for latent-scatter.png and training-curves.png (default .)")
+    parser.add_argument("--out-dir", help="directory for latent-scatter.png and training-curves.png "
+                        "(default: the run directory: the embeddings file's, else the --metrics one)")
     parser.add_argument("--max-points", type=int, default=20000, help="scatter at most this many points (a seeded subset)")
-    parser.add_argument("--label-names", help="comma-separated class names, label i -> name i")
+    parser.add_argument("--label-names", help="comma-separated class names, label i -> name i "
+                        "(default: the file's label_names attribute)")
     args = parser.parse_args(argv)
     if not args.embeddings and not args.metrics:
         parser.error("give an embeddings file, --metrics, or both")
     if args.max_points < 1:
         parser.error("--max-points must be at least 1")
+    if args.out_dir is None:
+        if args.embeddings:
+            args.out_dir = os.path.dirname(os.path.abspath(args.embeddings))
+        else:
+            metrics = os.path.abspath(args.metrics)
+            args.out_dir = metrics if os.path.isdir(metrics) else os.path.dirname(metrics)
     os.makedirs(args.out_dir, exist_ok=True)
     if args.embeddings:
         out = os.path.join(args.out_dir, "latent-scatter.png")
         names = args.label_names.split(",") if args.label_names else None
-        plot_latent(args.embeddings, out, max_points=args.max_points, label_names=names)
-        print(f"wrote {out}")
+        legend = plot_latent(args.embeddings, out, max_points=args.max_points, label_names=names)
+        print(f"wrote {out}" + (f" (legend: {', '.join(legend)})" if legend else ""))
     if args.metrics:
         out = os.path.join(args.out_dir, "training-curves.png")
         plot_curves(args.metrics, out)

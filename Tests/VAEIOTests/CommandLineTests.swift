@@ -29,7 +29,7 @@ final class CommandLineTests: XCTestCase {
         let output = try prepareSmallIDX()
         let result = try runProcess(binary, ["inspect", output])
         XCTAssertEqual(result.status, 0, result.stderr)
-        for fragment in ["@format = \"vae-dist-data\"", "@format_version = 1", "@fingerprint = \"fnv1a64:",
+        for fragment in ["@format = \"vae-dist-data\"", "@format_version = 2", "@fingerprint = \"fnv1a64:",
                          "/features  uint8 [6, 4]  chunks [6, 4]  gzip(4)", "@scale = 0.00392156862745098", "/labels  int64 [6]"] {
             XCTAssertTrue(result.stdout.contains(fragment), "inspect output lacks '\(fragment)':\n\(result.stdout)")
         }
@@ -74,7 +74,7 @@ final class CommandLineTests: XCTestCase {
             x = f["features"][...]
             assert x.dtype == np.uint8 and x.shape == (6, 4), (x.dtype, x.shape)
             assert list(f["labels"][...]) == [0, 1, 2, 3, 4, 5]
-            assert f.attrs["format"] == "vae-dist-data" and f.attrs["format_version"] == 1
+            assert f.attrs["format"] == "vae-dist-data" and f.attrs["format_version"] == 2
             assert abs(f["features"].attrs["scale"] - 1 / 255) < 1e-15
             assert (x.reshape(-1) == (np.arange(24) * 9).astype(np.uint8)).all()
             h = 0xcbf29ce484222325

@@ -30,7 +30,7 @@ final class PrepareTests: XCTestCase {
         XCTAssertEqual(try data.computeFingerprint(), raw.fingerprint, "the stored fingerprint is the content's")
         let root = try HDF5File.open(data.path).root()
         XCTAssertEqual(try root.stringAttribute("format"), "vae-dist-data")
-        XCTAssertEqual(try root.intAttribute("format_version"), 1)
+        XCTAssertEqual(try root.intAttribute("format_version"), 2)
         XCTAssertTrue(try root.stringAttribute("source")!.hasPrefix("idx: "))
         XCTAssertEqual(try root.openDataset("features").read(as: UInt8.self), idx.pixels)
         XCTAssertEqual(try root.openDataset("features").filters(), ["gzip(4)"])
@@ -115,7 +115,7 @@ final class PrepareTests: XCTestCase {
                      containing: [badLabel, "label '2.5' is not an integer"])
     }
 
-    func testNPYUint8NDimensionalIsFlattened() throws {
+    func testNPYUint8ImagesKeepTheirOrderAsOneChannel() throws {
         let pixels = (0..<(4 * 2 * 3)).map { UInt8($0 * 10) }
         let input = directory + "/x.npy"
         try writeFile(input, npyBytes(descr: "|u1", shape: [4, 2, 3], payload: pixels))
@@ -139,15 +139,15 @@ final class PrepareTests: XCTestCase {
         XCTAssertEqual(try features.read(as: Float.self), values)
         XCTAssertEqual(try features.filters(), [])
 
-        let float64 = directory + "/d.npy"
-        try writeFile(float64, npyBytes(descr: "<f8", shape: [1, 1], payload: [UInt8](repeating: 0, count: 8)))
-        assertThrows(try DataPreparation.prepareNPY(float64, output: directory + "/d.h5"), containing: [float64, "dtype '<f8'", "float32"])
+        let int32 = directory + "/i.npy"
+        try writeFile(int32, npyBytes(descr: "<i4", shape: [1, 1], payload: [UInt8](repeating: 0, count: 4)))
+        assertThrows(try DataPreparation.prepareNPY(int32, output: directory + "/i.h5"), containing: [int32, "dtype '<i4'", "float64 ('<f8')"])
         let fortran = directory + "/fortran.npy"
         try writeFile(fortran, npyBytes(descr: "<f4", shape: [3, 2], payload: floatBytes(values), fortran: true))
         assertThrows(try DataPreparation.prepareNPY(fortran, output: directory + "/o.h5"), containing: [fortran, "Fortran order"])
         let nan = directory + "/nan.npy"
         try writeFile(nan, npyBytes(descr: "<f4", shape: [3, 2], payload: floatBytes([0, 0, 0, .infinity, 0, 0])))
-        assertThrows(try DataPreparation.prepareNPY(nan, output: directory + "/nan.h5"), containing: [nan, "row 1", "element 1", "not a finite"])
+        assertThrows(try DataPreparation.prepareNPY(nan, output: directory + "/nan.h5"), containing: [nan, "row 1", "value [1] of the row", "inf is not a finite number"])
         let short = directory + "/short.npy"
         try writeFile(short, npyBytes(descr: "<f4", shape: [3, 2], payload: floatBytes([0, 1, 2])))
         assertThrows(try DataPreparation.prepareNPY(short, output: directory + "/s.h5"), containing: [short, "is truncated"])

@@ -204,15 +204,59 @@ final class PictureCommandTests: XCTestCase {
         let directory = try makeScratchDirectory(self)
         let (run, _) = try trainPictureModel(in: directory, features: 12)
         let out = directory + "/rgb.png"
-        let result = try runVAEDist(["sample", "--checkpoint", run, "--out", out, "--image-shape", "2x2x3", "--count", "2"])
+        let result = try runVAEDist(["sample", "--checkpoint", run, "--out", out, "--image-shape", "3x2x2", "--count", "2"])
         XCTAssertEqual(result.status, 0, result.standardError)
         let png = try decodePNG(out)
         XCTAssertEqual([png.width, png.height, png.color_type, png.channels], [2 * 2 + 2, 2, 2, 3])
         let means = PictureModel(checkpoint: try finalParameters(run))
             .pixelMeans(latentCodes: Pictures.priorDraws(count: 2, latentDimension: 2, seed: 0, temperature: 1))
-        // Second tile, pixel (1, 0): values 6, 7, 8 of the row (channels last), at x = 2 + 2.
+        // Second tile, pixel (y 1, x 0): values 2, 6 and 10 of the row (channels first: c * 4 + y * 2 + x), at x = 2 + 2.
         let offset = (1 * png.width + 4) * 3
-        XCTAssertEqual(Array(png.pixels![offset..<(offset + 3)]), [means[12 + 6], means[12 + 7], means[12 + 8]].map(expectedByte))
+        XCTAssertEqual(Array(png.pixels![offset..<(offset + 3)]), [means[12 + 2], means[12 + 6], means[12 + 10]].map(expectedByte))
+    }
+
+    func testScaleDrawsEveryPixelAsABlock() throws {
+        let directory = try makeScratchDirectory(self)
+        let (run, _) = try trainPictureModel(in: directory)
+        let plain = try runVAEDist(["sample", "--checkpoint", run, "--out", directory + "/1.png", "--count", "4"])
+        let large = try runVAEDist(["sample", "--checkpoint", run, "--out", directory + "/3.png", "--count", "4", "--scale", "3"])
+        XCTAssertEqual(plain.status, 0, plain.standardError)
+        XCTAssertEqual(large.status, 0, large.standardError)
+        XCTAssertTrue(large.standardOutput.contains("30x30 pixels"), large.standardOutput)
+        let small = try decodePNG(directory + "/1.png"), big = try decodePNG(directory + "/3.png")
+        XCTAssertEqual([big.width, big.height], [3 * small.width, 3 * small.height])
+        for y in 0..<big.height {
+            for x in 0..<big.width { XCTAssertEqual(big.gray(y, x), small.gray(y / 3, x / 3), "(\(y), \(x))") }
+        }
+        let refused = try runVAEDist(["sample", "--checkpoint", run, "--out", directory + "/0.png", "--scale", "0"])
+        XCTAssertTrue(refused.standardError.contains("--scale must be 1...64, got 0"), refused.standardError)
+    }
+
+    /// RGB images from numpy ([N, H, W, 3]): prepared, trained on, and drawn in colour
+    /// with no --image-shape, the channels where the picture had them.
+    func testRGBImagesFromNPYAreDrawnInColour() throws {
+        let directory = try makeScratchDirectory(self)
+        let npy = directory + "/rgb.npy"
+        // Every image: red ramps left to right, green is 0, blue 255.
+        var pixels: [UInt8] = []
+        for _ in 0..<40 { for _ in 0..<4 { for x in 0..<4 { pixels += [UInt8(x * 85), 0, 255] } } }
+        try Data(npyFile(uint8: pixels, shape: [40, 4, 4, 3])).write(to: URL(fileURLWithPath: npy))
+        let data = directory + "/rgb.h5"
+        _ = try DataPreparation.prepareNPY(npy, output: data)
+        var configuration = smallConfiguration(epochs: 1)
+        configuration.architecture.dataDimension = 48
+        let run = directory + "/run"
+        XCTAssertEqual(try runVAEDist(trainArguments(configuration, data: data, out: run)).status, 0)
+        let out = directory + "/r.png"
+        let result = try runVAEDist(["reconstruct", "--checkpoint", run, "--data", data, "--count", "1", "--out", out])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("4x4 RGB tiles"), result.standardOutput)
+        let png = try decodePNG(out)
+        XCTAssertEqual([png.width, png.color_type, png.channels], [4, 2, 3])
+        // The input tile (top row of the band) is the image as numpy held it.
+        for x in 0..<4 {
+            XCTAssertEqual(Array(png.pixels![(x * 3)..<(x * 3 + 3)]), [UInt8(x * 85), 0, 255], "pixel (0, \(x))")
+        }
     }
 
     func testGaussianMeansOfUnboundedDataAreScaledMinMaxAndSaySo() throws {

@@ -134,4 +134,38 @@ final class PythonScriptTests: XCTestCase {
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.standardError.contains("give an embeddings file, --metrics, or both"), refused.standardError)
     }
+
+    /// An h5py user's float64 images with class names, as they are: `prepare hdf5` converts them
+    /// (label_names kept), `embed` carries the names over, and the plot lands in the run
+    /// directory with the names in its legend.
+    func testPlotOfAnH5pyDatasetNamesTheClassesInTheRunDirectory() throws {
+        try requirePython(["h5py", "numpy", "matplotlib"], for: "scripts/plot_embeddings.py with label_names")
+        let directory = try makeScratchDirectory(self)
+        let make = """
+            import h5py, numpy as np, sys
+            r = np.random.default_rng(1)
+            with h5py.File(sys.argv[1], "w") as f:
+                f["images"] = r.uniform(size=(40, 4, 4))            # float64, [N, H, W]
+                f["classes"] = np.arange(40) % 3
+                f.attrs["label_names"] = ["cat", "dog, big", "bird"]
+            """
+        XCTAssertEqual(try runPython(["-c", make, directory + "/mine.h5"]).status, 0)
+        let data = directory + "/data.h5"
+        let prepared = try runVAEDist(["prepare", "hdf5", directory + "/mine.h5", "--features", "images", "--labels", "classes",
+                                       "--out", data])
+        XCTAssertEqual(prepared.status, 0, prepared.standardError)
+        XCTAssertTrue(prepared.standardOutput.contains("image_shape [1, 4, 4]"), prepared.standardOutput)
+        XCTAssertTrue(prepared.standardOutput.contains("float64 stored as float32"), prepared.standardOutput)
+        var configuration = smallConfiguration(epochs: 1)
+        configuration.architecture.dataDimension = 16
+        let run = directory + "/run"
+        XCTAssertEqual(try runVAEDist(trainArguments(configuration, data: data, out: run)).status, 0)
+        let embedded = try runVAEDist(["embed", "--checkpoint", run, "--data", data])
+        XCTAssertEqual(embedded.status, 0, embedded.standardError)
+
+        let result = try runPython([repositoryRoot + "/scripts/plot_embeddings.py", run + "/embeddings.h5"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("wrote \(run)/latent-scatter.png (legend: cat, dog, big, bird)"), result.standardOutput)
+        XCTAssertGreaterThan(try decodePNG(run + "/latent-scatter.png", pixels: false).width, 300)
+    }
 }

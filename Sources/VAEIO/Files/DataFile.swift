@@ -12,9 +12,12 @@ public enum FeatureType: String, Sendable {
 /// is closed after validation, and readers open their own handles.
 public struct DataFile: Sendable {
     public static let format = "vae-dist-data"
-    public static let formatVersion = 1
+    /// 2: `image_shape` is [C, H, W] and image rows are stored channels first (1 recorded [H, W, C]).
+    public static let formatVersion = 2
     public static let featuresPath = "/features"
     public static let labelsPath = "/labels"
+    /// The root attribute naming the classes: name k for label k (h5py reads a list of str).
+    public static let labelNamesAttribute = "label_names"
 
     public let path: String
     /// N
@@ -63,8 +66,11 @@ public struct DataFile: Sendable {
         }
         let features = try root.openDataset(featuresPath)
         let shape = try features.shape()
+        // What `prepare hdf5` converts (images, float64), the error says how.
+        let convert = "; convert it with `vae-dist prepare hdf5 \(path) --out OUT.h5`"
         guard shape.count == 2 else {
-            throw DataError(file: path, object: featuresPath, "has rank \(shape.count) (shape \(shape)), expected rank 2 [rows, features]")
+            throw DataError(file: path, object: featuresPath, "has rank \(shape.count) (shape \(shape)), expected rank 2 [rows, features]"
+                            + (shape.count >= 3 ? convert : ""))
         }
         guard shape[0] >= 1, shape[1] >= 1 else {
             throw DataError(file: path, object: featuresPath, "is empty (shape \(shape)), expected at least one row and one feature")
@@ -76,7 +82,8 @@ public struct DataFile: Sendable {
         case .float32: featureType = .float32
         default:
             throw DataError(file: path, object: featuresPath,
-                            "has dtype \(elementType), expected uint8 (with a 'scale' attribute) or float32")
+                            "has dtype \(elementType), expected uint8 (with a 'scale' attribute) or float32"
+                            + (elementType == .float64 ? convert : ""))
         }
 
         var scale = 1.0
@@ -154,6 +161,11 @@ public struct DataFile: Sendable {
         guard hasLabels else { throw DataError(file: path, object: Self.labelsPath, "missing dataset; this data file has no labels") }
         let file = try HDF5File.open(path)
         return try file.root().openDataset(Self.labelsPath).read(as: Int64.self).map { Int($0) }
+    }
+
+    /// The class names of the root `label_names` attribute (name k for label k); nil when absent.
+    public func readLabelNames() throws -> [String]? {
+        try HDF5File.open(path).root().stringArrayAttribute(Self.labelNamesAttribute)
     }
 
     /// The stored fingerprint, or the one computed from the content when the file has none.

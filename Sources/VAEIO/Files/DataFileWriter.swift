@@ -50,8 +50,10 @@ final class DataFileWriter {
         rowCount += count
     }
 
-    /// Writes labels and attributes; returns the fingerprint.
-    func finish(labels: [Int64]?, source: String, scale: Double?) throws -> String {
+    /// Writes labels and attributes; returns the fingerprint. `imageShape` is the rows'
+    /// [C, H, W]; `labelNames` the class names, name k for label k (Fashion-MNIST's).
+    func finish(labels: [Int64]?, source: String, scale: Double?, imageShape: ImageShape? = nil,
+                labelNames: [String]? = nil) throws -> String {
         guard rowCount > 0 else {
             throw DataError(file: file.path, object: DataFile.featuresPath, "no rows to write: the input holds no data")
         }
@@ -65,6 +67,11 @@ final class DataFileWriter {
                                   chunks: HDF5Group.rowChunks(shape: [labels.count], elementSize: 8), gzipLevel: 4)
         }
         if let scale { try features.setAttribute("scale", scale) }
+        if let imageShape {
+            precondition(imageShape.valueCount == featureCount, "an image shape of the rows' \(featureCount) values")
+            try root.setAttribute(ImageShape.attributeName, imageShape.dimensions)
+        }
+        if let labelNames { try root.setAttribute(DataFile.labelNamesAttribute, labelNames) }
         let digest = fingerprint.finish(featureType: featureType, rows: rowCount, features: featureCount)
         try root.setAttribute("format", DataFile.format)
         try root.setAttribute("format_version", DataFile.formatVersion)

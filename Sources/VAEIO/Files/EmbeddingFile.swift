@@ -25,6 +25,8 @@ public struct EmbeddingProvenance: Sendable {
     public var dataFingerprint: String
     /// The fingerprint of the data the model was trained on (from the checkpoint).
     public var trainingDataFingerprint: String
+    /// The data file's class names (`label_names`), carried over for plots.
+    public var labelNames: [String]? = nil
 
     public init(checkpointPath: String, checkpointStep: Int, checkpointEpoch: Int, configuration: TrainingConfiguration,
                 dataPath: String, dataFingerprint: String, trainingDataFingerprint: String) {
@@ -72,6 +74,7 @@ public final class EmbeddingFileWriter {
         try root.setAttribute("data", provenance.dataPath)
         try root.setAttribute("data_fingerprint", provenance.dataFingerprint)
         try root.setAttribute("training_data_fingerprint", provenance.trainingDataFingerprint)
+        if let names = provenance.labelNames, !names.isEmpty { try root.setAttribute(DataFile.labelNamesAttribute, names) }
 
         // Shuffle before deflate: it groups the floats' exponent bytes, which compress well.
         let shape = [rowCount, latentDimension]

@@ -67,14 +67,25 @@ public struct ImageGrid: Sendable {
         tile.withUnsafeBufferPointer { place($0, row: row, column: column) }
     }
 
-    /// The PNG file of the grid.
-    public func png() throws -> [UInt8] {
-        try PNGEncoder.encode(width: pixelWidth, height: pixelHeight, colorType: colorType, pixels: pixels)
+    /// The PNG file of the grid, each pixel drawn as `scale` x `scale` pixels (a 28x28
+    /// tile is small on a modern screen; nearest neighbour keeps the pixels honest).
+    public func png(scale: Int = 1) throws -> [UInt8] {
+        precondition(scale >= 1, "a scale of at least 1")
+        guard scale > 1 else { return try PNGEncoder.encode(width: pixelWidth, height: pixelHeight, colorType: colorType, pixels: pixels) }
+        let width = pixelWidth * scale
+        var enlarged = [UInt8](repeating: 0, count: width * pixelHeight * scale * channels)
+        for y in 0..<(pixelHeight * scale) {
+            for x in 0..<width {
+                let source = ((y / scale) * pixelWidth + x / scale) * channels
+                for channel in 0..<channels { enlarged[(y * width + x) * channels + channel] = pixels[source + channel] }
+            }
+        }
+        return try PNGEncoder.encode(width: width, height: pixelHeight * scale, colorType: colorType, pixels: enlarged)
     }
 
     /// Writes the grid as a PNG, atomically.
-    public func writePNG(to path: String) throws {
-        try writeFileAtomically(to: path, bytes: try png())
+    public func writePNG(to path: String, scale: Int = 1) throws {
+        try writeFileAtomically(to: path, bytes: try png(scale: scale))
     }
 
     /// Intensity in [0, 1] to a byte: round to nearest, clamp; NaN becomes 0.

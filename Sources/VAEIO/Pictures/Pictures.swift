@@ -105,14 +105,20 @@ public enum Pictures {
         }
     }
 
+    /// Puts tile after tile of `values` (rows [C, H, W], channels first as data rows are)
+    /// into the grid, whose pixels are [H, W, C] as PNG stores them.
     private static func place(_ values: [Float], tiles: Int, shape: ImageShape, into grid: inout ImageGrid,
                               cell: (Int) -> (row: Int, column: Int)) {
         let size = shape.valueCount
-        values.withUnsafeBufferPointer { buffer in
-            for index in 0..<tiles {
-                let (row, column) = cell(index)
-                grid.place(UnsafeBufferPointer(rebasing: buffer[(index * size)..<((index + 1) * size)]), row: row, column: column)
+        let plane = shape.height * shape.width
+        var interleaved = [Float](repeating: 0, count: size)
+        for index in 0..<tiles {
+            let (row, column) = cell(index)
+            let tile = values[(index * size)..<((index + 1) * size)]
+            for channel in 0..<shape.channels {
+                for pixel in 0..<plane { interleaved[pixel * shape.channels + channel] = tile[tile.startIndex + channel * plane + pixel] }
             }
+            grid.place(interleaved, row: row, column: column)
         }
     }
 

@@ -12,10 +12,16 @@ public struct PrepareSummary: Sendable, CustomStringConvertible {
     public var hasLabels: Bool
     public var fingerprint: String
     public var seconds: Double
+    /// The rows' [C, H, W] when the input was an image array.
+    public var imageShape: ImageShape? = nil
+    /// How the input's dimensions were read, e.g. "[N, H, W, C] = [100, 32, 32, 3]" (array inputs).
+    public var reading: String? = nil
 
     public var description: String {
         "\(path): /features \(featureType.rawValue) [\(rows), \(features)]" + (hasLabels ? ", /labels [\(rows)]" : "")
+            + (imageShape.map { ", image_shape \($0.dimensions)" } ?? "")
             + ", fingerprint \(fingerprint) (" + String(format: "%.1f", seconds) + " s)"
+            + (reading.map { "\n  input read as \($0)" } ?? "")
     }
 }
 

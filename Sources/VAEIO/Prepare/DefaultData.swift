@@ -6,6 +6,9 @@ public enum DefaultData {
     public static let fashionMNISTSourceDirectory = "/usr/share/datasets/fashion-mnist"
     public static let trainFileName = "fashion-mnist-train.h5"
     public static let testFileName = "fashion-mnist-test.h5"
+    /// Fashion-MNIST's classes, label k is name k (the dataset's README), stored as `label_names`.
+    public static let fashionMNISTLabelNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
     public struct Paths: Sendable, Equatable {
         public let train: String
@@ -39,7 +42,8 @@ public enum DefaultData {
                 throw DataError(file: input, "no such file; the Fashion-MNIST files come from the Debian package "
                                 + "dataset-fashion-mnist (scripts/setup.sh installs it)")
             }
-            let summary = try DataPreparation.prepareIDX(images: images, labels: labels, output: output)
+            let summary = try DataPreparation.prepareIDX(images: images, labels: labels, output: output,
+                                                         labelNames: fashionMNISTLabelNames)
             log("prepared \(summary)")
         }
         return paths

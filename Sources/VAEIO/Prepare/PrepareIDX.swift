@@ -29,59 +29,42 @@ struct IDXHeader {
 }
 
 extension DataPreparation {
-    /// IDX images (uint8 -> uint8 features with scale 1/255; float32 -> float32)
+    /// IDX images (uint8 -> uint8 features with scale 1/255; float32 and float64 -> float32)
     /// and optional IDX labels (rank 1, integer). Either file may be gzip-compressed.
-    public static func prepareIDX(images: String, labels: String?, output: String, gzipLevel: Int? = 4) throws -> PrepareSummary {
+    /// [N, H, W] images record `image_shape` [1, H, W] (RowLayout); `labelNames`, name k
+    /// for label k, become the `label_names` attribute.
+    public static func prepareIDX(images: String, labels: String?, output: String, labelNames: [String]? = nil,
+                                  gzipLevel: Int? = 4) throws -> PrepareSummary {
         try timed(output: output) {
             let reader = try GzipReader(images)
             let header = try IDXHeader.read(from: reader)
-            let featureType: FeatureType
+            let element: InputElement
             switch header.elementType {
-            case .uint8: featureType = .uint8
-            case .float32: featureType = .float32
+            case .uint8: element = .uint8
+            case .float32: element = .float32
+            case .float64: element = .float64
             default:
-                throw DataError(file: images, "has IDX element type \(header.elementType) (0x\(String(header.elementType.rawValue, radix: 16))); expected images of uint8 (0x08) or float32 (0x0D)")
+                throw DataError(file: images, "has IDX element type \(header.elementType) (0x\(String(header.elementType.rawValue, radix: 16))); "
+                                + "expected images of uint8 (0x08), float32 (0x0D) or float64 (0x0E)")
             }
+            let layout = try RowLayout.of(shape: header.dimensions, layout: .auto, file: images)
             let labelValues = try labels.map { try readIDXLabels($0, expectedCount: header.rows) }
-            var summary = PrepareSummary(path: output, rows: 0, features: header.rowElements, featureType: featureType,
-                                         hasLabels: labelValues != nil, fingerprint: "", seconds: 0)
-            try writeHDF5FileAtomically(to: output) { file in
-                let writer = try DataFileWriter(file: file, featureType: featureType, featureCount: header.rowElements,
-                                                expectedRows: header.rows, gzipLevel: gzipLevel)
-                let blockRows = max(1, (4 << 20) / max(1, header.rowElements * featureType.byteSize))
-                var start = 0
-                while start < header.rows {
-                    let rows = min(blockRows, header.rows - start)
-                    let what = "image rows \(start)..<\(start + rows) (the header declares \(header.rows))"
-                    switch featureType {
-                    case .uint8:
-                        var block = [UInt8](repeating: 0, count: rows * header.rowElements)
-                        try block.withUnsafeMutableBytes { try reader.readExactly(into: $0, what: what) }
-                        try block.withUnsafeBufferPointer { try writer.append(uint8Rows: $0) }
-                    case .float32:
-                        var block = [UInt8](repeating: 0, count: rows * header.rowElements * 4)
-                        try block.withUnsafeMutableBytes { try reader.readExactly(into: $0, what: what) }
-                        let values = stride(from: 0, to: block.count, by: 4).map { index in
-                            Float(bitPattern: block[index..<(index + 4)].reduce(UInt32(0)) { ($0 << 8) | UInt32($1) })
-                        }
-                        try values.withUnsafeBufferPointer { pointer in
-                            try writer.append(float32Rows: pointer, sourceRowOffset: start) { row, column in
-                                DataError(file: images, row: row, "element \(column) is not a finite number")
-                            }
-                        }
+            let summary = try writeConverted(
+                to: output, rows: header.rows, element: element, layout: layout, input: images, inputShape: header.dimensions,
+                labels: labelValues, labelNames: labelNames, source: "idx: \(images)" + (labels.map { " + \($0)" } ?? ""),
+                scale: element == .uint8 ? 1.0 / 255.0 : nil, gzipLevel: gzipLevel
+            ) { start, count, bytes in
+                try reader.readExactly(into: bytes, what: "image rows \(start)..<\(start + count) (the header declares \(header.rows))")
+                // IDX is big-endian; the converter reads the host's order (little-endian).
+                if element.byteSize > 1 {
+                    for offset in stride(from: 0, to: bytes.count, by: element.byteSize) {
+                        var value = UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<(offset + element.byteSize)])
+                        value.reverse()
                     }
-                    start += rows
                 }
-                guard try reader.atEnd() else {
+                if start + count == header.rows, try !reader.atEnd() {
                     throw DataError(file: images, "has bytes after the \(header.rows) rows its IDX header declares; expected the file to end there")
                 }
-                summary.fingerprint = try writer.finish(labels: labelValues, source: "idx: \(images)" + (labels.map { " + \($0)" } ?? ""),
-                                                        scale: featureType == .uint8 ? 1.0 / 255.0 : nil)
-                if header.dimensions.count >= 3 {
-                    // [N, 28, 28] images: record [28, 28] so pictures need no --image-shape.
-                    try file.root().setAttribute(ImageShape.attributeName, Array(header.dimensions.dropFirst()))
-                }
-                summary.rows = writer.rowCount
             }
             return summary
         }

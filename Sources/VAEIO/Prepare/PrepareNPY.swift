@@ -39,69 +39,90 @@ struct NPYHeader {
     }
 }
 
+/// The element types `prepare` reads features as, and what they are stored as.
+enum InputElement: String {
+    case uint8, float32, float64
+
+    var byteSize: Int { [1, 4, 8][[.uint8, .float32, .float64].firstIndex(of: self)!] }
+    /// float64 is narrowed to float32 (RowConverter).
+    var stored: FeatureType { self == .uint8 ? .uint8 : .float32 }
+}
+
 extension DataPreparation {
-    /// NPY features (uint8 or float32, C order, [N, ...] flattened to [N, D]) and
-    /// optional NPY labels (1-D, integer). uint8 features get `scale` (default 1/255).
+    /// NPY features (uint8, float32 or float64, C order) and optional NPY labels (1-D,
+    /// integer). [N, H, W], [N, C, H, W] and [N, H, W, C] are images: rows are stored
+    /// [C, H, W] and `image_shape` recorded (RowLayout); [N, D] and other ranks are rows of
+    /// values as they are. uint8 features get `scale` (default 1/255); float64 becomes float32.
     public static func prepareNPY(
-        _ input: String, labels: String? = nil, output: String, scale: Double? = nil, gzipLevel: Int? = 4
+        _ input: String, labels: String? = nil, output: String, scale: Double? = nil, layout: ImageLayout = .auto,
+        gzipLevel: Int? = 4
     ) throws -> PrepareSummary {
         try timed(output: output) {
             let reader = try GzipReader(input)
             let header = try NPYHeader.read(from: reader)
-            let featureType: FeatureType
+            let element: InputElement
             switch header.descr {
-            case "|u1", "<u1", ">u1", "u1": featureType = .uint8
-            case "<f4": featureType = .float32
+            case "|u1", "<u1", ">u1", "u1": element = .uint8
+            case "<f4": element = .float32
+            case "<f8": element = .float64
             default:
-                throw DataError(file: input, "has dtype '\(header.descr)'; expected uint8 ('|u1') or little-endian float32 ('<f4'), "
-                                + "e.g. np.save(path, x.astype(np.float32))")
+                throw DataError(file: input, "has dtype '\(header.descr)'; expected uint8 ('|u1'), little-endian float32 ('<f4') "
+                                + "or float64 ('<f8'), e.g. np.save(path, x.astype(np.float32))")
             }
             guard !header.fortranOrder else {
                 throw DataError(file: input, "is in Fortran order; expected C order, e.g. np.save(path, np.ascontiguousarray(x))")
             }
-            guard header.shape.count >= 2 else {
-                throw DataError(file: input, "has shape \(header.shape); expected at least 2 dimensions [rows, features...]")
-            }
+            let rowLayout = try RowLayout.of(shape: header.shape, layout: layout, file: input)
             let rows = header.shape[0]
-            let featureCount = header.shape.dropFirst().reduce(1, *)
-            guard rows >= 1, featureCount >= 1 else { throw DataError(file: input, "has shape \(header.shape); expected at least one row and one feature") }
             let labelValues = try labels.map { try readNPYLabels($0, expectedCount: rows) }
-            var summary = PrepareSummary(path: output, rows: 0, features: featureCount, featureType: featureType,
-                                         hasLabels: labelValues != nil, fingerprint: "", seconds: 0)
-            try writeHDF5FileAtomically(to: output) { file in
-                let writer = try DataFileWriter(file: file, featureType: featureType, featureCount: featureCount,
-                                                expectedRows: rows, gzipLevel: gzipLevel)
-                let blockRows = max(1, (4 << 20) / (featureCount * featureType.byteSize))
-                var start = 0
-                while start < rows {
-                    let count = min(blockRows, rows - start)
-                    let what = "rows \(start)..<\(start + count) (the header declares \(rows))"
-                    switch featureType {
-                    case .uint8:
-                        var block = [UInt8](repeating: 0, count: count * featureCount)
-                        try block.withUnsafeMutableBytes { try reader.readExactly(into: $0, what: what) }
-                        try block.withUnsafeBufferPointer { try writer.append(uint8Rows: $0) }
-                    case .float32:
-                        var block = [Float](repeating: 0, count: count * featureCount)
-                        try block.withUnsafeMutableBytes { try reader.readExactly(into: $0, what: what) }
-                        try block.withUnsafeBufferPointer { pointer in
-                            try writer.append(float32Rows: pointer, sourceRowOffset: start) { row, column in
-                                DataError(file: input, row: row, "element \(column) is not a finite number (NaN or Inf)")
-                            }
-                        }
-                    }
-                    start += count
-                }
-                summary.fingerprint = try writer.finish(labels: labelValues, source: "npy: \(input)" + (labels.map { " + \($0)" } ?? ""),
-                                                        scale: featureType == .uint8 ? (scale ?? 1.0 / 255.0) : nil)
-                if header.shape.count >= 3 {
-                    // [N, H, W] or [N, H, W, C] images: record the per-row shape for pictures.
-                    try file.root().setAttribute(ImageShape.attributeName, Array(header.shape.dropFirst()))
-                }
-                summary.rows = writer.rowCount
+            return try writeConverted(
+                to: output, rows: rows, element: element, layout: rowLayout, input: input, inputShape: header.shape,
+                labels: labelValues, source: "npy: \(input)" + (labels.map { " + \($0)" } ?? ""),
+                scale: element == .uint8 ? (scale ?? 1.0 / 255.0) : nil, gzipLevel: gzipLevel
+            ) { start, count, destination in
+                try reader.readExactly(into: destination, what: "rows \(start)..<\(start + count) (the header declares \(rows))")
             }
-            return summary
         }
+    }
+
+    /// Writes a data file from an input read block by block: `readRows(start, count, bytes)`
+    /// fills `bytes` with input rows start..<start+count as `element`s, little-endian.
+    /// The one loop behind every converter that reads arrays (NPY, HDF5, IDX).
+    static func writeConverted(
+        to output: String, rows: Int, element: InputElement, layout: RowLayout, input: String, inputShape: [Int],
+        labels: [Int64]?, labelNames: [String]? = nil, source: String, scale: Double?, gzipLevel: Int?,
+        readRows: (_ start: Int, _ count: Int, _ bytes: UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws -> PrepareSummary {
+        var summary = PrepareSummary(path: output, rows: 0, features: layout.featureCount, featureType: element.stored,
+                                     hasLabels: labels != nil, fingerprint: "", seconds: 0)
+        summary.imageShape = layout.imageShape
+        summary.reading = layout.reading + (element == .float64 ? ", float64 stored as float32" : "")
+        try writeHDF5FileAtomically(to: output) { file in
+            let writer = try DataFileWriter(file: file, featureType: element.stored, featureCount: layout.featureCount,
+                                            expectedRows: rows, gzipLevel: gzipLevel)
+            let converter = RowConverter(writer: writer, layout: layout, input: input, inputShape: inputShape)
+            let blockRows = max(1, (4 << 20) / (layout.featureCount * element.byteSize))
+            // Raw memory, bound to the element type block by block: the readers fill bytes.
+            let bytes = UnsafeMutableRawBufferPointer.allocate(
+                byteCount: min(blockRows, rows) * layout.featureCount * element.byteSize, alignment: 16)
+            defer { bytes.deallocate() }
+            var start = 0
+            while start < rows {
+                let count = min(blockRows, rows - start)
+                let block = UnsafeMutableRawBufferPointer(rebasing: bytes[0..<(count * layout.featureCount * element.byteSize)])
+                try readRows(start, count, block)
+                switch element {
+                case .uint8: try converter.append(uint8: UnsafeBufferPointer(block.bindMemory(to: UInt8.self)))
+                case .float32: try converter.append(float32: UnsafeBufferPointer(block.bindMemory(to: Float.self)))
+                case .float64: try converter.append(float64: UnsafeBufferPointer(block.bindMemory(to: Double.self)))
+                }
+                start += count
+            }
+            summary.fingerprint = try writer.finish(labels: labels, source: source, scale: scale, imageShape: layout.imageShape,
+                                                    labelNames: labelNames)
+            summary.rows = writer.rowCount
+        }
+        return summary
     }
 
     static func readNPYLabels(_ path: String, expectedCount: Int) throws -> [Int64] {

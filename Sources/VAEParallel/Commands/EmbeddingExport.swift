@@ -88,10 +88,12 @@ public final class EmbeddingExport {
                 warn("vae-dist: warning: \(model.data.path) (\(fingerprint)) is not the data \(model.location.path) was trained on "
                      + "(\(model.checkpoint.dataFingerprint)); embedding it anyway")
             }
-            return EmbeddingProvenance(
+            var provenance = EmbeddingProvenance(
                 checkpointPath: model.location.path, checkpointStep: model.checkpoint.step,
                 checkpointEpoch: model.checkpoint.epoch, configuration: configuration, dataPath: model.data.path,
                 dataFingerprint: fingerprint, trainingDataFingerprint: model.checkpoint.dataFingerprint)
+            provenance.labelNames = try model.data.readLabelNames()
+            return provenance
         }
 
         let encoder = BlockEncoder(model: model, source: source, microBatch: options.microBatch,

@@ -6,14 +6,20 @@ import VAEParallel
 /// `vae-dist prepare <format> ...`: converts data into the vae-dist HDF5 layout.
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert data (IDX, CSV, NPY, or the packaged Fashion-MNIST) into a vae-dist HDF5 data file.",
-        subcommands: [FashionMNIST.self, IDX.self, CSV.self, NPY.self]
+        abstract: "Convert data (IDX, CSV, NPY, an h5py file, or the packaged Fashion-MNIST) into a vae-dist HDF5 data file.",
+        discussion: "Image arrays [N, H, W], [N, C, H, W] and [N, H, W, C] are stored as rows [C, H, W] with image_shape recorded; "
+            + "float64 is stored as float32 (docs/data.md).",
+        subcommands: [FashionMNIST.self, IDX.self, CSV.self, NPY.self, HDF5.self]
     )
 }
 
+extension ImageLayout: ExpressibleByArgument {}
+
 /// Options every converter shares.
 struct OutputOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "The HDF5 data file to write (replaced atomically if it exists).")
+    /// `--out` as in every other command; `-o` and `--output` are kept as aliases.
+    @Option(name: [.customLong("out"), .customShort("o"), .customLong("output")],
+            help: "The HDF5 data file to write (replaced atomically if it exists).")
     var output: String
 
     @Option(help: "gzip level 1...9 for /features, 0 for no compression.")
@@ -108,7 +114,7 @@ extension Prepare {
     struct NPY: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "npy",
-            abstract: "Convert a NumPy .npy array (uint8 or float32, C order; [N, ...] flattened to [N, D])."
+            abstract: "Convert a NumPy .npy array (uint8, float32 or float64, C order): [N, D] rows, or images [N, H, W], [N, C, H, W], [N, H, W, C]."
         )
 
         @Argument(help: "The .npy features file.")
@@ -117,21 +123,58 @@ extension Prepare {
         @Option(help: "A 1-D integer .npy with one label per row.")
         var labels: String?
 
-        @Option(help: "Scale stored with uint8 features: value = byte * scale (default 1/255). Not used for float32.")
-        var scale: Double?
+        @OptionGroup var arrays: ArrayOptions
 
         @OptionGroup var output: OutputOptions
 
-        func validate() throws {
-            if let scale, !(scale.isFinite && scale > 0) {
-                throw ValidationError("--scale must be a finite number > 0, got \(scale)")
-            }
+        func run() throws {
+            let summary = try DataPreparation.prepareNPY(input, labels: labels, output: output.output, scale: arrays.scale,
+                                                         layout: arrays.layout, gzipLevel: output.gzipLevel)
+            Console.print("prepared \(summary)")
         }
+    }
+
+    struct HDF5: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "hdf5",
+            abstract: "Convert an HDF5 file of your own (h5py): uint8, float32 or float64 [N, D] rows or images [N, H, W], [N, C, H, W], [N, H, W, C].",
+            discussion: "Training reads /features [N, D] of uint8 or float32 as it is; this converts what it does not. "
+                + "label_names (an attribute of the root or of the labels) is carried over."
+        )
+
+        @Argument(help: "The HDF5 file.")
+        var input: String
+
+        @Option(help: "The dataset holding the rows.")
+        var features: String = "features"
+
+        @Option(help: "The dataset of integer labels, one per row (default: /labels when the file has it).")
+        var labels: String?
+
+        @OptionGroup var arrays: ArrayOptions
+
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let summary = try DataPreparation.prepareNPY(input, labels: labels, output: output.output, scale: scale,
-                                                         gzipLevel: output.gzipLevel)
+            let summary = try DataPreparation.prepareHDF5(input, features: features, labels: labels, output: output.output,
+                                                          scale: arrays.scale, layout: arrays.layout, gzipLevel: output.gzipLevel)
             Console.print("prepared \(summary)")
+        }
+    }
+}
+
+/// Options of the converters that read arrays (NPY, HDF5).
+struct ArrayOptions: ParsableArguments {
+    @Option(help: "Scale stored with uint8 features: value = byte * scale (default: the input's, else 1/255). Not used for floats.")
+    var scale: Double?
+
+    @Option(help: ArgumentHelp("Where the channels of a 4-D array are: auto (the smaller of dimensions 1 and 3), nchw or nhwc.",
+                               valueName: "auto|nchw|nhwc"))
+    var layout: ImageLayout = .auto
+
+    func validate() throws {
+        if let scale, !(scale.isFinite && scale > 0) {
+            throw ValidationError("--scale must be a finite number > 0, got \(scale)")
         }
     }
 }

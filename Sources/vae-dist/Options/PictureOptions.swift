@@ -11,7 +11,7 @@ struct PictureOptions: ParsableArguments {
     var out: String
 
     @Option(help: ArgumentHelp(
-        "Image shape of a data row: HxW (grayscale) or HxWx3 (RGB, channels last).",
+        "Image shape of a data row: HxW (grayscale) or 3xHxW (RGB; channels first, as image_shape [C, H, W]).",
         discussion: "Default: the data file's image_shape attribute, else the checkpoint's (its training data's), else a square image when D is a perfect square.",
         valueName: "HxW"))
     var imageShape: String?
@@ -19,9 +19,14 @@ struct PictureOptions: ParsableArguments {
     @Option(help: "Gaussian means to [0, 1]: auto (clamp for [0, 1] data, else min-max), clamp or minmax. Bernoulli means are probabilities already.")
     var scaling: DisplayScaling = .auto
 
+    @Option(help: ArgumentHelp("Draw every pixel as NxN pixels (nearest neighbour), e.g. 4 to show 28x28 tiles at 112x112.",
+                               valueName: "N"))
+    var scale: Int = 1
+
     func validate() throws {
+        guard (1...64).contains(scale) else { throw ValidationError("--scale must be 1...64, got \(scale)") }
         if let imageShape, ImageShape(parsing: imageShape) == nil {
-            throw ValidationError("--image-shape must be HxW or HxWx3 with positive sizes, e.g. 28x28 or 32x32x3, got '\(imageShape)'")
+            throw ValidationError("--image-shape must be HxW or CxHxW with positive sizes, e.g. 28x28 or 3x32x32, got '\(imageShape)'")
         }
         guard !out.isEmpty, !out.hasSuffix("/") else { throw ValidationError("--out must name a file, e.g. samples.png, got '\(out)'") }
     }
@@ -41,10 +46,10 @@ struct PictureOptions: ParsableArguments {
 
     /// Writes the picture and reports it with its notes.
     func write(_ picture: Picture, what: String, checkpointPath: String, model: PictureModel) throws {
-        try picture.grid.writePNG(to: out)
+        try picture.grid.writePNG(to: out, scale: scale)
         let grid = picture.grid
-        Console.print("wrote \(out): \(what), \(grid.pixelWidth)x\(grid.pixelHeight) pixels, "
-              + "\(grid.tileHeight)x\(grid.tileWidth) tiles (\(checkpointPath), epoch \(model.checkpoint.epoch), step \(model.checkpoint.step))")
+        Console.print("wrote \(out): \(what), \(grid.pixelWidth * scale)x\(grid.pixelHeight * scale) pixels, "
+              + "\(grid.tileHeight)x\(grid.tileWidth)\(grid.channels == 3 ? " RGB" : "") tiles (\(checkpointPath), epoch \(model.checkpoint.epoch), step \(model.checkpoint.step))")
         for note in picture.notes { Console.print("  \(note)") }
     }
 
