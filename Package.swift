@@ -30,16 +30,20 @@ let package = Package(
             .unsafeFlags(["-fno-math-errno"]),
         ]),
 
+        // The version and git commit of the build (BuildInfo), written by a build-tool plugin.
+        .plugin(name: "VAEBuildInfoPlugin", capability: .buildTool(), path: "Sources/VAEBuildInfoPlugin"),
+        .target(name: "VAEBuildInfo", exclude: ["ArchiveCommit.txt"], plugins: ["VAEBuildInfoPlugin"]),
+
         // Numerics and the model: no MPI, no HDF5.
         .target(name: "VAECore", dependencies: ["COpenBLAS", "CVAECPU", "CVAEKernels"]),
         .testTarget(name: "VAECoreTests", dependencies: ["VAECore", "CVAEKernels"]),
 
         // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
-        .target(name: "VAEIO", dependencies: ["VAECore", "CHDF5", "CVAESupport", "CVAECPU", "CZlib", "CVAEKernels"]),
+        .target(name: "VAEIO", dependencies: ["VAECore", "VAEBuildInfo", "CHDF5", "CVAESupport", "CVAECPU", "CZlib", "CVAEKernels"]),
 
         // The communicator (MPI or single process), collective error agreement, the trainer.
         // The only target that imports MPI.
-        .target(name: "VAEParallel", dependencies: ["VAECore", "VAEIO", "CMPI", "CVAESupport"]),
+        .target(name: "VAEParallel", dependencies: ["VAECore", "VAEIO", "VAEBuildInfo", "CMPI", "CVAESupport"]),
 
         // `vae-dist bench`: the SGEMM ceiling, step throughput, allreduce share, memory and
         // allocations of the trainer as it runs (timed from outside, no hooks in it).
@@ -48,12 +52,12 @@ let package = Package(
         // The command line: thin, parses and calls the library targets.
         .executableTarget(
             name: "vae-dist",
-            dependencies: ["VAECore", "VAEParallel", "VAEIO", "VAEBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["VAECore", "VAEParallel", "VAEIO", "VAEBench", "VAEBuildInfo", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // The test targets depend on the executable so `swift build --build-tests`
         // builds the binary that CLI and multi-rank tests run as a subprocess.
         .testTarget(name: "VAEIOTests", dependencies: ["VAEIO", "vae-dist"]),
-        .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "VAEIO", "VAECore", "VAEBench", "vae-dist"]),
+        .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "VAEIO", "VAECore", "VAEBench", "VAEBuildInfo", "vae-dist"]),
     ]
 )

@@ -7,7 +7,7 @@ import Glibc
 /// complete new file, never a partial one (checkpoints, data files, embeddings).
 /// The file starts with a checksum header over all its other bytes
 /// (ChecksumHeader.swift), written last, so readers can refuse a damaged file
-/// before HDF5 reads it.
+/// before HDF5 reads it; its root says which vae-dist wrote it (BuildAttributes).
 public func writeHDF5FileAtomically(to path: String, _ body: (HDF5File) throws -> Void) throws {
     try replaceAtomically(path) { temporaryPath, descriptor in
         // The descriptor only proved the file can be created (a clear errno message
@@ -16,6 +16,8 @@ public func writeHDF5FileAtomically(to path: String, _ body: (HDF5File) throws -
         do {
             let file = try HDF5File.create(temporaryPath, userBlockSize: ChecksumHeader.size)
             do {
+                // First: the file's own objects keep their order in HDF5's global heap.
+                try BuildAttributes.record(on: try file.root())
                 try body(file)
                 try file.close()
             } catch {

@@ -42,7 +42,7 @@ struct RunDirectory {
         let configPath = file("config.json")
         do {
             // Atomic: a full disk leaves the old config.json, not a truncated one.
-            try writeFileAtomically(to: configPath, bytes: Array(encoder.encode(configuration)))
+            try writeFileAtomically(to: configPath, bytes: Array(encoder.encode(RunConfigFile(configuration: configuration))))
         } catch {
             throw TrainingSetupError("cannot write \(configPath): \(failureMessage(error))")
         }
