@@ -1,10 +1,16 @@
 #!/bin/bash
 # vae-dist on PBS Pro / Torque: one MPI rank per core, checkpoint-and-stop before the walltime.
-#   qsub cluster/pbs.sh
+#   qsub cluster/pbs.sh                                       # defaults below (50 epochs)
+#   qsub -v VAE_DIST_ARGS="--epochs 200 --batch 4096" cluster/pbs.sh   # more `vae-dist train` options
 #   qsub -l select=4:ncpus=32:mpiprocs=32 -v VAE_DIST_RUN_DIR=runs/big,VAE_DIST_ARGS="--epochs 200" cluster/pbs.sh
+# The script's own arguments go to `vae-dist train` too (Torque: qsub -F "--epochs 200" cluster/pbs.sh;
+# PBS Pro reads no directives from a script given arguments, so use VAE_DIST_ARGS there).
 # Torque: replace the select line with  #PBS -l nodes=1:ppn=32
 # See cluster/README.md for the outputs, exit codes and how a run resumes.
 #PBS -N vae-dist
+# Most sites want an account and a queue: remove one '#' from these lines and fill them in.
+##PBS -A PROJECT
+##PBS -q QUEUE
 #PBS -l select=1:ncpus=32:mpiprocs=32
 #PBS -l walltime=04:00:00
 #PBS -r y
@@ -16,12 +22,15 @@ set -euo pipefail
 VAE_DIST=${VAE_DIST:-vae-dist}
 RUN_DIR=${VAE_DIST_RUN_DIR:-runs/pbs-${PBS_JOBID:-local}}
 DATA=${VAE_DIST_DATA:-}
-ARGS=${VAE_DIST_ARGS:---epochs 50}
+ARGS=${VAE_DIST_ARGS-}                   # more `vae-dist train` options (before the script's arguments)
 # PBS sends no warning before the walltime: stop this many seconds after the start
 # (e.g. walltime minus 5 minutes) to leave time for the checkpoint. Empty: no timer.
 STOP_AFTER=${VAE_DIST_STOP_AFTER:-}
 NODEFILE=${PBS_NODEFILE:?PBS_NODEFILE is not set: run this script with qsub}
 NRANKS=$(wc -l < "$NODEFILE")   # one line per MPI slot (mpiprocs)
+
+# The software vae-dist was built with, if your site provides it as modules, e.g.:
+# module load openmpi hdf5 openblas
 
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 cd "${PBS_O_WORKDIR:-.}"
@@ -29,7 +38,8 @@ cd "${PBS_O_WORKDIR:-.}"
 train=("$VAE_DIST" train --out "$RUN_DIR" --no-progress)
 if [[ -n $DATA ]]; then train+=(--data "$DATA"); fi
 read -r -a extra <<< "$ARGS"
-train+=("${extra[@]}")
+train+=("${extra[@]}" "$@")              # the script's arguments (Torque: qsub -F)
+if [[ -z $ARGS && $# -eq 0 ]]; then train+=(--epochs 50); fi
 if compgen -G "$RUN_DIR/checkpoint-epoch-*.h5" > /dev/null; then
     echo "vae-dist job: $RUN_DIR has a checkpoint: resuming"
     train+=(--resume latest)

@@ -79,6 +79,20 @@ final class ClusterScriptTests: XCTestCase {
         XCTAssertEqual(try finalParameters(scratch + "/run").epoch, 3)
     }
 
+    /// `sbatch cluster/slurm.sbatch --epochs 1`: the script's arguments reach `vae-dist train`,
+    /// after VAE_DIST_ARGS (so they win), and the 50-epoch default is not added.
+    func testSlurmScriptPassesItsArgumentsToTrain() throws {
+        let script = Self.clusterDirectory + "/slurm.sbatch"
+        let result = try runProcess(URL(fileURLWithPath: "/bin/bash"), [script, "--epochs", "1", "--seed", "7"],
+                                    environment: try slurmEnvironment(run: "run", epochs: 3), timeout: 60)
+        XCTAssertEqual(result.status, 0, result.standardOutput + result.standardError)
+        let command = try XCTUnwrap(result.standardOutput.split(separator: "\n").first { $0.hasPrefix("vae-dist job: srun") })
+        XCTAssertTrue(command.hasSuffix("--epochs 1 --seed 7"), String(command))
+        XCTAssertFalse(command.contains("--epochs 50"), String(command))
+        XCTAssertEqual(try readMetrics(scratch + "/run").map(\.epoch), [1])
+        XCTAssertEqual(try finalParameters(scratch + "/run").configuration.seed, 7)
+    }
+
     /// The time-limit warning (USR1 to the batch script): the ranks checkpoint and stop, the
     /// script requeues the job, and the requeued job finishes it as if never interrupted.
     func testSlurmTimeLimitWarningRequeuesAndTheRequeuedJobFinishesExactly() throws {
