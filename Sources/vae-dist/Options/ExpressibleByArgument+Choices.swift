@@ -17,3 +17,4 @@ extension GradientExchangeChoice: ExpressibleByArgument {}
 extension DormantUnitsChoice: ExpressibleByArgument {}
 extension ReadingMode: ExpressibleByArgument {}
 extension DisplayScaling: ExpressibleByArgument {}
+extension ImageLayout: ExpressibleByArgument {}
