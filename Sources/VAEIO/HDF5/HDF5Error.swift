@@ -24,12 +24,25 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
 
     /// The API-level message and the innermost cause; the middle of HDF5's stack
     /// repeats them in library-internal terms.
+    ///
+    /// When the stack holds what the operating system said (a failed read or write: "No
+    /// space left on device"), that is the cause, even where HDF5 stacked more of its own
+    /// unwinding under it (a failed close ends in "write through metadata accumulator failed").
     static func summary(of messages: [String]) -> String {
         var distinct: [String] = []
         for message in messages.map(readable) where !distinct.contains(message) { distinct.append(message) }
+        if let systemError = messages.last(where: { $0.contains(systemErrorMarker) }).map(readable),
+           distinct.last != systemError {
+            distinct.removeAll { $0 == systemError }
+            distinct.append(systemError)
+        }
         if distinct.count <= 2 { return distinct.joined(separator: ": ") }
         return "\(distinct.first!): ...: \(distinct.last!)"
     }
+
+    /// What HDF5's POSIX driver writes before the operating system's message.
+    private static let systemErrorMarker = "error message = '"
+
 
     /// One line, and for a failed POSIX read or write only what the OS said: HDF5's text
     /// there is "file write failed: time = <ctime with a newline>, filename = ..., errno = 28,
@@ -37,7 +50,7 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     static func readable(_ message: String) -> String {
         let flat = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .joined(separator: " ")
-        guard let start = flat.range(of: "error message = '"),
+        guard let start = flat.range(of: systemErrorMarker),
               let end = flat[start.upperBound...].firstIndex(of: "'") else { return flat }
         let head = flat[..<(flat.firstIndex(of: ":") ?? flat.endIndex)]
         return "\(head): \(flat[start.upperBound..<end])"

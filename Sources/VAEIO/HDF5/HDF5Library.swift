@@ -15,7 +15,14 @@ enum HDF5Library {
 
     /// Opens the library once and silences its automatic stderr printing:
     /// errors reach the user through `HDF5Error`, once, with context.
+    ///
+    /// HDF5's exit-time cleanup is switched off (`H5dont_atexit`, which must come before
+    /// any other HDF5 call). Every file vae-dist writes is closed explicitly, so that
+    /// cleanup has nothing to save; but a file whose close failed (a full disk) stays in
+    /// HDF5's list half closed, and HDF5 1.10's cleanup dereferences it and crashes,
+    /// turning the clean error already printed into a segfault (status 139).
     private static let initialized: Bool = {
+        _ = H5dont_atexit()
         _ = H5open()
         _ = H5Eset_auto2(vae_h5e_default(), nil, nil)
         return true
