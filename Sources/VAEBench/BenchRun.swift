@@ -42,7 +42,9 @@ public enum BenchRun {
         guard configuration.globalBatch >= communicator.size else {
             throw BenchSetupError("--batch \(configuration.globalBatch) gives some of the \(communicator.size) ranks no rows")
         }
-        let rowsPerRank = EpochSchedule.rankRange(batchSize: configuration.globalBatch, rank: communicator.size - 1,
+        try configuration.requireMemory(rowCount: source.rowCount, ranks: communicator.size)
+        let stepRows = EpochSchedule.largestStep(rowCount: source.rowCount, globalBatch: configuration.globalBatch)
+        let rowsPerRank = EpochSchedule.rankRange(batchSize: stepRows, rank: communicator.size - 1,
                                                   size: communicator.size).count
         let architecture = configuration.architecture
         let flopsPerSample = ModelGEMMs.flopsPerSample(architecture, samples: configuration.samples)
@@ -138,6 +140,9 @@ public enum BenchRun {
 
     private static func makeSource(_ options: BenchOptions, communicator: any Communicator) throws -> any MinibatchSource {
         guard var path = options.data else {
+            let features = options.configuration.architecture.dataDimension
+            try NodeMemory.require(MemoryEstimate.product(options.syntheticRows, features),
+                                   for: "--rows \(options.syntheticRows) synthetic rows of \(features) bytes")
             return SyntheticMinibatchSource(rows: options.syntheticRows,
                                             features: options.configuration.architecture.dataDimension,
                                             seed: options.configuration.seed)

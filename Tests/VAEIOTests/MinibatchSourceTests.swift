@@ -1,5 +1,7 @@
 import Foundation
 import XCTest
+import VAETestSupport
+import VAECore
 @testable import VAEIO
 
 final class MinibatchSourceTests: XCTestCase {
@@ -23,7 +25,7 @@ final class MinibatchSourceTests: XCTestCase {
     }
 
     func testUint8RowsAreScaledExactlyAsTheSpecSays() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/u8.h5"
         let rows = 50, features = 7
         let bytes = (0..<(rows * features)).map { UInt8(($0 * 37) % 256) }
@@ -40,7 +42,7 @@ final class MinibatchSourceTests: XCTestCase {
     }
 
     func testInMemoryAndStreamingGiveIdenticalBatches() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let rows = 1000, features = 13
         let floatPath = directory + "/f32.h5"
         let floats = (0..<(rows * features)).map { Float(($0 * 7) % 1001) / 1000 }
@@ -66,7 +68,7 @@ final class MinibatchSourceTests: XCTestCase {
     }
 
     func testStreamingStaysWithinItsBudgetOnAFileManyTimesLarger() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/large.h5"
         let rows = 20_000, features = 100  // 8 MB of float32
         let values = (0..<(rows * features)).map { Float($0 % 1000) / 1000 }
@@ -96,7 +98,7 @@ final class MinibatchSourceTests: XCTestCase {
     }
 
     func testStreamingSurfacesAReadErrorAtTheStepWhereItHappens() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/late.h5"
         let rows = 300, features = 4
         var values = [Float](repeating: 0.25, count: rows * features)
@@ -115,7 +117,7 @@ final class MinibatchSourceTests: XCTestCase {
     }
 
     func testStreamingRefusesABudgetSmallerThanOneStep() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/small.h5"
         try writeDataFile(path, float32: [Float](repeating: 0, count: 1000 * 100), rows: 1000, features: 100)
         let data = try DataFile.open(path)
@@ -124,7 +126,7 @@ final class MinibatchSourceTests: XCTestCase {
     }
 
     func testAPlanRowOutsideTheFileIsRejected() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/plan.h5"
         try writeDataFile(path, float32: [Float](repeating: 0, count: 10), rows: 5, features: 2)
         let source = try InMemoryMinibatchSource(dataFile: try DataFile.open(path), bernoulli: false)

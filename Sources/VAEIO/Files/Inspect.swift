@@ -1,4 +1,5 @@
 import Foundation
+import VAECore
 
 /// A readable listing of any HDF5 file: every group and dataset with its
 /// shape, dtype, storage and attributes (long strings such as JSON configs cut).

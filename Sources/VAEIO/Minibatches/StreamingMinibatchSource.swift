@@ -1,4 +1,5 @@
 import Foundation
+import VAECore
 
 /// Reads each step's rows on demand. A background thread walks the epoch's
 /// plan ahead of the trainer, reading each step's rows as sorted runs of

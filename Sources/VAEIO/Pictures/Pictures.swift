@@ -32,7 +32,7 @@ public enum Pictures {
         let codes = priorDraws(count: count, latentDimension: model.architecture.latentDimension, seed: seed, temperature: temperature)
         let means = model.pixelMeans(latentCodes: codes)
         let mapping = DisplayMapping.choose(scaling, likelihood: model.likelihood, values: means, dataInUnitInterval: nil)
-        let columnCount = columns ?? Int(Double(count).squareRoot().rounded(.up))
+        let columnCount = min(columns ?? Int(Double(count).squareRoot().rounded(.up)), count)
         var grid = ImageGrid(tileHeight: shape.height, tileWidth: shape.width, channels: shape.channels,
                              rows: (count + columnCount - 1) / columnCount, columns: columnCount)
         place(mapping.apply(means), tiles: count, shape: shape, into: &grid) { ($0 / columnCount, $0 % columnCount) }

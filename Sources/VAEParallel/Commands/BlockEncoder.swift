@@ -20,11 +20,14 @@ final class BlockEncoder {
     private let mu: FloatBuffer          // [microBatch, Z]
     private let logVariance: FloatBuffer // [microBatch, Z]
 
-    init(model: CheckpointedModel, source: any MinibatchSource, microBatch: Int, blockRows: Int,
-         communicator: any Communicator) {
+    init(model: CheckpointedModel, source: any MinibatchSource, microBatch requestedMicroBatch: Int,
+         blockRows requestedBlockRows: Int, communicator: any Communicator) {
         self.communicator = communicator
         self.source = source
         let architecture = model.configuration.architecture
+        // No call encodes more rows than the file has: sizes beyond it change nothing but the buffers.
+        let microBatch = min(requestedMicroBatch, max(1, model.data.rowCount))
+        let blockRows = min(requestedBlockRows, max(1, model.data.rowCount))
         objective = ELBOObjective(architecture: architecture, settings: model.objectiveSettings(samples: 1),
                                   maxRows: microBatch)
         parameters = FloatBuffer(model.checkpoint.parameters)

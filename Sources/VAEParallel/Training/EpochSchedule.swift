@@ -19,17 +19,24 @@ public struct EpochSchedule: Sendable {
         stepCount = Self.stepsPerEpoch(rowCount: rowCount, globalBatch: globalBatch, lastBatch: lastBatch)
     }
 
+    /// Steps of an epoch (free of overflow for any batch, `--batch 9223372036854775807` included).
     public static func stepsPerEpoch(rowCount: Int, globalBatch: Int, lastBatch: LastBatchPolicy) -> Int {
         switch lastBatch {
-        case .partial: return (rowCount + globalBatch - 1) / globalBatch
+        case .partial: return rowCount / globalBatch + (rowCount % globalBatch == 0 ? 0 : 1)
         case .drop: return rowCount / globalBatch
         }
     }
 
+    /// The most rows one global step holds: the batch, or every row when the batch is
+    /// larger than the data. Buffers are sized by this, never by the batch a user asked for.
+    public static func largestStep(rowCount: Int, globalBatch: Int) -> Int {
+        max(1, min(globalBatch, rowCount))
+    }
+
     /// The data rows of global step `step`, in batch order.
     public func globalRows(step: Int) -> ArraySlice<Int> {
-        let start = step * globalBatch
-        return order[start..<min(start + globalBatch, order.count)]
+        let start = step * Self.largestStep(rowCount: order.count, globalBatch: globalBatch)
+        return order[start..<(order.count - start <= globalBatch ? order.count : start + globalBatch)]
     }
 
     /// Batch positions [floor(r b / n), floor((r+1) b / n)) of a batch of `batchSize` rows.

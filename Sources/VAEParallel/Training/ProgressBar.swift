@@ -26,7 +26,7 @@ final class ProgressBar {
         let width = 30
         let filled = width * step / max(steps, 1)
         let elapsed = now.timeIntervalSince(start)
-        let rate = Double(step * globalBatch) / max(elapsed, 1e-9)
+        let rate = Double(step) * Double(globalBatch) / max(elapsed, 1e-9)
         let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
         let text = "\repoch \(epoch)/\(epochs) [\(bar)] \(step)/\(steps)  \(Int(rate)) samples/s  "
         FileHandle.standardOutput.write(Data(text.utf8))

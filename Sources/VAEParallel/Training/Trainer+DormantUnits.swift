@@ -14,7 +14,8 @@ extension Trainer {
     ) throws -> (DormantUnits?, String) {
         guard choice == .skip else { return (nil, "computed (--dormant-units compute)") }
         guard let tracker = objective.makeDormantUnits() else { return (nil, "not tracked (the encoder is not ReLU)") }
-        let (rank, size, batch) = (communicator.rank, communicator.size, configuration.globalBatch)
+        let (rank, size) = (communicator.rank, communicator.size)
+        let batch = EpochSchedule.largestStep(rowCount: trainingRows, globalBatch: configuration.globalBatch)
         let lastBatch = configuration.lastBatch == .partial ? trainingRows % batch : 0
         let rowCounts = [batch, lastBatch].map { EpochSchedule.rankRange(batchSize: $0, rank: rank, size: size).count }
         let matches: Int64 = DormantUnits.compactProductMatchesDense(layer: tracker.layer, rowCounts: rowCounts) ? 1 : 0

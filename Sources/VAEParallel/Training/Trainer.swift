@@ -65,7 +65,8 @@ public final class Trainer {
         self.communicator = communicator
         self.trainData = trainData
         streams = RandomStreams(seed: configuration.seed)
-        let maxRows = EpochSchedule.rankRange(batchSize: configuration.globalBatch, rank: communicator.size - 1,
+        let stepRows = EpochSchedule.largestStep(rowCount: trainData.rowCount, globalBatch: configuration.globalBatch)
+        let maxRows = EpochSchedule.rankRange(batchSize: stepRows, rank: communicator.size - 1,
                                               size: communicator.size).count
         let rows = max(maxRows, 1)
         objective = ELBOObjective(architecture: configuration.architecture,

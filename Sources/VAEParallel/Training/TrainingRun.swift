@@ -180,6 +180,7 @@ public final class TrainingRun {
             throw TrainingSetupError("\(train.path) has \(train.rowCount) rows, fewer than one global batch of "
                                      + "\(configuration.globalBatch) with --last-batch drop: no step would run")
         }
+        try configuration.requireMemory(rowCount: train.rowCount, ranks: communicator.size)
     }
 
     /// This rank's training rows, in memory or streamed (`--reading`).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VAECore
 import VAEIO
 import VAEParallel
 
@@ -42,6 +43,8 @@ struct Check: ParsableCommand {
     func run() throws {
         let budget = memoryBudget.flatMap(parseByteCount) ?? defaultMemoryBudget()
         let dataFile = try DataFile.open(file)
+        // A step holds at most every row: a larger --batch-size sizes nothing by itself.
+        let batchSize = min(self.batchSize, max(1, dataFile.rowCount))
         let source = try makeMinibatchSource(dataFile: dataFile, mode: reading, memoryBudget: budget, bernoulli: bernoulli)
         let order = shuffledRows(count: dataFile.rowCount, seed: seed)
         let plan = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VAECore
 import VAEParallel
 
 /// `vae-dist mpi-check`.
@@ -40,7 +41,9 @@ struct MPICheck: ParsableCommand {
 
     func validate() throws {
         guard floats > 0 else { throw ValidationError("--floats must be at least 1, got \(floats)") }
-        guard repetitions > 0 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
+        guard (1...1_000_000).contains(repetitions) else {
+            throw ValidationError("--repetitions must be 1...1000000, got \(repetitions)")
+        }
         if let failOnRank, failOnRank < 0 {
             throw ValidationError("--fail-on-rank must be a rank (0 or more), got \(failOnRank)")
         }
@@ -53,6 +56,8 @@ struct MPICheck: ParsableCommand {
     }
 
     private func check(_ communicator: any Communicator) throws {
+        // The allreduce buffer, its copy in the shared-memory window, and that exchange's slot.
+        try NodeMemory.require(MemoryEstimate.product(floats, MemoryLayout<Float>.size, 3), for: "--floats \(floats)")
         if let failOnRank, failOnRank >= communicator.size {
             // Every rank knows the size, so every rank throws this same error.
             throw OptionOutOfRange(failOnRank: failOnRank, size: communicator.size)
