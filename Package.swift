@@ -57,7 +57,11 @@ let package = Package(
 
         // The test targets depend on the executable so `swift build --build-tests`
         // builds the binary that CLI and multi-rank tests run as a subprocess.
-        .testTarget(name: "VAEIOTests", dependencies: ["VAEIO", "vae-dist"]),
-        .testTarget(name: "VAEParallelTests", dependencies: ["VAEParallel", "VAEIO", "VAECore", "VAEBench", "VAEBuildInfo", "vae-dist"]),
+        // What the test targets share: the one process runner (exact status, a signal death
+        // and a hang reported as failures), the files tests write and snapshot, prerequisites.
+        .target(name: "VAETestSupport", dependencies: ["VAEIO", "CZlib"], path: "Tests/VAETestSupport"),
+        .testTarget(name: "VAEIOTests", dependencies: ["VAEIO", "VAETestSupport", "vae-dist"]),
+        .testTarget(name: "VAEParallelTests",
+                    dependencies: ["VAEParallel", "VAEIO", "VAECore", "VAEBench", "VAEBuildInfo", "VAETestSupport", "vae-dist"]),
     ]
 )

@@ -28,7 +28,8 @@ import numpy as np
 try:
     import h5py
 except ImportError:  # the message a user needs, not a traceback
-    sys.exit("load_checkpoint.py: needs h5py (python3 -m pip install h5py)")
+    sys.exit("load_checkpoint.py: needs h5py (Debian: apt-get install python3-h5py, as scripts/setup.sh does; "
+             "elsewhere pip install h5py)")
 
 
 ACTIVATIONS = {

@@ -28,7 +28,8 @@ try:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 except ImportError:
-    sys.exit("plot_embeddings.py: needs matplotlib (python3 -m pip install matplotlib)")
+    sys.exit("plot_embeddings.py: needs matplotlib (Debian: apt-get install python3-matplotlib, as scripts/setup.sh does; "
+             "elsewhere pip install matplotlib)")
 
 
 def principal_components(points, k=2):

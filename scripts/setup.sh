@@ -9,6 +9,11 @@ packages=(
   libopenblas-dev                  # BLAS: cblas_sgemm
   pkg-config zlib1g-dev            # finds the three above; zlib for PNG
   dataset-fashion-mnist            # the default training data
+  # What the tests and scripts/*.py need, from Debian rather than pip: Debian 12's python3
+  # refuses `pip install` outside a virtual environment (PEP 668). They serve
+  # /usr/bin/python3, which the tests pick even where a pyenv or venv python3 comes first.
+  python3 python3-numpy python3-h5py python3-matplotlib python3-pil
+  file                             # the tests' independent look at the PNGs we write
 )
 
 missing=()

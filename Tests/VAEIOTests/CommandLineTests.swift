@@ -1,13 +1,14 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 /// The built `vae-dist` binary, run as a user runs it.
 final class CommandLineTests: XCTestCase {
     var directory = ""
-    var binary = ""
+    var binary = URL(fileURLWithPath: "/")
     override func setUpWithError() throws {
-        directory = try makeTemporaryDirectory(name)
+        directory = try makeScratchDirectory(self)
         binary = try vaeDistBinary()
     }
 
@@ -20,18 +21,18 @@ final class CommandLineTests: XCTestCase {
         try writeFile(labels, idxBytes(type: 0x08, dimensions: [rows], payload: [0, 1, 2, 3, 4, 5]))
         let output = directory + "/small.h5"
         let result = try runProcess(binary, ["prepare", "idx", "--images", images, "--labels", labels, "--output", output])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stdout.contains("prepared \(output): /features uint8 [6, 4], /labels [6]"), result.stdout)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("prepared \(output): /features uint8 [6, 4], /labels [6]"), result.standardOutput)
         return output
     }
 
     func testInspectShowsLayoutDtypesAndAttributes() throws {
         let output = try prepareSmallIDX()
         let result = try runProcess(binary, ["inspect", output])
-        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.status, 0, result.standardError)
         for fragment in ["@format = \"vae-dist-data\"", "@format_version = 2", "@fingerprint = \"fnv1a64:",
                          "/features  uint8 [6, 4]  chunks [6, 4]  gzip(4)", "@scale = 0.00392156862745098", "/labels  int64 [6]"] {
-            XCTAssertTrue(result.stdout.contains(fragment), "inspect output lacks '\(fragment)':\n\(result.stdout)")
+            XCTAssertTrue(result.standardOutput.contains(fragment), "inspect output lacks '\(fragment)':\n\(result.standardOutput)")
         }
     }
 
@@ -42,31 +43,25 @@ final class CommandLineTests: XCTestCase {
         try file.root().writeDataset("model/encoder.fc1.weight", [Float](repeating: 0, count: 6), shape: [3, 2])
         try file.close()
         let result = try runProcess(binary, ["inspect", path])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stdout.contains("/model/"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("/model/encoder.fc1.weight  float32 [3, 2]"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("...\" (509 characters)"), result.stdout)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("/model/"), result.standardOutput)
+        XCTAssertTrue(result.standardOutput.contains("/model/encoder.fc1.weight  float32 [3, 2]"), result.standardOutput)
+        XCTAssertTrue(result.standardOutput.contains("...\" (509 characters)"), result.standardOutput)
     }
 
     func testH5dumpReadsWhatPrepareWrites() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h5dump") else {
-            throw XCTSkip("h5dump not installed (Debian package hdf5-tools)")
-        }
+        let h5dump = try Prerequisites.tool("h5dump", package: "hdf5-tools", for: "h5dump's view of a prepared file")
         let output = try prepareSmallIDX()
-        let result = try runProcess("/usr/bin/h5dump", ["-d", "/labels", output])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stdout.contains("(0): 0, 1, 2, 3, 4, 5"), result.stdout)
-        let header = try runProcess("/usr/bin/h5dump", ["-H", "-A", output])
-        XCTAssertEqual(header.status, 0, header.stderr)
-        XCTAssertTrue(header.stdout.contains("DATASET \"features\""), header.stdout)
-        XCTAssertTrue(header.stdout.contains("H5T_STD_U8LE"), header.stdout)
+        let result = try runProcess(h5dump, ["-d", "/labels", output])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("(0): 0, 1, 2, 3, 4, 5"), result.standardOutput)
+        let header = try runProcess(h5dump, ["-H", "-A", output])
+        XCTAssertEqual(header.status, 0, header.standardError)
+        XCTAssertTrue(header.standardOutput.contains("DATASET \"features\""), header.standardOutput)
+        XCTAssertTrue(header.standardOutput.contains("H5T_STD_U8LE"), header.standardOutput)
     }
 
     func testH5pyReadsWhatPrepareWritesAndAgreesOnTheFingerprint() throws {
-        guard h5pyAvailable else {
-            print("h5py not importable by python3: skipping the h5py check (pip install h5py to run it)")
-            throw XCTSkip("h5py not importable by python3")
-        }
         let output = try prepareSmallIDX()
         let script = """
         import sys, h5py, numpy as np
@@ -83,16 +78,12 @@ final class CommandLineTests: XCTestCase {
             assert f.attrs["fingerprint"] == "fnv1a64:%016x" % h, (f.attrs["fingerprint"], h)
         print("h5py ok")
         """
-        let result = try runProcess("/usr/bin/env", ["python3", "-c", script, output])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(result.stdout, "h5py ok\n")
+        let result = try Prerequisites.runPython(["-c", script, output], modules: ["h5py", "numpy"], for: "h5py's view of a prepared file")
+        assertSucceeded(result)
+        XCTAssertEqual(result.standardOutput, "h5py ok\n")
     }
 
     func testH5pyWrittenFileIsAcceptedAsItIs() throws {
-        guard h5pyAvailable else {
-            print("h5py not importable by python3: skipping the h5py-written file check")
-            throw XCTSkip("h5py not importable by python3")
-        }
         let path = directory + "/user.h5"
         let script = """
         import sys, h5py, numpy as np
@@ -101,41 +92,40 @@ final class CommandLineTests: XCTestCase {
             f["features"].attrs["scale"] = 1 / 255
             f["labels"] = np.array([7, 8, 9], dtype=np.int32)
         """
-        XCTAssertEqual(try runProcess("/usr/bin/env", ["python3", "-c", script, path]).status, 0)
+        assertSucceeded(try Prerequisites.runPython(["-c", script, path], modules: ["h5py", "numpy"], for: "a file h5py writes"))
         let data = try DataFile.open(path)
         XCTAssertEqual([data.rowCount, data.featureCount], [3, 4])
         XCTAssertEqual(try data.readLabels(), [7, 8, 9])
         let result = try runProcess(binary, ["check", path, "--bernoulli"])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stdout.contains("all rows valid for a Bernoulli likelihood"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("\nchecksum none ("), result.stdout)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("all rows valid for a Bernoulli likelihood"), result.standardOutput)
+        XCTAssertTrue(result.standardOutput.contains("\nchecksum none ("), result.standardOutput)
     }
 
     /// `check` says whether the file's checksum header was verified, as `inspect` does.
     func testCheckReportsTheVerifiedChecksumOfAPreparedFile() throws {
         let output = try prepareSmallIDX()
         let result = try runProcess(binary, ["check", output])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let line = result.stdout.split(separator: "\n").first { $0.hasPrefix("checksum ") }
-        XCTAssertNotNil(line, result.stdout)
-        XCTAssertTrue(line?.hasPrefix("checksum crc32 ") == true && line?.hasSuffix(": verified") == true, result.stdout)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let line = result.standardOutput.split(separator: "\n").first { $0.hasPrefix("checksum ") }
+        XCTAssertNotNil(line, result.standardOutput)
+        XCTAssertTrue(line?.hasPrefix("checksum crc32 ") == true && line?.hasSuffix(": verified") == true, result.standardOutput)
     }
 
-    func testUserErrorsAreOneLineWithNonZeroExit() throws {
-        let cases: [([String], String)] = [
-            (["inspect", directory + "/absent.h5"], "absent.h5: no such file"),
-            (["check", "/etc/hostname"], "/etc/hostname: is not an HDF5 file"),
-            (["prepare", "idx", "--images", directory + "/absent", "--output", directory + "/o.h5"], "absent: no such file"),
-            (["prepare", "npy", "x.npy", "-o", "o.h5", "--compression-level", "12"], "--compression-level must be 0 (none) to 9, got 12"),
-            (["check", "x.h5", "--memory-budget", "lots"], "--memory-budget must be a byte count"),
-            (["check", "x.h5", "--reading", "mmap"], "mmap"),
+    /// A bad file exits 1, a bad command line 64 (docs/faults.md), each with one line.
+    func testUserErrorsAreOneLineWithTheirExitStatus() throws {
+        let cases: [([String], Int32, String)] = [
+            (["inspect", directory + "/absent.h5"], 1, "absent.h5: no such file"),
+            (["check", "/etc/hostname"], 1, "/etc/hostname: is not an HDF5 file"),
+            (["prepare", "idx", "--images", directory + "/absent", "--output", directory + "/o.h5"], 1, "absent: no such file"),
+            (["prepare", "npy", "x.npy", "-o", "o.h5", "--compression-level", "12"], 64, "--compression-level must be 0 (none) to 9, got 12"),
+            (["check", "x.h5", "--memory-budget", "lots"], 64, "--memory-budget must be a byte count"),
+            (["check", "x.h5", "--reading", "mmap"], 64, "mmap"),
         ]
-        for (arguments, fragment) in cases {
-            let result = try runProcess(binary, arguments)
-            XCTAssertNotEqual(result.status, 0, "\(arguments)")
-            XCTAssertTrue(result.stderr.hasPrefix("vae-dist: error: "), "\(arguments): \(result.stderr)")
-            XCTAssertTrue(result.stderr.contains(fragment), "\(arguments): \(result.stderr)")
-            XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, "one line: \(result.stderr)")
+        for (arguments, status, fragment) in cases {
+            let before = snapshot(directory)
+            assertFailed(try runProcess(binary, arguments), status: status, message: [fragment], "\(arguments)")
+            assertFilesUnchanged(before, snapshot(directory), "\(arguments)")
         }
     }
 
@@ -151,36 +141,28 @@ final class CommandLineTests: XCTestCase {
                                                     attributes: [.posixPermissions: 0o555])
         }
         let result = try runProcess(binary, ["prepare", "idx", "--images", images, "--output", unwritable + "/out.h5"])
-        XCTAssertEqual(result.status, 1)
-        XCTAssertEqual(result.stderr, "vae-dist: error: \(unwritable)/out.h5: cannot create a file in output directory \(unwritable): Permission denied\n")
+        assertFailed(result, status: 1, message: ["cannot create a file in output directory"])
+        XCTAssertEqual(result.standardError, "vae-dist: error: \(unwritable)/out.h5: cannot create a file in output directory \(unwritable): Permission denied\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: unwritable + "/out.h5"))
     }
 
     func testPrepareFashionMNISTWithoutArgumentsUsesTheDataDirectory() throws {
-        guard FileManager.default.fileExists(atPath: DefaultData.fashionMNISTSourceDirectory + "/t10k-images-idx3-ubyte.gz") else {
-            throw XCTSkip("Fashion-MNIST not installed (Debian package dataset-fashion-mnist)")
-        }
+        _ = try Prerequisites.file(DefaultData.fashionMNISTSourceDirectory + "/t10k-images-idx3-ubyte.gz",
+                                   package: "dataset-fashion-mnist", for: "prepare fashion-mnist")
         let dataDirectory = directory + "/data-dir"
-        let result = try runProcess(binary, ["prepare", "fashion-mnist"], environment: ["VAE_DIST_DATA_DIR": dataDirectory])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stdout.contains("fashion-mnist-train.h5: /features uint8 [60000, 784], /labels [60000]"), result.stdout)
-        XCTAssertTrue(result.stdout.contains("fashion-mnist-test.h5: /features uint8 [10000, 784], /labels [10000]"), result.stdout)
+        let result = try runProcess(binary, ["prepare", "fashion-mnist"], environment: childEnvironment(["VAE_DIST_DATA_DIR": dataDirectory]), timeout: 120)
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("fashion-mnist-train.h5: /features uint8 [60000, 784], /labels [60000]"), result.standardOutput)
+        XCTAssertTrue(result.standardOutput.contains("fashion-mnist-test.h5: /features uint8 [10000, 784], /labels [10000]"), result.standardOutput)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dataDirectory).sorted(),
                        ["fashion-mnist-test.h5", "fashion-mnist-train.h5"])
         // Without the variable: ./data under the working directory.
         let workingDirectory = directory + "/cwd"
         try FileManager.default.createDirectory(atPath: workingDirectory, withIntermediateDirectories: true)
-        var environment = ProcessInfo.processInfo.environment
+        var environment = childEnvironment()
         environment["VAE_DIST_DATA_DIR"] = nil
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["prepare", "fashion-mnist", "--source-dir", DefaultData.fashionMNISTSourceDirectory]
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        assertSucceeded(try runProcess(binary, ["prepare", "fashion-mnist", "--source-dir", DefaultData.fashionMNISTSourceDirectory],
+                                       environment: environment, currentDirectory: workingDirectory, timeout: 120))
         XCTAssertTrue(FileManager.default.fileExists(atPath: workingDirectory + "/data/fashion-mnist-test.h5"))
     }
 
@@ -190,13 +172,13 @@ final class CommandLineTests: XCTestCase {
         try writeDataFile(path, float32: (0..<(rows * features)).map { Float($0 % 97) / 97 }, rows: rows, features: features,
                           chunkRows: 16, gzip: 1)
         let result = try runProcess(binary, ["check", path, "--reading", "streaming", "--memory-budget", "1M", "--batch-size", "100"])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertTrue(result.stdout.contains("read 4000 rows in 40 steps of 100 (streaming)"), result.stdout)
-        let highWater = result.stdout.split(separator: "\n").first { $0.hasPrefix("memory budget") }
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("read 4000 rows in 40 steps of 100 (streaming)"), result.standardOutput)
+        let highWater = result.standardOutput.split(separator: "\n").first { $0.hasPrefix("memory budget") }
             .flatMap { line in line.components(separatedBy: "high-water ").last }
             .flatMap { $0.split(separator: "(").last?.split(separator: " ").first }
             .flatMap { Int($0) }
-        XCTAssertNotNil(highWater, result.stdout)
+        XCTAssertNotNil(highWater, result.standardOutput)
         XCTAssertLessThanOrEqual(highWater ?? .max, 1 << 20)
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 /// Every input error: one line naming the file, the dataset (and row) and what was expected.
 final class DataFileTests: XCTestCase {
     var directory = ""
-    override func setUpWithError() throws { directory = try makeTemporaryDirectory(name) }
+    override func setUpWithError() throws { directory = try makeScratchDirectory(self) }
 
     func testAUserFileWithJustFeaturesAndScaleIsAccepted() throws {
         let path = directory + "/user.h5"

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 import VAECore
 @testable import VAEIO
 
@@ -10,7 +11,7 @@ final class FileChecksumTests: XCTestCase {
     private var directory = ""
 
     override func setUpWithError() throws {
-        directory = try makeTemporaryDirectory(name)
+        directory = try makeScratchDirectory(self)
     }
 
     override func tearDown() {

@@ -1,10 +1,11 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 final class HDF5WrapperTests: XCTestCase {
     func testEveryElementTypeRoundTripsThroughAFile() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/types.h5"
         let bytes: [UInt8] = [0, 1, 127, 128, 255, 42]
         let int32s: [Int32] = [Int32.min, -1, 0, 1, Int32.max, 7]
@@ -39,7 +40,7 @@ final class HDF5WrapperTests: XCTestCase {
     }
 
     func testRowHyperslabsReadAndWriteExactlyTheirRows() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/rows.h5"
         let rows = 10, columns = 3
         let values = (0..<(rows * columns)).map { Float($0) }
@@ -63,7 +64,7 @@ final class HDF5WrapperTests: XCTestCase {
 
     func testAttributesRoundTripAndReplace() throws {
         struct Config: Codable, Equatable { let hidden: [Int]; let name: String }
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/attributes.h5"
         do {
             let file = try HDF5File.create(path)
@@ -90,7 +91,7 @@ final class HDF5WrapperTests: XCTestCase {
     }
 
     func testFailuresCarryFileObjectAndHDF5Text() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/f.h5"
         try HDF5File.create(path).close()
         let root = try HDF5File.open(path).root()
@@ -109,7 +110,7 @@ final class HDF5WrapperTests: XCTestCase {
     }
 
     func testAtomicWriteLeavesOldFileWhenTheBodyFails() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/checkpoint.h5"
         try writeHDF5FileAtomically(to: path) { file in try file.root().setAttribute("step", 1) }
         struct Interrupted: Error {}
@@ -128,7 +129,7 @@ final class HDF5WrapperTests: XCTestCase {
 
     /// A writer names the file it writes (the temporary one); the error names the file asked for.
     func testAtomicWriteErrorsNameTheRequestedFileNotTheTemporaryOne() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         let path = directory + "/data.h5"
         XCTAssertThrowsError(try writeHDF5FileAtomically(to: path) { file in
             throw DataError(file: file.path, object: "/labels", "3 labels for 4 rows")
@@ -139,7 +140,7 @@ final class HDF5WrapperTests: XCTestCase {
     }
 
     func testAtomicWriteIntoAMissingOrUnwritableDirectoryFailsClearly() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         assertThrows(try writeHDF5FileAtomically(to: directory + "/absent/x.h5") { _ in },
                      containing: ["x.h5", "output directory", "does not exist"])
         let unwritable: String

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 final class ImageGridTests: XCTestCase {
@@ -57,9 +58,9 @@ final class ImageGridTests: XCTestCase {
     }
 
     private func decodePNGIndependentlyOf(_ grid: ImageGrid) throws -> DecodedPNG {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try grid.writePNG(to: directory + "/grid.png")
-        return try decodePNGIndependently(directory + "/grid.png")
+        return try decodePNG(directory + "/grid.png")
     }
 }

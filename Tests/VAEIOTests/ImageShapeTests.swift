@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 final class ImageShapeTests: XCTestCase {
@@ -18,7 +19,7 @@ final class ImageShapeTests: XCTestCase {
 
     /// Data format_version 1 wrote [H, W, C]: read as [C, H, W] it would be another image.
     func testAChannelsLastShapeOfDataFormatVersionOneIsRefused() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/old.h5"
         try writeDataFile(path, uint8: [UInt8](repeating: 0, count: 12), rows: 1, features: 12)
@@ -37,7 +38,7 @@ final class ImageShapeTests: XCTestCase {
     }
 
     func testResolutionPrefersTheOptionThenTheFileThenASquare() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/d.h5"
         try writeDataFile(path, uint8: [UInt8](repeating: 0, count: 2 * 36), rows: 2, features: 36)
@@ -56,7 +57,7 @@ final class ImageShapeTests: XCTestCase {
                      containing: ["rows of 10 values", "--image-shape"])
         assertThrows(try ImageShape.resolve(explicit: ImageShape(height: 3, width: 3), dataFile: nil, featureCount: 10),
                      containing: ["--image-shape 3x3", "9 values", "10"])
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/d.h5"
         try writeDataFile(path, uint8: [UInt8](repeating: 0, count: 12), rows: 1, features: 12)
@@ -68,7 +69,7 @@ final class ImageShapeTests: XCTestCase {
     }
 
     func testPrepareIDXRecordsTheImageShape() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let images = directory + "/images-idx3-ubyte"
         try writeFile(images, idxBytes(type: 0x08, dimensions: [3, 4, 5], payload: [UInt8](repeating: 7, count: 60)))
@@ -85,19 +86,19 @@ final class ImageShapeTests: XCTestCase {
     }
 
     func testH5pyReadsTheImageShapeAsAnIntegerArray() throws {
-        guard h5pyAvailable else { throw XCTSkip("h5py is not installed: the h5py view of image_shape is not checked") }
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let images = directory + "/images-idx3-ubyte"
         try writeFile(images, idxBytes(type: 0x08, dimensions: [2, 3, 3], payload: [UInt8](repeating: 1, count: 18)))
         _ = try DataPreparation.prepareIDX(images: images, labels: nil, output: directory + "/out.h5")
-        let result = try runProcess("/usr/bin/env", ["python3", "-c",
-            "import h5py, sys; a = h5py.File(sys.argv[1])['/'].attrs['image_shape']; print(a.dtype.kind, a.tolist())", directory + "/out.h5"])
-        XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "i [1, 3, 3]", result.stderr)
+        let result = try Prerequisites.runPython(["-c",
+            "import h5py, sys; a = h5py.File(sys.argv[1])['/'].attrs['image_shape']; print(a.dtype.kind, a.tolist())", directory + "/out.h5"],
+            modules: ["h5py"], for: "the h5py view of image_shape")
+        XCTAssertEqual(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), "i [1, 3, 3]", result.standardError)
     }
 
     func testRunDirectoryMeansItsNewestEpochCheckpoint() throws {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         for name in ["checkpoint-epoch-0009.h5", "checkpoint-epoch-10000.h5", "checkpoint-epoch-0010.h5", "metrics.jsonl",
                      ".checkpoint-epoch-20000.h5.tmp-1-2"] {

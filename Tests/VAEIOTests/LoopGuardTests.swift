@@ -1,6 +1,7 @@
 import CVAECPU
 import Foundation
 import XCTest
+import VAETestSupport
 
 /// `vae_loop_guard` counts the guarded thread's CPU time, not the wall clock: a read that
 /// waits (a slow disk, a busy file system) is never ended, and nothing is counted once

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 final class NormalQuantileTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 final class PNGEncoderTests: XCTestCase {
@@ -13,7 +14,7 @@ final class PNGEncoderTests: XCTestCase {
     }
 
     private func writePNG(_ pixels: [UInt8], width: Int, height: Int, colorType: PNGColorType) throws -> String {
-        let directory = try makeTemporaryDirectory()
+        let directory = try makeScratchDirectory(self)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/image.png"
         try PNGEncoder.write(to: path, width: width, height: height, colorType: colorType, pixels: pixels)
@@ -22,7 +23,7 @@ final class PNGEncoderTests: XCTestCase {
 
     func testGrayscalePixelsRoundTripThroughAnIndependentDecoder() throws {
         let pixels = pattern(37 * 23, seed: 1)
-        let decoded = try decodePNGIndependently(try writePNG(pixels, width: 37, height: 23, colorType: .grayscale))
+        let decoded = try decodePNG(try writePNG(pixels, width: 37, height: 23, colorType: .grayscale))
         XCTAssertEqual([decoded.width, decoded.height, decoded.bit_depth, decoded.color_type], [37, 23, 8, 0])
         XCTAssertEqual(decoded.pixels, pixels)
         XCTAssertEqual(decoded.chunks, ["IHDR", "IDAT", "IEND"])
@@ -30,7 +31,7 @@ final class PNGEncoderTests: XCTestCase {
 
     func testRGBPixelsRoundTripThroughAnIndependentDecoder() throws {
         let pixels = pattern(5 * 9 * 3, seed: 2)
-        let decoded = try decodePNGIndependently(try writePNG(pixels, width: 5, height: 9, colorType: .rgb))
+        let decoded = try decodePNG(try writePNG(pixels, width: 5, height: 9, colorType: .rgb))
         XCTAssertEqual([decoded.width, decoded.height, decoded.bit_depth, decoded.color_type], [5, 9, 8, 2])
         XCTAssertEqual(decoded.pixels, pixels)
     }
@@ -38,29 +39,28 @@ final class PNGEncoderTests: XCTestCase {
     func testLargeImageSpreadsOverSeveralIDATChunksAndStillDecodes() throws {
         // Noise does not compress: 700 x 500 bytes deflate to more than one 256 KiB IDAT.
         let pixels = pattern(700 * 500, seed: 3)
-        let decoded = try decodePNGIndependently(try writePNG(pixels, width: 700, height: 500, colorType: .grayscale))
+        let decoded = try decodePNG(try writePNG(pixels, width: 700, height: 500, colorType: .grayscale))
         XCTAssertGreaterThan(decoded.chunks.filter { $0 == "IDAT" }.count, 1)
         XCTAssertEqual(decoded.pixels, pixels)
     }
 
     func testPILDecodesTheSamePixels() throws {
-        guard pythonCanImport("PIL") else { throw XCTSkip("Pillow is not installed (python3 -m pip install pillow): PIL decoding not checked") }
         let pixels = pattern(31 * 17 * 3, seed: 4)
         let path = try writePNG(pixels, width: 31, height: 17, colorType: .rgb)
         let script = "import sys; from PIL import Image; im = Image.open(sys.argv[1]); im.load(); "
             + "print(im.size[0], im.size[1], im.mode); print(','.join(map(str, im.tobytes())))"
-        let result = try runProcess("/usr/bin/env", ["python3", "-c", script, path])
-        XCTAssertEqual(result.status, 0, result.stderr)
-        let lines = result.stdout.split(separator: "\n")
+        let result = try Prerequisites.runPython(["-c", script, path], modules: ["PIL"], for: "PIL decoding")
+        assertSucceeded(result)
+        let lines = result.standardOutput.split(separator: "\n")
         XCTAssertEqual(lines.first, "31 17 RGB")
         XCTAssertEqual(lines.dropFirst().first?.split(separator: ",").map { UInt8($0)! }, pixels)
     }
 
     func testDebianFileRecognisesAnEightBitGrayscalePNG() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/file") else { throw XCTSkip("/usr/bin/file is not installed") }
+        let fileTool = try Prerequisites.tool("file", package: "file", for: "file's view of the PNG")
         let path = try writePNG(pattern(12 * 34, seed: 5), width: 12, height: 34, colorType: .grayscale)
-        let result = try runProcess("/usr/bin/file", ["-b", path])
-        XCTAssertTrue(result.stdout.hasPrefix("PNG image data, 12 x 34, 8-bit grayscale"), result.stdout)
+        let result = try runProcess(fileTool, ["-b", path])
+        XCTAssertTrue(result.standardOutput.hasPrefix("PNG image data, 12 x 34, 8-bit grayscale"), result.standardOutput)
     }
 
     func testChunksHaveTheLayoutAndCRCsOfTheStandard() throws {
@@ -84,7 +84,7 @@ final class PNGEncoderTests: XCTestCase {
         try PNGEncoder.write(to: path, width: 1, height: 1, colorType: .grayscale, pixels: [9])
         let directory = (path as NSString).deletingLastPathComponent
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), ["image.png"])
-        XCTAssertEqual(try decodePNGIndependently(path).pixels, [9])
+        XCTAssertEqual(try decodePNG(path).pixels, [9])
         assertThrows(try PNGEncoder.write(to: directory + "/missing/x.png", width: 1, height: 1, colorType: .grayscale, pixels: [0]),
                      containing: ["x.png", "does not exist"])
     }

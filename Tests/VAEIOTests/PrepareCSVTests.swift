@@ -1,11 +1,12 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 /// `prepare csv` reads CSV as RFC 4180 defines it, and as Excel, R and Python write it.
 final class PrepareCSVTests: XCTestCase {
     var directory = ""
-    override func setUpWithError() throws { directory = try makeTemporaryDirectory(name) }
+    override func setUpWithError() throws { directory = try makeScratchDirectory(self) }
 
     private func records(_ text: String, delimiter: Character = ",") throws -> [[String]] {
         let path = directory + "/records.csv"
@@ -86,9 +87,6 @@ final class PrepareCSVTests: XCTestCase {
 
     /// What Python's csv module writes with QUOTE_NONNUMERIC and QUOTE_ALL, read back.
     func testPythonCSVModuleOutput() throws {
-        guard (try? runProcess("/usr/bin/env", ["python3", "-c", "import csv"]))?.status == 0 else {
-            throw XCTSkip("python3 is not installed")
-        }
         for quoting in ["QUOTE_NONNUMERIC", "QUOTE_ALL"] {
             let path = directory + "/\(quoting).csv"
             let script = """
@@ -99,8 +97,7 @@ final class PrepareCSVTests: XCTestCase {
                     w.writerow([0.125, 2.5, 3])
                     w.writerow([-1.0, 1e-07, 4])
                 """
-            let written = try runProcess("/usr/bin/env", ["python3", "-c", script, path])
-            XCTAssertEqual(written.status, 0, written.stderr)
+            assertSucceeded(try Prerequisites.runPython(["-c", script, path], modules: ["csv"], for: "Python's csv module output"))
             _ = try DataPreparation.prepareCSV(path, output: directory + "/\(quoting).h5", labelColumn: .name("class"))
             XCTAssertEqual(try DataFile.open(directory + "/\(quoting).h5").readLabels(), [3, 4], quoting)
             XCTAssertEqual(try features(directory + "/\(quoting).h5"), [0.125, 2.5, -1, 1e-7], quoting)

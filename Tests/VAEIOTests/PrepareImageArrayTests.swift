@@ -1,12 +1,13 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 /// `prepare npy` and `prepare hdf5`: images [N, H, W], [N, C, H, W] and [N, H, W, C] become
 /// rows [C, H, W] with `image_shape` recorded; float64 becomes float32.
 final class PrepareImageArrayTests: XCTestCase {
     var directory = ""
-    override func setUpWithError() throws { directory = try makeTemporaryDirectory(name) }
+    override func setUpWithError() throws { directory = try makeScratchDirectory(self) }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Value (n, c, y, x) of the test images, the same whatever the layout they are written in.
@@ -128,7 +129,6 @@ final class PrepareImageArrayTests: XCTestCase {
     }
 
     func testH5pyReadsTheStoredLayout() throws {
-        guard h5pyAvailable else { throw XCTSkip("h5py is not installed: the h5py view of converted images is not checked") }
         let input = directory + "/hwc.npy"
         try writeFile(input, npyBytes(descr: "|u1", shape: [2, 4, 5, 3],
                                       payload: images(n: 2, c: 3, h: 4, w: 5, channelsLast: true).map { UInt8($0) }))
@@ -141,7 +141,8 @@ final class PrepareImageArrayTests: XCTestCase {
             original = np.load(sys.argv[1] + "/hwc.npy")
             print(x.shape, bool((x == original.transpose(0, 3, 1, 2)).all()))
             """
-        let result = try runProcess("/usr/bin/env", ["python3", "-c", script, directory])
-        XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "(2, 3, 4, 5) True", result.stderr)
+        let result = try Prerequisites.runPython(["-c", script, directory], modules: ["h5py", "numpy"],
+                                                 for: "the h5py view of converted images")
+        XCTAssertEqual(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), "(2, 3, 4, 5) True", result.standardError)
     }
 }

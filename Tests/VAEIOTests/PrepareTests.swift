@@ -1,10 +1,11 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAEIO
 
 final class PrepareTests: XCTestCase {
     var directory = ""
-    override func setUpWithError() throws { directory = try makeTemporaryDirectory(name) }
+    override func setUpWithError() throws { directory = try makeScratchDirectory(self) }
 
     func makeIDX(rows: Int, height: Int = 2, width: Int = 3) throws -> (images: String, labels: String, pixels: [UInt8]) {
         let pixels = (0..<(rows * height * width)).map { UInt8(($0 * 11) % 256) }
@@ -58,9 +59,8 @@ final class PrepareTests: XCTestCase {
 
     func testRealFashionMNIST() throws {
         let source = DefaultData.fashionMNISTSourceDirectory
-        guard FileManager.default.fileExists(atPath: source + "/train-images-idx3-ubyte.gz") else {
-            throw XCTSkip("Fashion-MNIST not installed at \(source) (Debian package dataset-fashion-mnist)")
-        }
+        _ = try Prerequisites.file(source + "/train-images-idx3-ubyte.gz", package: "dataset-fashion-mnist",
+                                   for: "preparing the real Fashion-MNIST")
         var messages: [String] = []
         let paths = try DefaultData.ensureFashionMNIST(dataDirectory: directory + "/data") { messages.append($0) }
         XCTAssertTrue(messages.first?.contains("default data absent: preparing") ?? false, "\(messages)")

@@ -2,6 +2,7 @@ import Foundation
 import VAEBench
 import VAECore
 import XCTest
+import VAETestSupport
 
 /// `vae-dist bench` runs and its report is well-formed; the kernel choice works end to
 /// end. No timing is asserted anywhere: speed is measured, never tested.
@@ -129,11 +130,11 @@ final class BenchTests: XCTestCase {
     }
 
     func testProcessBoundToOneCPUGetsOneBLASThread() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/taskset") else { throw XCTSkip("no taskset") }
+        let taskset = try Prerequisites.tool("taskset", package: "util-linux", for: "a process bound to one CPU")
         guard ProcessInfo.processInfo.processorCount > 1 else { throw XCTSkip("one CPU: nothing to restrict") }
         var environment = childEnvironment()
         for name in BLASThreadChoice.userVariables { environment.removeValue(forKey: name) }
-        let result = try runProcess(URL(fileURLWithPath: "/usr/bin/taskset"),
+        let result = try runProcess(taskset,
                                     ["-c", "0", try vaeDistBinary().path] + quickArguments + ["--ceiling-seconds", "0", "--epochs", "1"],
                                     environment: environment, timeout: 120)
         XCTAssertEqual(result.status, 0, result.standardError)
@@ -148,9 +149,9 @@ final class BenchTests: XCTestCase {
     private func buildMallocShim() throws -> String {
         let directory = try makeScratchDirectory(self)
         let output = directory + "/malloc_count.so"
-        let compiler = ["/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let compiler else { throw XCTSkip("no C compiler to build the malloc_count shim") }
-        let result = try runProcess(URL(fileURLWithPath: compiler),
+        let compiler = try programInPath("cc") ?? programInPath("clang")
+            ?? Prerequisites.tool("gcc", package: "gcc", for: "the malloc_count shim")
+        let result = try runProcess(compiler,
                                     ["-O2", "-shared", "-fPIC", "-o", output,
                                      repositoryRoot + "/scripts/malloc-count/malloc_count.c"],
                                     environment: childEnvironment())

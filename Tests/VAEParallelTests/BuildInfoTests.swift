@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 import VAEBuildInfo
 import VAECore
 import VAEIO
@@ -36,7 +37,7 @@ final class BuildInfoTests: XCTestCase {
     func testEveryFileVaeDistWritesNamesItsBuild() throws {
         let directory = try makeScratchDirectory(self)
         let npy = directory + "/x.npy"
-        try Data(npyFile(uint8: syntheticFeatures(rows: 37, features: 10, seed: 4).map { UInt8($0 * 255) }, shape: [37, 10]))
+        try Data(npyBytes(descr: "|u1", shape: [37, 10], payload: syntheticFeatures(rows: 37, features: 10, seed: 4).map { UInt8($0 * 255) }))
             .write(to: URL(fileURLWithPath: npy))
         let data = directory + "/data.h5"
         XCTAssertEqual(try runVAEDist(["prepare", "npy", npy, "--out", data]).status, 0)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAECore
 import VAEIO
 @testable import VAEParallel
@@ -97,7 +98,7 @@ final class ClusterScriptTests: XCTestCase {
     /// script requeues the job, and the requeued job finishes it as if never interrupted.
     func testSlurmTimeLimitWarningRequeuesAndTheRequeuedJobFinishesExactly() throws {
         let script = Self.clusterDirectory + "/slurm.sbatch"
-        let job = try BackgroundProcess(URL(fileURLWithPath: "/bin/bash"), [script],
+        let job = try ChildProcess(URL(fileURLWithPath: "/bin/bash"), [script],
                                         environment: try slurmEnvironment(run: "run", epochs: 100))
         XCTAssertTrue(job.waitFor(timeout: 60) { metricsLineCount(scratch + "/run") >= 1 }, job.standardError)
         job.signal(SIGUSR1)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAECore
 import VAEIO
 @testable import VAEParallel
@@ -78,11 +79,10 @@ final class CorruptionFuzzTests: XCTestCase {
         for variant in 0..<count {
             let (bytes, mutation) = Self.corrupt(original, &random)
             try bytes.write(to: URL(fileURLWithPath: path))
-            let child = try BackgroundProcess(try vaeDistBinary(), arguments(path), environment: childEnvironment())
-            var timedOut = false
-            let result = child.finish(timeout: 5, failOnHang: false, timedOut: &timedOut)
+            let child = try ChildProcess(try vaeDistBinary(), arguments(path), environment: childEnvironment())
+            let result = child.finish(timeout: 5, hangIsFailure: false)
             let errorLines = result.standardError.split(separator: "\n")
-            if timedOut {
+            if result.timedOut {
                 hangs.append("variant \(variant) (\(mutation))")
             } else if result.status == 0 {
                 clean += 1

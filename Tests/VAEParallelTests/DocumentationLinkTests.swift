@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 
 /// README.md, docs/ and cluster/README.md link only to files inside the repository, and
 /// every file they link to exists: a reader of a clone or a tarball can follow each one.

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import VAECore
 import VAEIO
+import VAETestSupport
 @testable import VAEParallel
 
 /// A small trained run for the embed and eval tests: 37 rows of 10 features with
@@ -61,27 +62,4 @@ struct TrainedRun {
     }
 
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-}
-
-/// /features float32 [N, D] and /labels int32 [N], as a user might write with h5py.
-func writeLabelledDataFile(_ path: String, features: [Float], labels: [Int32]) throws {
-    try writeHDF5FileAtomically(to: path) { file in
-        let root = try file.root()
-        try root.writeDataset("features", features, shape: [labels.count, features.count / labels.count],
-                              chunks: [4, features.count / labels.count], gzipLevel: 1)
-        try root.writeDataset("labels", labels, shape: [labels.count])
-    }
-}
-
-/// Runs the built binary under `mpirun -n ranks`.
-func runUnderMPI(ranks: Int, _ arguments: [String], timeout: Double = 60,
-                 file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
-    try runProcess(try mpirunExecutable(),
-                   ["-n", String(ranks), "--oversubscribe", "--bind-to", "none", try vaeDistBinary().path] + arguments,
-                   environment: childEnvironment(), timeout: timeout, file: file, line: line)
-}
-
-/// A dataset's values, read whole.
-func readDataset<T: HDF5Element>(_ path: String, _ name: String, as type: T.Type = T.self) throws -> [T] {
-    try HDF5File.open(path).root().openDataset(name).read(as: T.self)
 }

@@ -1,6 +1,7 @@
 import Foundation
 import VAEParallel
 import XCTest
+import VAETestSupport
 
 /// The agreement protocol on one rank: it must let success through untouched and turn
 /// any local failure into a `RankFailure` naming the rank. (Several ranks: MultiRankTests.)

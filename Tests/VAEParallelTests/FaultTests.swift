@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAECore
 import VAEIO
 @testable import VAEParallel
@@ -27,7 +28,7 @@ final class FaultTests: XCTestCase {
 
     func testRankKilledMidEpochEndsTheJobAndARestartContinuesFromTheLastCheckpoint() throws {
         let out = scratch + "/run"
-        let job = try BackgroundProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, arguments(out: out, epochs: 100)),
+        let job = try ChildProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, arguments(out: out, epochs: 100)),
                                         environment: childEnvironment())
         XCTAssertTrue(job.waitFor(timeout: 60) { metricsLineCount(out) >= 2 }, job.standardError)
         let ranks = job.childProcessIDs(named: "vae-dist")
@@ -57,13 +58,13 @@ final class FaultTests: XCTestCase {
     /// A model large enough (3 x 9 MB of state) that its checkpoint write is caught in the act.
     func testKillDuringCheckpointWriteLeavesThePreviousCheckpointAndTheTemporaryFileIsNeverUsed() throws {
         let out = scratch + "/run"
-        let job = try BackgroundProcess(try vaeDistBinary(), arguments(out: out, epochs: 3, hidden: [1500]),
+        let job = try ChildProcess(try vaeDistBinary(), arguments(out: out, epochs: 3, hidden: [1500]),
                                         environment: childEnvironment())
         let caught = job.waitFor(timeout: 60, interval: 0.001) {
             fileNames(out).contains { $0.hasPrefix(".checkpoint-epoch-0002.h5.tmp-") }
         }
         job.signal(SIGKILL)
-        _ = job.finish(timeout: 10)
+        _ = job.finish(timeout: 10, expectSignal: SIGKILL)
         XCTAssertTrue(caught, "never saw the temporary file of the second checkpoint: \(fileNames(out))")
         XCTAssertEqual(fileNames(out).filter { !$0.hasPrefix(".") }, ["checkpoint-epoch-0001.h5", "config.json", "metrics.jsonl"])
 

@@ -1,5 +1,6 @@
 import VAEParallel
 import XCTest
+import VAETestSupport
 
 /// `makeCommunicator` picks MPI exactly when a launcher started the process.
 final class LaunchDetectionTests: XCTestCase {

@@ -1,5 +1,6 @@
 import VAEParallel
 import XCTest
+import VAETestSupport
 
 /// MPI can be initialised once and finalised once per process; the communicator says so
 /// instead of crashing. This test starts MPI in the test process itself (a 1-rank

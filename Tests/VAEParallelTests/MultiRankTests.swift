@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 
 /// The built `vae-dist` under `mpirun -n N --oversubscribe`, end to end: the collectives
 /// give exact results on every rank, and one rank's failure ends every rank, quickly,

@@ -1,4 +1,5 @@
 import XCTest
+import VAETestSupport
 @testable import VAECore
 import VAEIO
 @testable import VAEParallel

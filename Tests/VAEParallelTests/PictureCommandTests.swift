@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 import VAECore
 import VAEIO
 
@@ -61,11 +62,11 @@ final class PictureCommandTests: XCTestCase {
     }
 
     func testFileSaysTheSampleGridIsAnEightBitGrayscalePNGOfTheRightSize() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/file") else { throw XCTSkip("/usr/bin/file is not installed") }
+        let fileTool = try Prerequisites.tool("file", package: "file", for: "file's view of the sample grid")
         let directory = try makeScratchDirectory(self)
         let (run, _) = try trainPictureModel(in: directory)
         XCTAssertEqual(try runVAEDist(["sample", "--checkpoint", run, "--out", directory + "/s.png"]).status, 0)
-        let result = try runProcess(URL(fileURLWithPath: "/usr/bin/file"), ["-b", directory + "/s.png"], environment: childEnvironment())
+        let result = try runProcess(fileTool, ["-b", directory + "/s.png"])
         // 64 draws: 8 x 8 tiles of 4x4 with 2-pixel separators.
         XCTAssertTrue(result.standardOutput.hasPrefix("PNG image data, 46 x 46, 8-bit grayscale"), result.standardOutput)
     }
@@ -185,7 +186,7 @@ final class PictureCommandTests: XCTestCase {
         let directory = try makeScratchDirectory(self)
         let npy = directory + "/images.npy"
         let pixels = syntheticFeatures(rows: 37, features: 10, seed: 71).map { UInt8($0 * 255) }
-        try Data(npyFile(uint8: pixels, shape: [37, 2, 5])).write(to: URL(fileURLWithPath: npy))
+        try Data(npyBytes(descr: "|u1", shape: [37, 2, 5], payload: pixels)).write(to: URL(fileURLWithPath: npy))
         let data = directory + "/images.h5"
         _ = try DataPreparation.prepareNPY(npy, output: data)
         let run = directory + "/run"
@@ -240,7 +241,7 @@ final class PictureCommandTests: XCTestCase {
         // Every image: red ramps left to right, green is 0, blue 255.
         var pixels: [UInt8] = []
         for _ in 0..<40 { for _ in 0..<4 { for x in 0..<4 { pixels += [UInt8(x * 85), 0, 255] } } }
-        try Data(npyFile(uint8: pixels, shape: [40, 4, 4, 3])).write(to: URL(fileURLWithPath: npy))
+        try Data(npyBytes(descr: "|u1", shape: [40, 4, 4, 3], payload: pixels)).write(to: URL(fileURLWithPath: npy))
         let data = directory + "/rgb.h5"
         _ = try DataPreparation.prepareNPY(npy, output: data)
         var configuration = smallConfiguration(epochs: 1)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 
 /// `vae-dist` started without a launcher needs no mpirun and runs as rank 0 of 1.
 final class PlainProcessTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 @testable import VAECore
 import VAEIO
 @testable import VAEParallel
@@ -35,7 +36,7 @@ final class PreemptionTests: XCTestCase {
 
     /// Starts a 2-rank run, sends `signal` to mpirun once the first epoch is logged, returns its result.
     private func interruptedRun(signal: Int32, out: String) throws -> ProcessResult {
-        let job = try BackgroundProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, arguments(out: out)),
+        let job = try ChildProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2, arguments(out: out)),
                                         environment: childEnvironment())
         XCTAssertTrue(job.waitFor(timeout: 60) { metricsLineCount(out) >= 1 }, "no epoch finished:\n\(job.standardError)")
         job.signal(signal)
@@ -95,7 +96,7 @@ final class PreemptionTests: XCTestCase {
 
     func testSIGTERMToOneProcessExitsWith75() throws {
         let out = scratch + "/run"
-        let job = try BackgroundProcess(try vaeDistBinary(), arguments(out: out), environment: childEnvironment())
+        let job = try ChildProcess(try vaeDistBinary(), arguments(out: out), environment: childEnvironment())
         XCTAssertTrue(job.waitFor(timeout: 60) { metricsLineCount(out) >= 1 })
         job.signal(SIGTERM)
         let result = job.finish(timeout: 30)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 import VAECore
 import VAEIO
 import VAEParallel
@@ -28,13 +29,13 @@ final class PythonScriptTests: XCTestCase {
     }
 
     func testPythonEncoderMatchesTheSwiftEncoderForEveryActivation() throws {
-        try requirePython(["h5py", "numpy"], for: "scripts/load_checkpoint.py")
+        let purpose = "scripts/load_checkpoint.py"
         let directory = try makeScratchDirectory(self)
         let features = syntheticFeatures(rows: 40, features: 12, seed: 5)
         for activation in Activation.allCases {
             let (run, data) = try trainPictureModel(in: directory, features: 12, latent: 3, hidden: [7, 5], activation: activation,
                                                     name: activation.rawValue)
-            let result = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:20,33", "--json"])
+            let result = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:20,33", "--json"], for: purpose)
             XCTAssertEqual(result.status, 0, result.standardError)
             let python = try JSONDecoder().decode(ScriptEncoding.self, from: Data(result.standardOutput.utf8))
             let rows = Array(0..<20) + [33]
@@ -52,7 +53,7 @@ final class PythonScriptTests: XCTestCase {
     }
 
     func testCompareAcceptsTheSwiftEmbeddingsAndRejectsAlteredOnes() throws {
-        try requirePython(["h5py", "numpy"], for: "load_checkpoint.py --compare")
+        let purpose = "load_checkpoint.py --compare"
         let directory = try makeScratchDirectory(self)
         let (run, data) = try trainPictureModel(in: directory, latent: 3)
         let rows = [9, 2, 0, 1, 5, 4, 3, 8, 7, 6]  // embeddings in any row order; /index says which is which
@@ -70,17 +71,17 @@ final class PythonScriptTests: XCTestCase {
         altered[13] += 0.01
         try writeEmbeddings(directory + "/bad.h5", mu: altered)
 
-        let good = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:10", "--compare", directory + "/good.h5"])
+        let good = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:10", "--compare", directory + "/good.h5"], for: purpose)
         XCTAssertEqual(good.status, 0, good.standardError)
         XCTAssertTrue(good.standardError.contains("10 rows match"), good.standardError)
         XCTAssertTrue(good.standardOutput.contains("row 9: mu"), good.standardOutput)
-        let bad = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:10", "--compare", directory + "/bad.h5"])
+        let bad = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", run, data, "--rows", "0:10", "--compare", directory + "/bad.h5"], for: purpose)
         XCTAssertEqual(bad.status, 1, bad.standardError)
         XCTAssertTrue(bad.standardError.contains("MISMATCH"), bad.standardError)
     }
 
     func testPlotEmbeddingsWritesTheScatterAndTheCurvesAsPNG() throws {
-        try requirePython(["h5py", "numpy", "matplotlib"], for: "scripts/plot_embeddings.py")
+        let purpose = "scripts/plot_embeddings.py"
         let directory = try makeScratchDirectory(self)
         // Embeddings as `vae-dist embed` lays them out, written with h5py: Z = 5 (PCA) with labels, Z = 2 without.
         let make = """
@@ -97,7 +98,7 @@ final class PythonScriptTests: XCTestCase {
                 f["logvar"] = np.zeros((300, 2), np.float32)
                 f["index"] = np.arange(300)
             """
-        XCTAssertEqual(try runPython(["-c", make, directory]).status, 0)
+        assertSucceeded(try runPython(["-c", make, directory], for: purpose))
         // metrics.jsonl of a real run with test data (test_neg_elbo set) ...
         let dataPath = directory + "/data.h5"
         try writeDataFile(dataPath, features: syntheticFeatures(rows: 40, features: 16, seed: 5), rows: 40)
@@ -120,7 +121,7 @@ final class PythonScriptTests: XCTestCase {
             (["--metrics", noTest, "--out-dir", directory + "/c"], ["training-curves.png"]),
         ]
         for (arguments, outputs) in runs {
-            let result = try runPython([script] + arguments)
+            let result = try runPython([script] + arguments, for: purpose)
             XCTAssertEqual(result.status, 0, "\(arguments): \(result.standardError)")
             let outDirectory = arguments[arguments.firstIndex(of: "--out-dir")! + 1]
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outDirectory).sorted(), outputs)
@@ -130,8 +131,9 @@ final class PythonScriptTests: XCTestCase {
                 XCTAssertGreaterThan(png.height, 300, output)
             }
         }
-        let refused = try runPython([script, "--out-dir", directory + "/d"])
-        XCTAssertNotEqual(refused.status, 0)
+        let refused = try runPython([script, "--out-dir", directory + "/d"], for: purpose)
+        XCTAssertNil(refused.signal)
+        XCTAssertEqual(refused.status, 2, "argparse's usage error")
         XCTAssertTrue(refused.standardError.contains("give an embeddings file, --metrics, or both"), refused.standardError)
     }
 
@@ -139,7 +141,7 @@ final class PythonScriptTests: XCTestCase {
     /// (label_names kept), `embed` carries the names over, and the plot lands in the run
     /// directory with the names in its legend.
     func testPlotOfAnH5pyDatasetNamesTheClassesInTheRunDirectory() throws {
-        try requirePython(["h5py", "numpy", "matplotlib"], for: "scripts/plot_embeddings.py with label_names")
+        let purpose = "scripts/plot_embeddings.py with label_names"
         let directory = try makeScratchDirectory(self)
         let make = """
             import h5py, numpy as np, sys
@@ -149,7 +151,7 @@ final class PythonScriptTests: XCTestCase {
                 f["classes"] = np.arange(40) % 3
                 f.attrs["label_names"] = ["cat", "dog, big", "bird"]
             """
-        XCTAssertEqual(try runPython(["-c", make, directory + "/mine.h5"]).status, 0)
+        assertSucceeded(try runPython(["-c", make, directory + "/mine.h5"], for: purpose))
         let data = directory + "/data.h5"
         let prepared = try runVAEDist(["prepare", "hdf5", directory + "/mine.h5", "--features", "images", "--labels", "classes",
                                        "--out", data])
@@ -163,9 +165,14 @@ final class PythonScriptTests: XCTestCase {
         let embedded = try runVAEDist(["embed", "--checkpoint", run, "--data", data])
         XCTAssertEqual(embedded.status, 0, embedded.standardError)
 
-        let result = try runPython([repositoryRoot + "/scripts/plot_embeddings.py", run + "/embeddings.h5"])
+        let result = try runPython([repositoryRoot + "/scripts/plot_embeddings.py", run + "/embeddings.h5"], for: purpose)
         XCTAssertEqual(result.status, 0, result.standardError)
         XCTAssertTrue(result.standardOutput.contains("wrote \(run)/latent-scatter.png (legend: cat, dog, big, bird)"), result.standardOutput)
         XCTAssertGreaterThan(try decodePNG(run + "/latent-scatter.png", pixels: false).width, 300)
+    }
+
+    /// A Python with h5py, NumPy and matplotlib (the scripts' needs), running `arguments`.
+    private func runPython(_ arguments: [String], for purpose: String) throws -> ProcessResult {
+        try Prerequisites.runPython(arguments, modules: ["h5py", "numpy", "matplotlib"], for: purpose)
     }
 }

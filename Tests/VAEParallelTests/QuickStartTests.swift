@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import VAETestSupport
 
 /// README's quick start: after scripts/run.sh, `vae-dist ...` commands work as written.
 /// scripts/install.sh puts the binary on PATH, and every `vae-dist` command line in the

@@ -1,6 +1,7 @@
 import Foundation
 import VAEParallel
 import XCTest
+import VAETestSupport
 
 /// One process is rank 0 of 1 and every collective is the identity, so the trainer's
 /// single code path computes exactly the serial algorithm.

@@ -2,34 +2,8 @@ import Foundation
 import XCTest
 @testable import VAECore
 import VAEIO
+import VAETestSupport
 @testable import VAEParallel
-
-/// A scratch directory removed at the end of the test.
-func makeScratchDirectory(_ testCase: XCTestCase) throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("vae-train-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    testCase.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-    return path
-}
-
-/// A float32 data file as a user might write it with h5py: /features only,
-/// chunked by `chunkRows` rows and gzipped (so one corrupt chunk fails one read),
-/// and no checksum header (files vae-dist writes itself have one).
-func writeDataFile(_ path: String, features: [Float], rows: Int, chunkRows: Int = 4) throws {
-    let file = try HDF5File.create(path)
-    try file.root().writeDataset("features", features, shape: [rows, features.count / rows],
-                                 chunks: [chunkRows, features.count / rows], gzipLevel: 1)
-    try file.close()
-}
-
-/// Deterministic features in [0, 1], quantised like images.
-func syntheticFeatures(rows: Int, features: Int, seed: UInt64) -> [Float] {
-    var state = seed
-    return (0..<rows * features).map { _ in
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Float(state >> 56) / 255
-    }
-}
 
 /// The command line matching `configuration` (the model and optimisation options the tests vary).
 func trainArguments(_ configuration: TrainingConfiguration, data: String, out: String) -> [String] {
@@ -90,23 +64,27 @@ func smallConfiguration(epochs: Int = 2) -> TrainingConfiguration {
     return configuration
 }
 
-/// A data file as `vae-dist prepare` writes it (with its checksum header): 37 x 10
-/// uint8 pixels from an NPY file, in `directory`/prepared.h5. Returns its path.
-func writePreparedDataFile(in directory: String, seed: UInt64) throws -> String {
-    let npy = directory + "/source.npy"
-    let pixels = syntheticFeatures(rows: 37, features: 10, seed: seed).map { UInt8($0 * 255) }
-    try Data(npyFile(uint8: pixels, shape: [37, 10])).write(to: URL(fileURLWithPath: npy))
-    let prepared = directory + "/prepared.h5"
-    _ = try DataPreparation.prepareNPY(npy, output: prepared)
-    return prepared
+/// The lines of a run directory's metrics.jsonl (0 when it does not exist yet).
+func metricsLineCount(_ runDirectory: String) -> Int {
+    let text = (try? String(contentsOfFile: runDirectory + "/metrics.jsonl", encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").count
 }
 
-/// An NPY 1.0 file of uint8 values of `shape` ([rows, features], or [rows, height, width]
-/// for images), as numpy.save writes it.
-func npyFile(uint8 values: [UInt8], shape: [Int]) -> [UInt8] {
-    var header = "{'descr': '|u1', 'fortran_order': False, 'shape': (\(shape.map(String.init).joined(separator: ", "))), }"
-    while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-    header += "\n"
-    let length = header.utf8.count
-    return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)] + Array(header.utf8) + values
+/// A small model over `features` values per row, trained for 2 epochs on synthetic [0, 1] data.
+func trainPictureModel(in directory: String, features: Int = 16, latent: Int = 2, hidden: [Int] = [8],
+                       activation: Activation = .relu, likelihood: LikelihoodKind = .bernoulli,
+                       data: [Float]? = nil, name: String = "run") throws -> (run: String, data: String) {
+    let rows = 40
+    let dataPath = directory + "/\(name)-data.h5"
+    try writeDataFile(dataPath, features: data ?? syntheticFeatures(rows: rows, features: features, seed: 5), rows: rows)
+    var configuration = TrainingConfiguration(architecture: ModelArchitecture(
+        dataDimension: features, hiddenSizes: hidden, latentDimension: latent, activation: activation))
+    configuration.likelihood = likelihood
+    configuration.globalBatch = 8
+    configuration.epochs = 2
+    configuration.learningRate = 0.01
+    configuration.seed = 3
+    let run = directory + "/" + name
+    _ = try trainInProcess(configuration, data: dataPath, out: run)
+    return (run, dataPath)
 }
