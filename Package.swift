@@ -23,6 +23,8 @@ let package = Package(
         .target(name: "CVAESupport", dependencies: ["CMPI", "CHDF5"]),
         // Flush-to-zero for the math threads; kept apart so VAECore sees no MPI/HDF5.
         .target(name: "CVAECPU"),
+        // What must run inside a signal handler: the temporary files a stop signal removes.
+        .target(name: "CVAEProcess"),
         // The fused elementwise kernels (optimizer updates, Bernoulli loss, ReLU, uint8 features): plain C
         // loops the compiler vectorises for AVX-512/AVX2/SSE2, picked at load time.
         .target(name: "CVAEKernels", cSettings: [
@@ -39,7 +41,8 @@ let package = Package(
         .testTarget(name: "VAECoreTests", dependencies: ["VAECore", "CVAEKernels"]),
 
         // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
-        .target(name: "VAEIO", dependencies: ["VAECore", "VAEBuildInfo", "CHDF5", "CVAESupport", "CVAECPU", "CZlib", "CVAEKernels"]),
+        .target(name: "VAEIO", dependencies: ["VAECore", "VAEBuildInfo", "CHDF5", "CVAESupport", "CVAECPU", "CVAEProcess",
+                                       "CZlib", "CVAEKernels"]),
 
         // The communicator (MPI or single process), collective error agreement, the trainer.
         // The only target that imports MPI.

@@ -10,6 +10,10 @@ extension VAEDist {
     static func main() {
         // Before parsing and before MPI_Init: a restart with another BLAS kernel must come first.
         StartUp.configureBLAS()
+        // This process never replaces a file it read (`embed --data D.h5 --out D.h5`).
+        InputFile.protectsInputs = true
+        // A stop signal leaves no half-written file behind: status 75, "run me again".
+        StopSignals.removeTemporariesAndExit(status: StopRequest.exitCode)
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -33,7 +33,7 @@ final class PlainProcessTests: XCTestCase {
     func testCommandLineErrorIsOneLine() throws {
         let result = try runProcess(try vaeDistBinary(), ["mpi-check", "--repetitions", "0"],
                                     environment: childEnvironment())
-        XCTAssertNotEqual(result.status, 0)
-        XCTAssertEqual(result.standardError, "vae-dist: error: --repetitions must be at least 1, got 0\n")
+        assertUsageError(result, message: [])
+        XCTAssertEqual(result.standardError, "vae-dist: error: --repetitions must be 1...1000000, got 0\n")
     }
 }

@@ -61,9 +61,12 @@ public func writeFileAtomically(to path: String, bytes: [UInt8]) throws {
 /// the same directory (same filesystem, so the rename is atomic) through the
 /// descriptor it is given, which it closes; the file is then fsynced and renamed
 /// onto `path`, and the directory synced. On any error the temporary file is
-/// removed and `path` is untouched. Temporary names are `.NAME.tmp-PID-HEX`
-/// (`TrainingRun` removes stale ones left by a killed writer).
+/// removed and `path` is untouched (`TemporaryFile` names it, removes it on a stop
+/// signal, and sweeps those of killed writers). An output that is one of the
+/// process's inputs is refused before anything is written (`InputFile`).
 private func replaceAtomically(_ path: String, _ body: (_ temporaryPath: String, _ descriptor: Int32) throws -> Void) throws {
+    guard !path.isEmpty else { throw DataError(file: "''", "an empty output path names no file") }
+    try InputFile.requireNotAnInput(path)
     let parent = (path as NSString).deletingLastPathComponent
     let directory = parent.isEmpty ? "." : parent
     var isDirectory: ObjCBool = false
@@ -73,23 +76,16 @@ private func replaceAtomically(_ path: String, _ body: (_ temporaryPath: String,
     guard isDirectory.boolValue else {
         throw DataError(file: path, "output directory \(directory) is not a directory")
     }
-    let name = (path as NSString).lastPathComponent
-    let temporaryPath = (directory as NSString).appendingPathComponent(
-        ".\(name).tmp-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))")
-    let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-    guard descriptor >= 0 else {
-        throw DataError(file: path, "cannot create a file in output directory \(directory): \(String(cString: strerror(errno)))")
-    }
+    TemporaryFile.sweepStale(for: path, in: directory)
+    let (temporary, descriptor) = try TemporaryFile.create(for: path, in: directory)
     do {
-        try body(temporaryPath, descriptor)
-        try fsyncPath(temporaryPath, target: path)
-        guard rename(temporaryPath, path) == 0 else {
-            throw DataError(file: path, "cannot rename \(temporaryPath) onto it: \(String(cString: strerror(errno)))")
-        }
+        try body(temporary.path, descriptor)
+        try fsyncPath(temporary.path, target: path)
     } catch {
-        unlink(temporaryPath)
+        temporary.remove()
         throw error
     }
+    try temporary.rename(onto: path)
     try? fsyncPath(directory, target: path)  // durability of the rename; best effort
 }
 

@@ -99,9 +99,7 @@ public struct Checkpoint {
 
     /// Reads and validates a checkpoint; every problem names the file and what was expected.
     public static func read(_ path: String) throws -> Checkpoint {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw DataError(file: path, "no such checkpoint file")
-        }
+        try InputFile.requireRegularFile(path, expected: "a checkpoint file", missing: "no such checkpoint file")
         // Before HDF5 sees the file: HDF5 can hang on a damaged one (docs/faults.md).
         try FileChecksum.verify(path, kind: "checkpoint")
         guard HDF5File.isHDF5(path) else {

@@ -18,6 +18,9 @@ public struct CheckpointLocation: Sendable, Equatable {
     public static func resolve(_ fileOrRunDirectory: String) throws -> CheckpointLocation {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: fileOrRunDirectory, isDirectory: &isDirectory) else {
+            // Says what is there instead: nothing, a dangling link, a link loop.
+            try InputFile.requireRegularFile(fileOrRunDirectory, expected: "a checkpoint file or run directory",
+                                             missing: "no such checkpoint file or run directory")
             throw DataError(file: fileOrRunDirectory, "no such checkpoint file or run directory")
         }
         guard isDirectory.boolValue else {

@@ -65,6 +65,7 @@ public struct DataFile: Sendable {
             throw DataError(file: path, object: featuresPath, "is a group, expected a dataset [rows, features]")
         }
         let features = try root.openDataset(featuresPath)
+        try requireFilters(of: features, in: path, object: featuresPath)
         let shape = try features.shape()
         // What `prepare hdf5` converts (images, float64), the error says how.
         let convert = "; convert it with `vae-dist prepare hdf5 \(path) --out OUT.h5`"
@@ -98,6 +99,16 @@ public struct DataFile: Sendable {
             guard stored.isFinite, stored > 0 else {
                 throw DataError(file: path, object: featuresPath, "has scale \(stored), expected a finite number > 0")
             }
+            // Training squares and sums a row's values in float32: a scale that takes the
+            // byte 255 past what that can hold is a mistake, not data (it used to surface
+            // as "training diverged, try a lower --lr").
+            let largest = (Double(Float.greatestFiniteMagnitude) / Double(shape[1])).squareRoot()
+            guard 255 * stored <= largest else {
+                throw DataError(file: path, object: featuresPath,
+                                "has scale \(stored): the byte 255 becomes \(255 * stored), beyond the \(Float(largest)) whose "
+                                + "square summed over the \(shape[1]) features float32 training can hold; expected e.g. "
+                                + "scale = 1/255 for pixel bytes")
+            }
             scale = stored
         }
 
@@ -107,6 +118,7 @@ public struct DataFile: Sendable {
                 throw DataError(file: path, object: labelsPath, "is a group, expected a dataset [rows] of integers")
             }
             let labels = try root.openDataset(labelsPath)
+            try requireFilters(of: labels, in: path, object: labelsPath)
             let labelShape = try labels.shape()
             let labelType = try labels.elementType()
             guard labelShape.count == 1 else {
@@ -129,17 +141,23 @@ public struct DataFile: Sendable {
                         source: try root.stringAttribute("source"), imageShape: imageShape, checksum: checksum)
     }
 
+    /// Refuses a dataset compressed with a filter this HDF5 lacks, naming the filter.
+    static func requireFilters(of dataset: HDF5Dataset, in path: String, object: String) throws {
+        let missing = try dataset.unavailableFilters()
+        guard !missing.isEmpty else { return }
+        throw DataError(file: path, object: object,
+                        "is compressed with the HDF5 filter \(missing.joined(separator: " and ")), which this HDF5 cannot "
+                        + "decode (no plugin for it in $HDF5_PLUGIN_PATH or HDF5's plugin directory): install the plugin, "
+                        + "or rewrite the file with gzip (h5py: compression=\"gzip\"; or `vae-dist prepare npy`)")
+    }
+
     /// Clear messages for the commonest mistakes, before HDF5 reports them in its own words;
     /// and the checksum of a file vae-dist wrote, before HDF5 can hang on a damaged one.
     /// `kind` names the file in a checksum error ("data file is corrupt: ...").
     @discardableResult
     static func checkReadableHDF5(_ path: String, kind: String = "data file",
                                   verifyingChecksum: Bool = true) throws -> FileChecksum.Verdict? {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DataError(file: path, "no such file")
-        }
-        guard !isDirectory.boolValue else { throw DataError(file: path, "is a directory, expected an HDF5 file") }
+        try InputFile.requireRegularFile(path, expected: "an HDF5 file")
         guard FileManager.default.isReadableFile(atPath: path) else { throw DataError(file: path, "is not readable (permission denied)") }
         let verdict = verifyingChecksum ? try FileChecksum.verify(path, kind: kind) : nil
         guard HDF5File.isHDF5(path) else {

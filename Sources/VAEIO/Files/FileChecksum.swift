@@ -49,9 +49,10 @@ public enum FileChecksum {
     /// start after it. Returns the header written. The file's other bytes are untouched.
     @discardableResult
     public static func reseal(_ path: String) throws -> ChecksumHeader {
+        try InputFile.requireRegularFile(path, expected: "a file vae-dist wrote")
         let start: ArraySlice<UInt8>
         do {
-            let descriptor = open(path, O_RDONLY)
+            let descriptor = open(path, O_RDONLY | O_NONBLOCK)
             guard descriptor >= 0 else { throw ioError(path, "cannot open it") }
             defer { close(descriptor) }
             start = try readBytes(descriptor, path, at: 0, count: ChecksumHeader.size)[...]
@@ -78,7 +79,9 @@ public enum FileChecksum {
     /// message: "checkpoint is corrupt: checksum mismatch ...".
     @discardableResult
     public static func verify(_ path: String, kind: String) throws -> Verdict {
-        let descriptor = open(path, O_RDONLY)
+        // O_NONBLOCK: should a FIFO take the file's place after the caller's check, open()
+        // returns at once (and the read finds no header) instead of waiting for a writer.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK)
         guard descriptor >= 0 else { throw ioError(path, "cannot open it to verify its checksum") }
         defer { close(descriptor) }
         let size = try fileSize(descriptor, path)

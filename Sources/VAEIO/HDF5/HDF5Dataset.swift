@@ -53,6 +53,31 @@ public final class HDF5Dataset: HDF5Object {
         }
     }
 
+    /// The filters of this dataset that this HDF5 cannot run, as "lzf (filter 32000)":
+    /// a plugin filter whose plugin is not installed. HDF5 would only fail at the first
+    /// read of a chunk, saying "can't open directory: .../plugins".
+    public func unavailableFilters() throws -> [String] {
+        try HDF5Library.locked {
+            let createList = try call("get creation property list") { H5Dget_create_plist(id) }
+            defer { HDF5Library.close(createList, with: H5Pclose) }
+            let count = try call("count filters") { H5Pget_nfilters(createList) }
+            return (0..<count).compactMap { index -> String? in
+                var flags: UInt32 = 0
+                var valueCount = 0
+                var name = [CChar](repeating: 0, count: 64)
+                var config: UInt32 = 0
+                let filter = H5Pget_filter2(createList, UInt32(index), &flags, &valueCount, nil, name.count, &name, &config)
+                guard filter >= 0 else { _ = H5Eclear2(vae_h5e_default()); return "an unreadable filter entry" }
+                // Loads the filter's plugin if one is installed; 0 when there is none.
+                let available = H5Zfilter_avail(filter)
+                if available < 0 { _ = H5Eclear2(vae_h5e_default()) }
+                guard available <= 0 else { return nil }
+                let text = name.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                return (text.isEmpty ? "" : text + " ") + "(filter \(filter))"
+            }
+        }
+    }
+
     /// Elements per row: the product of all dimensions but the first.
     func rowElementCount(_ shape: [Int]) -> Int { shape.dropFirst().reduce(1, *) }
 

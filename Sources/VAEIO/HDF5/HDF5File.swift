@@ -41,6 +41,8 @@ public final class HDF5File {
 
     /// Opens an existing file, read-only unless `writable`.
     public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
+        // HDF5 would block in open() on a FIFO, and say only "unable to open file" otherwise.
+        try InputFile.requireRegularFile(path, expected: "an HDF5 file")
         let access = try strongCloseAccessList(path)
         defer { HDF5Library.close(access, with: H5Pclose) }
         let flags = writable ? vae_h5f_acc_rdwr() : vae_h5f_acc_rdonly()

@@ -12,11 +12,7 @@ final class GzipReader {
     private var lineStart = 0
 
     init(_ path: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DataError(file: path, "no such file")
-        }
-        guard !isDirectory.boolValue else { throw DataError(file: path, "is a directory, expected a file") }
+        try InputFile.requireRegularFile(path, expected: "a file")
         guard let handle = gzopen(path, "rb") else {
             throw DataError(file: path, "cannot open: \(String(cString: strerror(errno)))")
         }

@@ -13,7 +13,8 @@ import Glibc
 /// so every rank stops after the same step.
 public enum StopRequest {
     /// The signals that ask for a checkpoint and a clean stop.
-    public static let signals: [Int32] = [SIGTERM, SIGUSR1, SIGUSR2, SIGINT]
+    /// SIGHUP too: the ssh session or terminal a run was started from has closed.
+    public static let signals: [Int32] = [SIGTERM, SIGUSR1, SIGUSR2, SIGINT, SIGHUP]
 
     /// The first stop signal received by this process, or 0.
     private static let received = Atomic<Int32>(0)
@@ -52,6 +53,7 @@ public enum StopRequest {
         case SIGUSR1: return "SIGUSR1"
         case SIGUSR2: return "SIGUSR2"
         case SIGINT: return "SIGINT"
+        case SIGHUP: return "SIGHUP"
         default: return "signal \(signal)"
         }
     }

@@ -28,6 +28,7 @@ struct Embed: ParsableCommand {
     var compressionLevel: Int = 4
 
     func validate() throws {
+        try validateOutputFile(out, option: "--out", example: "runs/x/embeddings.h5")
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1, got \(blockRows)") }
         guard (0...9).contains(compressionLevel) else {

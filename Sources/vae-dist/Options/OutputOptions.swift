@@ -13,6 +13,7 @@ struct OutputOptions: ParsableArguments {
     var gzipLevel: Int? { compressionLevel == 0 ? nil : compressionLevel }
 
     func validate() throws {
+        try validateOutputFile(output, option: "--out", example: "data/train.h5")
         guard (0...9).contains(compressionLevel) else {
             throw ValidationError("--compression-level must be 0 (none) to 9, got \(compressionLevel)")
         }

@@ -28,7 +28,7 @@ struct PictureOptions: ParsableArguments {
         if let imageShape, ImageShape(parsing: imageShape) == nil {
             throw ValidationError("--image-shape must be HxW or CxHxW with positive sizes, e.g. 28x28 or 3x32x32, got '\(imageShape)'")
         }
-        guard !out.isEmpty, !out.hasSuffix("/") else { throw ValidationError("--out must name a file, e.g. samples.png, got '\(out)'") }
+        try validateOutputFile(out, option: "--out", example: "samples.png")
     }
 
     /// The checkpoint's model.

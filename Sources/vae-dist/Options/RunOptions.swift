@@ -34,6 +34,7 @@ struct RunOptions: ParsableArguments {
     var dormantUnits: DormantUnitsChoice = .skip
 
     func validate() throws {
+        try validateOutputDirectory(out, option: "--out")
         if resume == "latest" && out == nil {
             throw ValidationError("--resume latest needs --out RUN_DIR: the run directory to continue")
         }
