@@ -20,6 +20,8 @@ final class BadInputSweepTests: XCTestCase {
         /// Substrings the error line must contain: what names the problem.
         let expected: [String]
         var ranks: Int? = nil
+        /// 1 for a bad input, 64 for a bad command line (docs/faults.md).
+        var status: Int32 = 1
         /// Found only while training (streaming reads rows on demand): the new run's
         /// directory exists by then, holding config.json. Nothing else may appear.
         var startsTheRun = false
@@ -55,8 +57,8 @@ final class BadInputSweepTests: XCTestCase {
                                         file: file, line: line)
             }
             let context = "[\(input.name)] \(input.arguments.joined(separator: " "))\nstderr:\n\(result.standardError)"
-            XCTAssertNotEqual(result.status, 0, context, file: file, line: line)
-            XCTAssertNotEqual(result.status, StopRequest.exitCode, context, file: file, line: line)
+            XCTAssertNil(result.signal, context, file: file, line: line)
+            XCTAssertEqual(result.status, input.status, context, file: file, line: line)
             let errors = result.errorLines(containing: "vae-dist: error: ")
             if input.ranks == nil {
                 // The whole of standard error is the one line.
@@ -86,29 +88,29 @@ final class BadInputSweepTests: XCTestCase {
 
     func testBadCommandLines() throws {
         try check([
-            BadInput(name: "zero batch", arguments: train(["--batch", "0"]), expected: ["--batch must be at least 1"]),
-            BadInput(name: "negative batch", arguments: train(["--batch=-4"]), expected: ["--batch must be at least 1 (got -4)"]),
-            BadInput(name: "zero epochs", arguments: train(["--epochs", "0"]), expected: ["--epochs must be at least 1"]),
-            BadInput(name: "zero latent", arguments: train(["--latent", "0"]), expected: ["--latent must be at least 1"]),
-            BadInput(name: "hidden with a hole", arguments: train(["--hidden", "400,,20"]), expected: ["--hidden", "400,,20"]),
-            BadInput(name: "hidden negative", arguments: train(["--hidden=-3"]), expected: ["--hidden"]),
-            BadInput(name: "unknown activation", arguments: train(["--activation", "swish"]), expected: ["swish", "--activation"]),
-            BadInput(name: "unknown likelihood", arguments: train(["--likelihood", "poisson"]), expected: ["poisson", "--likelihood"]),
-            BadInput(name: "unknown estimator", arguments: train(["--estimator", "C"]), expected: ["'C'", "--estimator"]),
-            BadInput(name: "unknown optimizer", arguments: train(["--optimizer", "lbfgs"]), expected: ["lbfgs", "--optimizer"]),
-            BadInput(name: "unknown non-finite policy", arguments: train(["--on-nonfinite", "ignore"]), expected: ["ignore", "--on-nonfinite"]),
-            BadInput(name: "NaN learning rate", arguments: train(["--lr", "nan"]), expected: ["--lr must be a positive number"]),
-            BadInput(name: "zero samples", arguments: train(["--samples", "0"]), expected: ["--samples must be at least 1"]),
-            BadInput(name: "momentum of 1", arguments: train(["--momentum", "1"]), expected: ["--momentum must be in [0, 1)"]),
-            BadInput(name: "unreadable memory budget", arguments: train(["--memory-budget", "lots"]), expected: ["--memory-budget", "lots"]),
-            BadInput(name: "zero checkpoint interval", arguments: train(["--checkpoint-every", "0"]), expected: ["--checkpoint-every must be at least 1"]),
-            BadInput(name: "resume latest without a run directory", arguments: ["train", "--resume", "latest"], expected: ["--resume latest needs --out"]),
-            BadInput(name: "unknown option", arguments: train(["--learning-rate", "0.1"]), expected: ["--learning-rate"]),
+            BadInput(name: "zero batch", arguments: train(["--batch", "0"]), expected: ["--batch must be at least 1"], status: 64),
+            BadInput(name: "negative batch", arguments: train(["--batch=-4"]), expected: ["--batch must be at least 1 (got -4)"], status: 64),
+            BadInput(name: "zero epochs", arguments: train(["--epochs", "0"]), expected: ["--epochs must be at least 1"], status: 64),
+            BadInput(name: "zero latent", arguments: train(["--latent", "0"]), expected: ["--latent must be at least 1"], status: 64),
+            BadInput(name: "hidden with a hole", arguments: train(["--hidden", "400,,20"]), expected: ["--hidden", "400,,20"], status: 64),
+            BadInput(name: "hidden negative", arguments: train(["--hidden=-3"]), expected: ["--hidden"], status: 64),
+            BadInput(name: "unknown activation", arguments: train(["--activation", "swish"]), expected: ["swish", "--activation"], status: 64),
+            BadInput(name: "unknown likelihood", arguments: train(["--likelihood", "poisson"]), expected: ["poisson", "--likelihood"], status: 64),
+            BadInput(name: "unknown estimator", arguments: train(["--estimator", "C"]), expected: ["'C'", "--estimator"], status: 64),
+            BadInput(name: "unknown optimizer", arguments: train(["--optimizer", "lbfgs"]), expected: ["lbfgs", "--optimizer"], status: 64),
+            BadInput(name: "unknown non-finite policy", arguments: train(["--on-nonfinite", "ignore"]), expected: ["ignore", "--on-nonfinite"], status: 64),
+            BadInput(name: "NaN learning rate", arguments: train(["--lr", "nan"]), expected: ["--lr must be a positive number"], status: 64),
+            BadInput(name: "zero samples", arguments: train(["--samples", "0"]), expected: ["--samples must be at least 1"], status: 64),
+            BadInput(name: "momentum of 1", arguments: train(["--momentum", "1"]), expected: ["--momentum must be in [0, 1)"], status: 64),
+            BadInput(name: "unreadable memory budget", arguments: train(["--memory-budget", "lots"]), expected: ["--memory-budget", "lots"], status: 64),
+            BadInput(name: "zero checkpoint interval", arguments: train(["--checkpoint-every", "0"]), expected: ["--checkpoint-every must be at least 1"], status: 64),
+            BadInput(name: "resume latest without a run directory", arguments: ["train", "--resume", "latest"], expected: ["--resume latest needs --out"], status: 64),
+            BadInput(name: "unknown option", arguments: train(["--learning-rate", "0.1"]), expected: ["--learning-rate"], status: 64),
             BadInput(name: "unknown gradient exchange", arguments: train(["--gradient-exchange", "carrier-pigeon"]),
-                     expected: ["carrier-pigeon", "--gradient-exchange"]),
+                     expected: ["carrier-pigeon", "--gradient-exchange"], status: 64),
             BadInput(name: "overlap with the shared-memory exchange",
                      arguments: train(["--gradient-exchange", "shared-memory", "--overlap-allreduce"]),
-                     expected: ["--overlap-allreduce", "shared-memory"], ranks: 2),
+                     expected: ["--overlap-allreduce", "shared-memory"], ranks: 2, status: 64),
             BadInput(name: "batch smaller than the ranks", arguments: train(["--batch", "1"]),
                      expected: ["--batch 1 is smaller than the 2 ranks"], ranks: 2),
         ])

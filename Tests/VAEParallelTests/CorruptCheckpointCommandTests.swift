@@ -142,7 +142,7 @@ final class CorruptCheckpointCommandTests: XCTestCase {
                                     try mpirunArguments(ranks: 2, ["embed", "--checkpoint", damaged, "--data", data,
                                                                    "--out", scratch + "/embedded.h5"]),
                                     environment: childEnvironment(), timeout: 90)
-        XCTAssertNotEqual(result.status, 0, result.standardError)
+        XCTAssertEqual(result.status, 1, result.standardError)
         let errors = result.errorLines(containing: "vae-dist: error: rank ")
         XCTAssertFalse(errors.isEmpty, result.standardError)
         for error in errors {

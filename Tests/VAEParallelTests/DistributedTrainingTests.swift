@@ -123,7 +123,7 @@ final class DistributedTrainingTests: XCTestCase {
                 + trainArguments(configuration, data: data, out: scratch + "/uneven-shared")
                 + ["--gradient-exchange", "shared-memory"],
             environment: childEnvironment(["VAE_DIST_RANKS_PER_NODE": "2"]), timeout: 60)
-        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertEqual(refused.status, 1, refused.standardError)
         XCTAssertTrue(refused.standardError.contains("same number of ranks on every node"), refused.standardError)
     }
 
@@ -296,7 +296,7 @@ final class SharedMemorySpaceTests: XCTestCase {
         XCTAssertTrue(fallback.standardOutput.contains("MPI allreduce of the fused gradient buffer (shared memory not used: /dev/shm has"),
                       fallback.standardOutput)
         let refused = try train(["--gradient-exchange", "shared-memory"], out: scratch + "/shared")
-        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertEqual(refused.status, 1, refused.standardError)
         XCTAssertTrue(refused.standardError.contains("--gradient-exchange shared-memory: /dev/shm has"), refused.standardError)
         XCTAssertTrue(refused.standardError.contains("docker run --shm-size"), refused.standardError)
     }

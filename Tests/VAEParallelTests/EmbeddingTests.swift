@@ -165,7 +165,7 @@ final class EmbeddingTests: XCTestCase {
         let run = try TrainedRun.make(self)
         let result = try runUnderMPI(ranks: 3, ["embed", "--checkpoint", run.runDirectory, "--data", run.dataPath,
                                                 "--out", run.path("missing-directory/embeddings.h5")])
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertEqual(result.errorLines(containing: "vae-dist: error: rank 0:").count, 3, result.standardError)
         XCTAssertTrue(result.standardError.contains("does not exist"), result.standardError)
         XCTAssertLessThan(result.seconds, 30)

@@ -51,7 +51,7 @@ final class MultiRankTests: XCTestCase {
 
     func testFailureOnOneRankEndsEveryRankWithItsMessage() throws {
         let result = try mpiCheck(ranks: 3, ["--fail-on-rank", "1"] + quickTiming)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         // Each of the three ranks prints the agreed failure itself before finalizing.
         let lines = result.errorLines(containing: "vae-dist: error: rank 1: simulated failure")
         XCTAssertEqual(lines.count, 3, result.standardError)
@@ -62,7 +62,7 @@ final class MultiRankTests: XCTestCase {
 
     func testFailureOnTheLastRankIsReportedToo() throws {
         let result = try mpiCheck(ranks: 2, ["--fail-on-rank", "1"] + quickTiming)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertEqual(result.errorLines(containing: "vae-dist: error: rank 1: simulated failure").count, 2,
                        result.standardError)
     }
@@ -70,7 +70,7 @@ final class MultiRankTests: XCTestCase {
     func testUnagreedFailureAbortsEveryRankWithItsMessage() throws {
         // Rank 1 throws alone while the others wait in a barrier: only MPI_Abort ends them.
         let result = try mpiCheck(ranks: 3, ["--fail-on-rank", "1", "--failure-path", "abort"] + quickTiming)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertEqual(result.errorLines(containing: "vae-dist: error: rank 1: simulated failure").count, 1,
                        result.standardError)
         XCTAssertTrue(result.standardError.contains("aborting the job"), result.standardError)
@@ -80,7 +80,7 @@ final class MultiRankTests: XCTestCase {
 
     func testFailOnRankOutsideTheJobIsAnErrorOnEveryRank() throws {
         let result = try mpiCheck(ranks: 2, ["--fail-on-rank", "5"] + quickTiming)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertEqual(result.errorLines(containing: "--fail-on-rank 5 is not a rank of this 2-rank job").count, 2,
                        result.standardError)
     }

@@ -77,7 +77,7 @@ final class NonFiniteGradientTests: XCTestCase {
         let result = try runProcess(try mpirunExecutable(), try mpirunArguments(ranks: 2,
             trainArguments(smallConfiguration(epochs: 2), data: data, out: out) + ["--resume", "latest"]),
                                     environment: childEnvironment(), timeout: 60)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         let lines = result.errorLines(containing: "vae-dist: error: training diverged at step 3 (epoch 2, step 1 of 2): the loss is ")
         XCTAssertEqual(lines.count, 2, "one line per rank:\n\(result.standardError)")
         XCTAssertEqual(Set(lines).count, 1, "\(lines)")

@@ -136,7 +136,7 @@ final class PictureCommandTests: XCTestCase {
         let directory = try makeScratchDirectory(self)
         let (run, _) = try trainPictureModel(in: directory, features: 10, latent: 3)
         let result = try runVAEDist(["manifold", "--checkpoint", run, "--out", directory + "/m.png"])
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertEqual(result.errorLines(containing: "vae-dist: error:").count, 1, result.standardError)
         XCTAssertTrue(result.standardError.contains("only for a 2-dimensional latent space"), result.standardError)
         XCTAssertTrue(result.standardError.contains("latent dimension 3"), result.standardError)
@@ -160,7 +160,7 @@ final class PictureCommandTests: XCTestCase {
         for (arguments, message) in cases {
             // The checkpoint does not exist: validation must refuse the options before anything is read.
             let result = try runVAEDist(arguments + ["--checkpoint", "/nonexistent/run", "--out", "/tmp/never.png"])
-            XCTAssertNotEqual(result.status, 0, "\(arguments)")
+            XCTAssertEqual(result.status, 64, "\(arguments)")
             XCTAssertTrue(result.standardError.contains(message), "\(arguments): \(result.standardError)")
         }
     }
@@ -169,7 +169,7 @@ final class PictureCommandTests: XCTestCase {
         let directory = try makeScratchDirectory(self)
         let (run, _) = try trainPictureModel(in: directory, features: 10)
         let refused = try runVAEDist(["sample", "--checkpoint", run, "--out", directory + "/s.png"])
-        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertEqual(refused.status, 1, refused.standardError)
         XCTAssertTrue(refused.standardError.contains("rows of 10 values: pass --image-shape"), refused.standardError)
         let wrong = try runVAEDist(["sample", "--checkpoint", run, "--out", directory + "/s.png", "--image-shape", "3x3"])
         XCTAssertTrue(wrong.standardError.contains("--image-shape 3x3 has 9 values per image, but the model's rows have 10"), wrong.standardError)

@@ -11,7 +11,7 @@ final class PosteriorFamilyCommandLineTests: XCTestCase {
         let result = try runProcess(try vaeDistBinary(), ["train", "--posterior", "cauchy", "--estimator", "B",
                                                           "--data", "/nonexistent.h5"],
                                     environment: childEnvironment())
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 64, result.standardError)
         XCTAssertTrue(result.standardError.contains(
             "--estimator B needs an analytic KL; --posterior cauchy has none (its KL to the N(0, I) prior is infinite): use --estimator A"),
             result.standardError)

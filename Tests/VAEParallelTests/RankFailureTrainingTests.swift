@@ -28,7 +28,7 @@ final class RankFailureTrainingTests: XCTestCase {
 
         let result = try runMPMD(good: scratch + "/good.h5", bad: scratch + "/bad.h5",
                                  extra: ["--reading", "streaming"], out: scratch + "/run")
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         let lines = result.errorLines(containing: "rank 2:")
         XCTAssertFalse(lines.isEmpty, "no rank reported rank 2's failure:\n\(result.standardError)")
         XCTAssertTrue(lines.allSatisfy { $0.contains("bad.h5") && $0.contains("NaN") }, "\(lines)")
@@ -50,7 +50,7 @@ final class RankFailureTrainingTests: XCTestCase {
             try writeDataFile(scratch + "/bad.h5", features: features, rows: 37)
             let result = try runMPMD(good: scratch + "/good.h5", bad: scratch + "/bad.h5",
                                      extra: ["--reading", "streaming"] + exchange, out: scratch + "/run")
-            XCTAssertNotEqual(result.status, 0, "\(exchange)")
+            XCTAssertEqual(result.status, 1, "\(exchange)")
             XCTAssertFalse(result.errorLines(containing: "rank 2:").isEmpty, "\(exchange): \(result.standardError)")
             XCTAssertLessThan(result.seconds, 30, "\(exchange)")
         }
@@ -60,7 +60,7 @@ final class RankFailureTrainingTests: XCTestCase {
         let scratch = try makeScratchDirectory(self)
         try writeDataFile(scratch + "/good.h5", features: syntheticFeatures(rows: 37, features: 10, seed: 4), rows: 37)
         let result = try runMPMD(good: scratch + "/good.h5", bad: scratch + "/missing.h5", extra: [], out: scratch + "/run")
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         let lines = result.errorLines(containing: "rank 2:")
         XCTAssertFalse(lines.isEmpty, "no rank reported rank 2's failure:\n\(result.standardError)")
         XCTAssertTrue(lines.allSatisfy { $0.contains("missing.h5") }, "\(lines)")
@@ -76,7 +76,7 @@ final class RankFailureTrainingTests: XCTestCase {
             ["-n", "2", "--oversubscribe", "--bind-to", "none", try vaeDistBinary().path]
                 + trainArguments(configuration, data: scratch + "/data.h5", out: scratch + "/run"),
             environment: childEnvironment(), timeout: 60)
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertFalse(result.errorLines(containing: "diverged at step 2").isEmpty, result.standardError)
     }
 }

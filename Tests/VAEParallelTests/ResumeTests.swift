@@ -20,9 +20,9 @@ final class ResumeTests: XCTestCase {
     private func train(_ arguments: [String], ranks: Int? = nil) throws -> ProcessResult {
         let binary = try vaeDistBinary()
         if let ranks {
-            return try runProcess(try mpirunExecutable(),
-                                  ["-n", String(ranks), "--oversubscribe", "--bind-to", "none", binary.path] + arguments,
-                                  environment: childEnvironment(), timeout: 120)
+            let result = try runUnderMPI(ranks: ranks, arguments, timeout: 120)
+            if result.status == 0 { assertTrainingBanner(result.standardOutput, ranks: ranks, exchange: .sharedMemory) }
+            return result
         }
         return try runProcess(binary, arguments, environment: childEnvironment(), timeout: 60)
     }
@@ -82,7 +82,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try train(arguments(epochs: 2, out: scratch + "/run")).status, 0)
         let result = try train(["train", "--data", data, "--out", scratch + "/run", "--resume", "latest",
                                 "--epochs", "4", "--hidden", "7"])
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertEqual(result.errorLines(containing: "vae-dist: error:").count, 1, result.standardError)
         XCTAssertFalse(result.errorLines(containing: "hiddenSizes").isEmpty, result.standardError)
     }
@@ -92,7 +92,7 @@ final class ResumeTests: XCTestCase {
         let other = scratch + "/other.h5"
         try writeDataFile(other, features: syntheticFeatures(rows: 37, features: 10, seed: 8), rows: 37)
         let refused = try train(["train", "--data", other, "--out", scratch + "/run", "--resume", "latest", "--epochs", "3"])
-        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertEqual(refused.status, 1, refused.standardError)
         XCTAssertFalse(refused.errorLines(containing: "fingerprint").isEmpty, refused.standardError)
         let forced = try train(["train", "--data", other, "--out", scratch + "/run", "--resume", "latest",
                                 "--epochs", "3", "--force", "--no-progress"])
@@ -108,7 +108,7 @@ final class ResumeTests: XCTestCase {
         let previous = try Data(contentsOf: URL(fileURLWithPath: scratch + "/run/checkpoint-epoch-0001.h5"))
 
         let result = try train(["train", "--data", data, "--out", scratch + "/run", "--resume", "latest", "--epochs", "4"])
-        XCTAssertNotEqual(result.status, 0)
+        XCTAssertEqual(result.status, 1, result.standardError)
         XCTAssertFalse(result.errorLines(containing: "checkpoint-epoch-0002.h5").isEmpty, result.standardError)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch + "/run").sorted(), before)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: scratch + "/run/checkpoint-epoch-0001.h5")), previous)

@@ -25,16 +25,52 @@ func trainInProcess(_ configuration: TrainingConfiguration, data: String, out: S
     return try TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in }).run()
 }
 
-/// Trains with `ranks` MPI ranks through the real binary.
+/// The gradient exchange a multi-rank run's banner must name.
+enum BannerExchange {
+    case sharedMemory, allreduce, overlappedAllreduce
+
+    /// What `--gradient-exchange`, `--overlap-allreduce` and the ranks per node select:
+    /// `auto` takes shared memory when every node holds as many ranks.
+    static func implied(by arguments: [String], ranks: Int, environment: [String: String]) -> BannerExchange {
+        if arguments.contains("--overlap-allreduce") { return .overlappedAllreduce }
+        if let index = arguments.firstIndex(of: "--gradient-exchange"), arguments[index + 1] == "allreduce" { return .allreduce }
+        if let perNode = environment["VAE_DIST_RANKS_PER_NODE"].flatMap(Int.init), ranks % perNode != 0 { return .allreduce }
+        return .sharedMemory
+    }
+
+    var bannerText: String {
+        switch self {
+        case .sharedMemory: "  exchange shared memory, "
+        case .allreduce: "  exchange MPI allreduce of the fused gradient buffer"
+        case .overlappedAllreduce: "  exchange MPI allreduce, decoder bucket overlapped with the encoder's backward"
+        }
+    }
+}
+
+/// Asserts from the banner that `ranks` ranks ran, with `exchange` (a silent fall-back to
+/// one rank, or an ignored --overlap-allreduce, would otherwise pass unnoticed).
+func assertTrainingBanner(_ output: String, ranks: Int, exchange: BannerExchange?,
+                          file: StaticString = #filePath, line: UInt = #line) {
+    let lines = output.split(separator: "\n")
+    XCTAssertEqual(lines.filter { $0.hasPrefix("vae-dist train: \(ranks) rank\(ranks == 1 ? "" : "s"), ") }.count, 1,
+                   "the banner names \(ranks) ranks once: \(output)", file: file, line: line)
+    if let exchange, ranks > 1 {
+        XCTAssertEqual(lines.filter { $0.hasPrefix(exchange.bannerText) }.count, 1,
+                       "the banner names the exchange '\(exchange.bannerText)': \(output)", file: file, line: line)
+    }
+}
+
+/// Trains with `ranks` MPI ranks through the real binary; asserts exit 0 and the banner
+/// (the ranks, and the exchange the options imply unless `exchange` says otherwise).
 func trainUnderMPI(ranks: Int, _ configuration: TrainingConfiguration, data: String, out: String,
-                   extraArguments: [String] = [], environment: [String: String] = [:],
+                   extraArguments: [String] = [], environment: [String: String] = [:], exchange: BannerExchange? = nil,
                    file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
-    let result = try runProcess(
-        try mpirunExecutable(),
-        ["-n", String(ranks), "--oversubscribe", "--bind-to", "none", try vaeDistBinary().path]
-            + trainArguments(configuration, data: data, out: out) + extraArguments,
-        environment: childEnvironment(environment), timeout: 120, file: file, line: line)
-    XCTAssertEqual(result.status, 0, "mpirun -n \(ranks) train failed:\n\(result.standardError)", file: file, line: line)
+    let result = try runUnderMPI(ranks: ranks, trainArguments(configuration, data: data, out: out) + extraArguments,
+                                 environment: environment, timeout: 120, file: file, line: line)
+    assertSucceeded(result, "mpirun -n \(ranks) train", file: file, line: line)
+    assertTrainingBanner(result.standardOutput, ranks: ranks,
+                         exchange: exchange ?? .implied(by: extraArguments, ranks: ranks, environment: environment),
+                         file: file, line: line)
     return result
 }
 
