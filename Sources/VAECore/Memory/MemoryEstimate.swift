@@ -40,8 +40,8 @@ public enum MemoryEstimate {
 }
 
 extension ModelArchitecture {
-    /// (in, out) of every Dense layer, in `buildLayers` order: encoder, head, decoder, output.
-    var layerShapes: [(inFeatures: Int, outFeatures: Int)] {
+    /// (in, out) of every Dense layer, in `ModelLayers` order: encoder, head, decoder, output.
+    var denseShapes: [(inFeatures: Int, outFeatures: Int)] {
         let widths = [dataDimension] + hiddenSizes
         let encoder = zip(widths, widths.dropFirst()).map { ($0, $1) }
         let head = (widths.last!, 2 * latentDimension)
@@ -51,9 +51,10 @@ extension ModelArchitecture {
         return encoder + [head] + decoder + [output]
     }
 
-    /// The number of parameters `buildLayers` lays out, nil when it overflows an Int.
+    /// The number of parameters `ModelLayers` lays out, nil when it overflows an Int
+    /// (where laying them out would trap).
     public var checkedParameterCount: Int? {
-        let layers = layerShapes.map { shape in
+        let layers = denseShapes.map { shape in
             MemoryEstimate.product(shape.inFeatures, shape.outFeatures).flatMap { MemoryEstimate.sum([$0, shape.outFeatures]) }
         }
         return MemoryEstimate.sum(layers + [learnedVarianceFloor == nil ? 0 : dataDimension])
@@ -61,22 +62,28 @@ extension ModelArchitecture {
 }
 
 extension ELBOObjective {
-    /// The Float32 values `init(architecture:settings:maxRows:)` allocates for its
-    /// workspaces (the sizes there, added up), nil when the count overflows.
+    /// An upper estimate of the Float32 values the objective allocates for `maxRows` rows
+    /// and `samples` draws each, nil when the count overflows.
+    ///
+    /// Each layer stack holds every layer's output and output gradient and a scratch as
+    /// wide as its widest layer (`LayerStack`), the encoder's for `maxRows` rows, the
+    /// decoder's for every draw; the active-unit encoder a second copy of the encoder's
+    /// outputs and a weight block; the posterior sample a few [draws, Z] buffers.
     public static func workspaceFloats(architecture: ModelArchitecture, samples: Int, maxRows: Int) -> Int? {
-        let layers = architecture.layerShapes
-        let hidden = architecture.hiddenSizes
         let (z, d) = (architecture.latentDimension, architecture.dataDimension)
+        let hidden = architecture.hiddenSizes
         guard let draws = MemoryEstimate.product(maxRows, samples) else { return nil }
-        let encoderRows = hidden.map { MemoryEstimate.product(maxRows, $0, 2) }       // activations, active copies
-        let widestWeight = layers.prefix(hidden.count + 1).map { MemoryEstimate.product($0.inFeatures, $0.outFeatures) }
-        let decoderRows = hidden.map { MemoryEstimate.product(draws, $0) }
-        return MemoryEstimate.sum(encoderRows + decoderRows + [
-            MemoryEstimate.sum(widestWeight),                                 // the active-weight scratch, at most
-            MemoryEstimate.product(maxRows, 2 * z, 2),                        // head output and gradient
-            MemoryEstimate.product(draws, z, 4),                              // noise, latent, gradient, transposed
-            MemoryEstimate.product(draws, d),                                 // decoder output
-            MemoryEstimate.product(draws, hidden.max() ?? 0, 2),              // gradient scratch
+        let widest = (hidden + [2 * z, d]).max()!
+        let encoderWidths = MemoryEstimate.sum(hidden.map { $0 } + [2 * z])
+        let decoderWidths = MemoryEstimate.sum(hidden.map { $0 } + [d])
+        let weights = architecture.denseShapes.prefix(hidden.count + 1).map { MemoryEstimate.product($0.inFeatures, $0.outFeatures) }
+        return MemoryEstimate.sum([
+            encoderWidths.flatMap { MemoryEstimate.product(maxRows, $0, 3) },   // outputs, gradients, active copies
+            MemoryEstimate.product(maxRows, widest),                             // the encoder's scratch
+            MemoryEstimate.sum(weights),                                         // the active-weight block, at most
+            decoderWidths.flatMap { MemoryEstimate.product(draws, $0, 2) },      // outputs and gradients
+            MemoryEstimate.product(draws, widest),                               // the decoder's scratch
+            MemoryEstimate.product(draws, z, 4),                                 // noise, codes, their gradients
             2 * d,
         ])
     }

@@ -78,7 +78,7 @@ final class AbsurdSizeTests: FaultCase {
             for floor: Float? in [nil, 1e-4] {
                 var architecture = ModelArchitecture(dataDimension: 10, hiddenSizes: hidden, latentDimension: 2, activation: .relu)
                 architecture.learnedVarianceFloor = floor
-                XCTAssertEqual(architecture.checkedParameterCount, architecture.buildLayers().layout.totalCount, "\(hidden)")
+                XCTAssertEqual(architecture.checkedParameterCount, ModelLayers(architecture).layout.totalCount, "\(hidden)")
             }
         }
         var configuration = smallConfiguration()

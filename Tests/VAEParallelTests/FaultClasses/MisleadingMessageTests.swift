@@ -37,7 +37,7 @@ final class MisleadingMessageTests: FaultCase {
         try assertRefused(["embed", "--checkpoint", run.runDirectory, "--data", run.dataPath, "--out", ""], status: 64,
                           message: ["--out must name a file", "got ''"])
         try assertRefused(["sample", "--checkpoint", run.runDirectory, "--out", ""], status: 64, message: ["--out must name a file"])
-        try assertRefused(["prepare", "npy", scratch + "/x.npy", "-o", ""], status: 64, message: ["--output must name a file"])
+        try assertRefused(["prepare", "npy", scratch + "/x.npy", "-o", ""], status: 64, message: ["--out must name a file"])
         try assertRefused(["train", "--data", run.dataPath, "--out", ""], status: 64, message: ["--out must name a directory"])
     }
 
