@@ -66,7 +66,8 @@ final class BadInputSweepTests: XCTestCase {
                 XCTAssertEqual(lines.count, 1, context, file: file, line: line)
                 XCTAssertEqual(errors.count, 1, context, file: file, line: line)
             } else {
-                XCTAssertEqual(errors.count, input.ranks, "one line per rank: \(context)", file: file, line: line)
+                // An agreed error is the job's: rank 0 prints it once, however many ranks there are.
+                XCTAssertEqual(errors.count, 1, "one line for the job: \(context)", file: file, line: line)
             }
             for error in errors {
                 for expected in input.expected where !error.contains(expected) {

@@ -52,9 +52,9 @@ final class MultiRankTests: XCTestCase {
     func testFailureOnOneRankEndsEveryRankWithItsMessage() throws {
         let result = try mpiCheck(ranks: 3, ["--fail-on-rank", "1"] + quickTiming)
         XCTAssertEqual(result.status, 1, result.standardError)
-        // Each of the three ranks prints the agreed failure itself before finalizing.
+        // Every rank stops; rank 0 prints the agreed failure once, for the job, before finalizing.
         let lines = result.errorLines(containing: "vae-dist: error: rank 1: simulated failure")
-        XCTAssertEqual(lines.count, 3, result.standardError)
+        XCTAssertEqual(lines.count, 1, result.standardError)
         XCTAssertFalse(result.standardOutput.contains("all checks passed"))
         // The failure path is one allreduce and a broadcast: seconds, not a time-out.
         XCTAssertLessThan(result.seconds, 30)
@@ -63,7 +63,7 @@ final class MultiRankTests: XCTestCase {
     func testFailureOnTheLastRankIsReportedToo() throws {
         let result = try mpiCheck(ranks: 2, ["--fail-on-rank", "1"] + quickTiming)
         XCTAssertEqual(result.status, 1, result.standardError)
-        XCTAssertEqual(result.errorLines(containing: "vae-dist: error: rank 1: simulated failure").count, 2,
+        XCTAssertEqual(result.errorLines(containing: "vae-dist: error: rank 1: simulated failure").count, 1,
                        result.standardError)
     }
 
@@ -81,7 +81,7 @@ final class MultiRankTests: XCTestCase {
     func testFailOnRankOutsideTheJobIsAnErrorOnEveryRank() throws {
         let result = try mpiCheck(ranks: 2, ["--fail-on-rank", "5"] + quickTiming)
         XCTAssertEqual(result.status, 1, result.standardError)
-        XCTAssertEqual(result.errorLines(containing: "--fail-on-rank 5 is not a rank of this 2-rank job").count, 2,
+        XCTAssertEqual(result.errorLines(containing: "--fail-on-rank 5 is not a rank of this 2-rank job").count, 1,
                        result.standardError)
     }
 }

@@ -34,6 +34,23 @@ public enum Launch: Equatable, Sendable {
         }
         return .singleProcess
     }
+
+    /// This process's rank as the launcher numbered it, before MPI is initialised; nil when
+    /// no launcher started it or none says.
+    public static func rank(in environment: [String: String]) -> Int? {
+        guard case .mpi = detect(in: environment) else { return nil }
+        for name in ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"] {
+            if let rank = environment[name].flatMap({ Int($0) }) { return rank }
+        }
+        return nil
+    }
+
+    /// Whether a launcher started this process as a rank other than 0.
+    ///
+    /// What every rank would say alike (a bad option, `--help`) is said by rank 0 alone.
+    public static func isNonRootRank(in environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        (rank(in: environment) ?? 0) != 0
+    }
 }
 
 /// The communicator for this process.

@@ -4,10 +4,12 @@ import VAEIO
 /// Runs `body` with this launch's communicator and ends it in the one way that cannot hang.
 ///
 /// - `body` returns: finalize on every rank.
-/// - `body` throws a `CollectiveError` (every rank threw it at the same point, e.g. an
-///   agreed `RankFailure`): every rank prints it, then finalizes, then throws
-///   `ReportedFailure`. Printing comes first because MPI_Finalize is a fence: once one
-///   rank exits non-zero, mpirun kills the others, and a line not yet written is lost.
+/// - `body` throws a `CollectiveError` (every rank threw it at the same point with the
+///   same content, e.g. an agreed `RankFailure`): rank 0 prints it once, for the whole job
+///   (eight identical lines at eight ranks say nothing more), every rank finalizes, then
+///   throws `ReportedFailure`. Printing comes before finalizing because MPI_Finalize is a
+///   fence: once one rank exits non-zero, mpirun kills the others, and a line not yet
+///   written is lost.
 /// - `body` throws anything else with more than one rank: the other ranks never heard
 ///   of it and may be waiting in a collective, so print it and MPI_Abort the job.
 /// Commands wrap their whole run in this; the trainer turns local failures into
@@ -23,7 +25,7 @@ public func withCommunicator<Result>(
     do {
         result = try body(communicator)
     } catch let error as any CollectiveError {
-        Console.printError("\(program): error: \(failureMessage(error))")
+        if communicator.isRoot { Console.printError("\(program): error: \(failureMessage(error))") }
         try? communicator.finalize()
         throw ReportedFailure(underlying: error)
     } catch {

@@ -57,12 +57,5 @@ struct PictureOptions: ParsableArguments {
     ///
     /// Under mpirun or srun every rank would write the same file; all but rank 0 step
     /// aside (no MPI is initialised).
-    static var isNonRootRank: Bool {
-        let environment = ProcessInfo.processInfo.environment
-        guard case .mpi = Launch.detect(in: environment) else { return false }
-        for name in ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"] {
-            if let rank = environment[name].flatMap({ Int($0) }) { return rank != 0 }
-        }
-        return false
-    }
+    static var isNonRootRank: Bool { Launch.isNonRootRank() }
 }
