@@ -55,7 +55,7 @@ PY
 echo "streaming-memory: baseline (10 rows, in memory)"
 "$BINARY" check "$tiny" --reading memory | sed 's/^/  /'
 echo "streaming-memory: $(du -h "$data" | cut -f1) on disk, streaming with a budget of $budget"
-"$BINARY" check "$data" --reading streaming --memory-budget "$budget" --batch-size 128 --bernoulli | sed 's/^/  /'
+"$BINARY" check "$data" --reading streaming --memory-budget "$budget" --batch 128 --bernoulli | sed 's/^/  /'
 
 echo "streaming-memory: training one epoch on $(du -h "$data" | cut -f1) with --reading streaming --memory-budget $budget"
 run="$work/train-run"

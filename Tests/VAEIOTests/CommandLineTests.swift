@@ -181,4 +181,23 @@ final class CommandLineTests: XCTestCase {
         XCTAssertNotNil(highWater, result.standardOutput)
         XCTAssertLessThanOrEqual(highWater ?? .max, 1 << 20)
     }
+
+    /// One spelling per concept across subcommands (`--out`, `--batch`); the old ones still work.
+    func testOneSpellingPerConceptWithTheOldOnesKept() throws {
+        let images = directory + "/images-idx3-ubyte"
+        try writeFile(images, idxBytes(type: 0x08, dimensions: [6, 2, 2], payload: (0..<24).map { UInt8($0 * 9) }))
+        for (index, spelling) in ["--out", "--output", "-o"].enumerated() {
+            let output = directory + "/spelled-\(index).h5"
+            let result = try runProcess(binary, ["prepare", "idx", "--images", images, spelling, output])
+            XCTAssertEqual(result.status, 0, "\(spelling): \(result.standardError)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: output), spelling)
+        }
+        for spelling in ["--batch", "--batch-size"] {
+            let result = try runProcess(binary, ["check", directory + "/spelled-0.h5", spelling, "4"])
+            XCTAssertEqual(result.status, 0, "\(spelling): \(result.standardError)")
+            XCTAssertTrue(result.standardOutput.contains("read 6 rows in 2 steps of 4"), "\(spelling): \(result.standardOutput)")
+        }
+        let refused = try runProcess(binary, ["check", directory + "/spelled-0.h5", "--batch", "0"])
+        XCTAssertTrue(refused.standardError.contains("--batch must be at least 1, got 0"), refused.standardError)
+    }
 }

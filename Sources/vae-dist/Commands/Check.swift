@@ -27,14 +27,15 @@ struct Check: ParsableCommand {
     @Option(help: "Bytes of data this process may hold, e.g. 64M or 2G (default: a quarter of physical memory).")
     var memoryBudget: String?
 
-    @Option(help: "Rows per step.")
+    /// `--batch` as in train, bench and embed; `--batch-size` is kept as an alias.
+    @Option(name: [.customLong("batch"), .customLong("batch-size")], help: "Rows per step.")
     var batchSize: Int = 128
 
     @Option(help: "Seed of the row order (a fixed shuffle, as one training epoch reads).")
     var seed: UInt64 = 0
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch must be at least 1, got \(batchSize)") }
         if let memoryBudget, parseByteCount(memoryBudget) == nil {
             throw ValidationError("--memory-budget must be a byte count like 512M, 2G or 1000000, got '\(memoryBudget)'")
         }
