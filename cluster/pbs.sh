@@ -35,7 +35,8 @@ NRANKS=$(wc -l < "$NODEFILE")   # one line per MPI slot (mpiprocs)
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 cd "${PBS_O_WORKDIR:-.}"
 
-train=("$VAE_DIST" train --out "$RUN_DIR" --no-progress)
+# In the job log, rank 0 writes a progress line every 60 s (loss, samples/s, time left).
+train=("$VAE_DIST" train --out "$RUN_DIR" --progress lines --progress-interval 60)
 if [[ -n $DATA ]]; then train+=(--data "$DATA"); fi
 read -r -a extra <<< "$ARGS"
 train+=("${extra[@]}" "$@")              # the script's arguments (Torque: qsub -F)

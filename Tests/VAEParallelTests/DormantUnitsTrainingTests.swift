@@ -34,7 +34,7 @@ final class DormantUnitsTrainingTests: XCTestCase {
     private func trainInProcess(_ choice: DormantUnitsChoice, out: String) throws -> [EpochMetrics] {
         var options = TrainingOptions(configuration: configuration(), runDirectory: out)
         options.dataPath = data
-        options.progressBar = false
+        options.progress = .off
         options.dormantUnits = choice
         return try TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in }).run()
     }

@@ -26,7 +26,7 @@ struct TrainedRun {
         var options = TrainingOptions(configuration: smallConfiguration(epochs: 2), runDirectory: runDirectory)
         options.dataPath = dataPath
         options.testDataPath = testData ? dataPath : nil
-        options.progressBar = false
+        options.progress = .off
         try TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in }).run()
         return TrainedRun(directory: directory, dataPath: dataPath, runDirectory: runDirectory,
                           checkpoint: try finalParameters(runDirectory), features: features, labels: labels)
@@ -55,7 +55,7 @@ struct TrainedRun {
         configuration.klWarmupEpochs = 0
         var options = TrainingOptions(configuration: configuration, runDirectory: runDirectory)
         options.dataPath = dataPath
-        options.progressBar = false
+        options.progress = .off
         try TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in }).run()
         return TrainedRun(directory: directory, dataPath: dataPath, runDirectory: runDirectory,
                           checkpoint: try finalParameters(runDirectory), features: features, labels: labels)

@@ -8,12 +8,14 @@ import VAEIO
 /// `vae-dist eval`: the IWAE estimate's identities and orderings, agreement with the
 /// trainer's test -ELBO, rank-count independence, and a stable log-mean-exp.
 final class EvaluationTests: XCTestCase {
-    func evaluate(_ run: TrainedRun, samples: Int = 1, importance: Int, rows: Int? = nil) throws -> EvaluationReport {
+    func evaluate(_ run: TrainedRun, samples: Int = 1, importance: Int, rows: Int? = nil,
+                  importanceRows: Int? = nil) throws -> EvaluationReport {
         var options = EvaluationOptions(checkpoint: run.runDirectory)
         options.dataPath = run.dataPath
         options.samples = samples
         options.importanceSamples = importance
         options.rowLimit = rows
+        options.importanceRowLimit = importanceRows
         return try ModelEvaluation(options: options, communicator: SingleProcessCommunicator()).run()
     }
 
@@ -207,5 +209,46 @@ final class EvaluationTests: XCTestCase {
         XCTAssertThrowsError(try ModelEvaluation(options: options, communicator: SingleProcessCommunicator()).run()) {
             XCTAssertTrue(failureMessage($0).contains("--importance 1000 needs"), failureMessage($0))
         }
+    }
+
+    /// The default's shape: the -ELBO of every row, the importance-weighted estimate on the
+    /// first rows only, with the same draws as an evaluation of just those rows.
+    func testImportanceRowsEvaluateAPrefixWithTheSameDraws() throws {
+        let run = try TrainedRun.make(self)
+        let prefix = try evaluate(run, importance: 7, importanceRows: 10)
+        let all = try evaluate(run, importance: 7)
+        let tenRows = try evaluate(run, importance: 7, rows: 10)
+        XCTAssertEqual([prefix.rows, prefix.importanceRows, all.importanceRows, tenRows.rows], [all.rows, 10, all.rows, 10])
+        XCTAssertGreaterThan(all.rows, 10)
+        XCTAssertEqual(try XCTUnwrap(prefix.negativeLogLikelihood).mean.bitPattern,
+                       try XCTUnwrap(tenRows.negativeLogLikelihood).mean.bitPattern)
+        XCTAssertEqual(try XCTUnwrap(prefix.negativeELBOB).mean.bitPattern, try XCTUnwrap(all.negativeELBOB).mean.bitPattern)
+        XCTAssertNotEqual(try XCTUnwrap(prefix.negativeLogLikelihood).mean, try XCTUnwrap(all.negativeLogLikelihood).mean)
+    }
+
+    func testTheCommandLineSaysWhichRowsAndOffersThePaperProtocol() throws {
+        let run = try TrainedRun.make(self)
+        let base = ["eval", "--checkpoint", run.runDirectory, "--data", run.dataPath]
+        let quick = try runProcess(try vaeDistBinary(), base + ["--importance", "3", "--importance-rows", "5",
+                                                                "--progress", "lines", "--progress-interval", "0.000001"],
+                                   environment: childEnvironment())
+        XCTAssertEqual(quick.status, 0, quick.standardError)
+        XCTAssertTrue(quick.standardOutput.contains("-log p(x), IWAE (K=3, first 5 rows)"), quick.standardOutput)
+        XCTAssertTrue(quick.standardOutput.contains("the IWAE paper's protocol, K = 5000 on every row: --paper"), quick.standardOutput)
+        // Progress goes to standard error: standard output holds the results alone.
+        XCTAssertTrue(quick.standardError.contains("eval IWAE (K=3): 1 of 5 rows (20%)"), quick.standardError)
+        XCTAssertTrue(quick.standardError.contains("eval -ELBO (L=1): "), quick.standardError)
+        XCTAssertFalse(quick.standardOutput.contains("eval IWAE (K=3): "), quick.standardOutput)
+
+        let paper = try runProcess(try vaeDistBinary(), base + ["--paper", "--rows", "2", "--json", "--no-progress"],
+                                   environment: childEnvironment())
+        XCTAssertEqual(paper.status, 0, paper.standardError)
+        let object = try JSONSerialization.jsonObject(with: Data(paper.standardOutput.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["importance_samples"] as? Int, 5000)
+        XCTAssertEqual(object?["importance_rows"] as? Int, 2)
+
+        let conflicting = try runProcess(try vaeDistBinary(), base + ["--paper", "--importance", "10"], environment: childEnvironment())
+        XCTAssertEqual(conflicting.status, 64, conflicting.standardError)
+        XCTAssertTrue(conflicting.standardError.contains("--paper sets K = 5000 on every row"), conflicting.standardError)
     }
 }

@@ -117,7 +117,7 @@ final class PreemptionTests: XCTestCase {
         let calls = StepCounter()
         var options = TrainingOptions(configuration: configuration, runDirectory: scratch + "/stopped")
         options.dataPath = data
-        options.progressBar = false
+        options.progress = .off
         options.stopRequested = { calls.next() == 8 }  // 5 steps per epoch: step 3 of epoch 2
         let stopped = TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in })
         try stopped.run()
@@ -132,7 +132,7 @@ final class PreemptionTests: XCTestCase {
 
         var resume = TrainingOptions(configuration: configuration, runDirectory: scratch + "/stopped")
         resume.dataPath = data
-        resume.progressBar = false
+        resume.progress = .off
         resume.resume = "latest"
         let resumed = TrainingRun(options: resume, communicator: SingleProcessCommunicator(), log: { _ in })
         try resumed.run()

@@ -107,7 +107,7 @@ final class PythonScriptTests: XCTestCase {
         var options = TrainingOptions(configuration: configuration, runDirectory: directory + "/run")
         options.dataPath = dataPath
         options.testDataPath = dataPath
-        options.progressBar = false
+        options.progress = .off
         _ = try TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in }).run()
         // ... and one without (test_neg_elbo null).
         let noTest = directory + "/no-test.jsonl"

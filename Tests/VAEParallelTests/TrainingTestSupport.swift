@@ -21,7 +21,7 @@ func trainArguments(_ configuration: TrainingConfiguration, data: String, out: S
 func trainInProcess(_ configuration: TrainingConfiguration, data: String, out: String) throws -> [EpochMetrics] {
     var options = TrainingOptions(configuration: configuration, runDirectory: out)
     options.dataPath = data
-    options.progressBar = false
+    options.progress = .off
     return try TrainingRun(options: options, communicator: SingleProcessCommunicator(), log: { _ in }).run()
 }
 

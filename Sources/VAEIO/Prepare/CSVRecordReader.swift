@@ -23,6 +23,10 @@ final class CSVRecordReader {
     /// The 1-based line the last record returned by `nextRecord` started on.
     private(set) var recordLine = 0
 
+    /// Bytes of the file read so far and its size (progress).
+    var fileOffset: Int { reader.fileOffset }
+    var fileSize: Int { reader.fileSize }
+
     /// `delimiter` is one ASCII byte other than a quote or a line break.
     init(_ path: String, delimiter: UInt8) throws {
         precondition(delimiter < 0x80 && ![UInt8(ascii: "\""), UInt8(ascii: "\n"), UInt8(ascii: "\r")].contains(delimiter),

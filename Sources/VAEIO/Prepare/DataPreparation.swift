@@ -1,7 +1,13 @@
 import Foundation
 
-/// Converters from common formats (IDX, CSV, NPY) into the data layout.
+/// Converters from common formats (IDX, CSV, NPY, HDF5) into the data layout.
 public enum DataPreparation {}
+
+/// How far a conversion is: (done, total, rows written), called after each block of rows.
+///
+/// done and total count rows, or for CSV, whose rows are known only at the end, bytes of
+/// the file read.
+public typealias PrepareProgress = (_ done: Int, _ total: Int, _ rows: Int) -> Void
 
 /// What a prepare wrote.
 public struct PrepareSummary: Sendable, CustomStringConvertible {

@@ -23,6 +23,13 @@ final class GzipReader {
 
     deinit { gzclose(handle) }
 
+    /// Bytes of the file itself read so far (compressed ones for gzip): with `fileSize`,
+    /// how far through the file a reader is.
+    var fileOffset: Int { Int(gzoffset(handle)) }
+
+    /// The file's size in bytes, 0 when it cannot be told.
+    var fileSize: Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0 }
+
     /// Reads up to `buffer.count` bytes; fewer only at the end of the file.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var total = 0

@@ -18,7 +18,7 @@ extension DataPreparation {
     /// `delimiter` is one ASCII character other than a quote or a line break.
     public static func prepareCSV(
         _ input: String, output: String, labelColumn: CSVLabelColumn? = nil, hasHeader: Bool? = nil,
-        delimiter: Character = ",", gzipLevel: Int? = 4
+        delimiter: Character = ",", gzipLevel: Int? = 4, onProgress: PrepareProgress? = nil
     ) throws -> PrepareSummary {
         try timed(output: output) {
             guard let delimiterByte = delimiter.asciiValue, ![0x22, 0x0A, 0x0D].contains(delimiterByte) else {
@@ -95,7 +95,10 @@ extension DataPreparation {
                         }
                     }
                     row += 1
-                    if block.count >= blockRows * featureCount { try flush() }
+                    if block.count >= blockRows * featureCount {
+                        try flush()
+                        onProgress?(reader.fileOffset, reader.fileSize, row)
+                    }
                     current = try nextFields()
                 }
                 try flush()

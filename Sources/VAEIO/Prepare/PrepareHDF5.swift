@@ -8,7 +8,7 @@ extension DataPreparation {
     /// attribute, else `scale`, else 1/255; `label_names` is carried over.
     public static func prepareHDF5(
         _ input: String, features featuresName: String = "features", labels labelsName: String? = nil, output: String,
-        scale: Double? = nil, layout: ImageLayout = .auto, gzipLevel: Int? = 4
+        scale: Double? = nil, layout: ImageLayout = .auto, gzipLevel: Int? = 4, onProgress: PrepareProgress? = nil
     ) throws -> PrepareSummary {
         try timed(output: output) {
             try DataFile.checkReadableHDF5(input, kind: "input file")
@@ -45,7 +45,8 @@ extension DataPreparation {
                 to: output, rows: rows, element: element, layout: rowLayout, input: input, inputShape: shape,
                 labels: labels, labelNames: labelNames,
                 source: "hdf5: \(input) \(features.path)" + (labelsPath.map { " + \($0)" } ?? ""),
-                scale: element == .uint8 ? (storedScale ?? scale ?? 1.0 / 255.0) : nil, gzipLevel: gzipLevel
+                scale: element == .uint8 ? (storedScale ?? scale ?? 1.0 / 255.0) : nil, gzipLevel: gzipLevel,
+                onProgress: onProgress
             ) { start, count, bytes in
                 let range = start..<(start + count)
                 switch element {

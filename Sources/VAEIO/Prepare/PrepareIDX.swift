@@ -34,7 +34,7 @@ extension DataPreparation {
     /// [N, H, W] images record `image_shape` [1, H, W] (RowLayout); `labelNames`, name k
     /// for label k, become the `label_names` attribute.
     public static func prepareIDX(images: String, labels: String?, output: String, labelNames: [String]? = nil,
-                                  gzipLevel: Int? = 4) throws -> PrepareSummary {
+                                  gzipLevel: Int? = 4, onProgress: PrepareProgress? = nil) throws -> PrepareSummary {
         try timed(output: output) {
             let reader = try GzipReader(images)
             let header = try IDXHeader.read(from: reader)
@@ -52,7 +52,7 @@ extension DataPreparation {
             let summary = try writeConverted(
                 to: output, rows: header.rows, element: element, layout: layout, input: images, inputShape: header.dimensions,
                 labels: labelValues, labelNames: labelNames, source: "idx: \(images)" + (labels.map { " + \($0)" } ?? ""),
-                scale: element == .uint8 ? 1.0 / 255.0 : nil, gzipLevel: gzipLevel
+                scale: element == .uint8 ? 1.0 / 255.0 : nil, gzipLevel: gzipLevel, onProgress: onProgress
             ) { start, count, bytes in
                 try reader.readExactly(into: bytes, what: "image rows \(start)..<\(start + count) (the header declares \(header.rows))")
                 // IDX is big-endian; the converter reads the host's order (little-endian).

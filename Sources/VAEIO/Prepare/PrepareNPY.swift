@@ -55,7 +55,7 @@ extension DataPreparation {
     /// values as they are. uint8 features get `scale` (default 1/255); float64 becomes float32.
     public static func prepareNPY(
         _ input: String, labels: String? = nil, output: String, scale: Double? = nil, layout: ImageLayout = .auto,
-        gzipLevel: Int? = 4
+        gzipLevel: Int? = 4, onProgress: PrepareProgress? = nil
     ) throws -> PrepareSummary {
         try timed(output: output) {
             let reader = try GzipReader(input)
@@ -78,7 +78,7 @@ extension DataPreparation {
             return try writeConverted(
                 to: output, rows: rows, element: element, layout: rowLayout, input: input, inputShape: header.shape,
                 labels: labelValues, source: "npy: \(input)" + (labels.map { " + \($0)" } ?? ""),
-                scale: element == .uint8 ? (scale ?? 1.0 / 255.0) : nil, gzipLevel: gzipLevel
+                scale: element == .uint8 ? (scale ?? 1.0 / 255.0) : nil, gzipLevel: gzipLevel, onProgress: onProgress
             ) { start, count, destination in
                 try reader.readExactly(into: destination, what: "rows \(start)..<\(start + count) (the header declares \(rows))")
             }
@@ -91,6 +91,7 @@ extension DataPreparation {
     static func writeConverted(
         to output: String, rows: Int, element: InputElement, layout: RowLayout, input: String, inputShape: [Int],
         labels: [Int64]?, labelNames: [String]? = nil, source: String, scale: Double?, gzipLevel: Int?,
+        onProgress: PrepareProgress? = nil,
         readRows: (_ start: Int, _ count: Int, _ bytes: UnsafeMutableRawBufferPointer) throws -> Void
     ) throws -> PrepareSummary {
         var summary = PrepareSummary(path: output, rows: 0, features: layout.featureCount, featureType: element.stored,
@@ -117,6 +118,7 @@ extension DataPreparation {
                 case .float64: try converter.append(float64: UnsafeBufferPointer(block.bindMemory(to: Double.self)))
                 }
                 start += count
+                onProgress?(start, rows, start)
             }
             summary.fingerprint = try writer.finish(labels: labels, source: source, scale: scale, imageShape: layout.imageShape,
                                                     labelNames: labelNames)

@@ -19,6 +19,8 @@ final class BlockEncoder {
     private let batch: FloatBuffer       // [microBatch, D]
     private let mu: FloatBuffer          // [microBatch, Z]
     private let logVariance: FloatBuffer // [microBatch, Z]
+    /// Called on every rank after each block with the rows encoded so far.
+    var onBlock: ((Int) -> Void)?
 
     init(model: CheckpointedModel, source: any MinibatchSource, microBatch requestedMicroBatch: Int,
          blockRows requestedBlockRows: Int, communicator: any Communicator) {
@@ -87,6 +89,7 @@ final class BlockEncoder {
                     failure = failureMessage(error)
                 }
             }
+            onBlock?(min(rowCount, (firstMicroBatch + blockMicroBatches) * microBatch))
         }
         try communicator.agreeOnFailure(failure)
     }

@@ -26,6 +26,8 @@ public struct EmbeddingOptions: Sendable {
     public var gzipLevel: Int? = 4
     /// Bytes each rank's data reader may hold.
     public var readerMemoryBudget: Int = 64 << 20
+    /// How rank 0 shows progress.
+    public var progress: ProgressStyle = .off
 
     public init(checkpoint: String) { self.checkpoint = checkpoint }
 }
@@ -98,6 +100,9 @@ public final class EmbeddingExport {
 
         let encoder = BlockEncoder(model: model, source: source, microBatch: options.microBatch,
                                    blockRows: options.blockRows, communicator: communicator)
+        let progress = ProgressReporter(style: communicator.isRoot ? options.progress : .off, title: "embed",
+                                        total: model.data.rowCount, unit: "rows", rateUnit: "rows/s")
+        encoder.onBlock = { rowsDone in progress.update(done: rowsDone, items: rowsDone) }
         var finalFailure: String?
         if communicator.isRoot, let provenance {
             var enteredBlocks = false
@@ -129,6 +134,7 @@ public final class EmbeddingExport {
         } else {
             try encoder.run(writer: nil, labelsFrom: nil, failure: nil)
         }
+        progress.finish()
         try communicator.agreeOnFailure(finalFailure)
 
         let summary = EmbeddingSummary(

@@ -25,9 +25,16 @@ public struct EvaluationOptions: Sendable {
     /// L, draws per datapoint of the -ELBO estimates.
     public var samples: Int = 1
     /// K, draws per datapoint of the importance-weighted log-likelihood estimate; 0 = skip it.
-    public var importanceSamples: Int = 5000
+    ///
+    /// The default and `importanceRowLimit` answer in seconds; `paperProtocol` is the
+    /// literature's K = 5000 on every row (Burda et al.), minutes (docs/embeddings.md).
+    public var importanceSamples: Int = EvaluationOptions.quickImportanceSamples
     /// Evaluate only the first this many rows (nil = all).
     public var rowLimit: Int?
+    /// The importance-weighted estimate on only the first this many of those rows (nil = all).
+    public var importanceRowLimit: Int? = EvaluationOptions.quickImportanceRows
+    /// How rank 0 shows progress.
+    public var progress: ProgressStyle = .off
     /// Key of the evaluation noise; nil = the checkpoint's training seed.
     public var seed: UInt64?
     /// Bytes each rank's data reader may hold.
@@ -36,6 +43,18 @@ public struct EvaluationOptions: Sendable {
     public var workspaceLimit: Int = 4 << 30
 
     public init(checkpoint: String) { self.checkpoint = checkpoint }
+
+    /// The default K and rows of the importance-weighted estimate.
+    public static let quickImportanceSamples = 1000
+    public static let quickImportanceRows = 1000
+    /// Burda et al.'s protocol: K = 5000 on every row.
+    public static let paperImportanceSamples = 5000
+
+    /// K = 5000 on every row, as the IWAE paper and most VAE papers report -log p(x).
+    public mutating func usePaperProtocol() {
+        importanceSamples = Self.paperImportanceSamples
+        importanceRowLimit = nil
+    }
 }
 
 /// A per-datapoint quantity.
@@ -76,6 +95,8 @@ public struct EvaluationReport: Codable, Sendable {
     /// L and K.
     public let samples: Int
     public let importanceSamples: Int
+    /// The first rows the importance-weighted estimate covers (0 when K = 0).
+    public let importanceRows: Int
     public let seed: UInt64
     /// -ELBO with estimator A: (1/L) sum_l [log q(z_l|x) - log p(x, z_l)].
     ///
@@ -96,6 +117,7 @@ public struct EvaluationReport: Codable, Sendable {
         case dataFingerprint = "data_fingerprint"
         case isTrainingData = "is_training_data"
         case importanceSamples = "importance_samples"
+        case importanceRows = "importance_rows"
         case negativeELBOA = "negative_elbo_A"
         case negativeELBOB = "negative_elbo_B"
         case negativeLogLikelihood = "negative_log_likelihood"
@@ -114,13 +136,9 @@ public struct EvaluationReport: Codable, Sendable {
 public final class ModelEvaluation {
     public let options: EvaluationOptions
     public let communicator: any Communicator
-    private let progress: ((String) -> Void)?
-
-    /// - Parameter progress: rank 0's occasional progress lines (long IWAE runs), nil for none.
-    public init(options: EvaluationOptions, communicator: any Communicator, progress: ((String) -> Void)? = nil) {
+    public init(options: EvaluationOptions, communicator: any Communicator) {
         self.options = options
         self.communicator = communicator
-        self.progress = progress
     }
 
     /// Floats the objective holds for `draws` decoder rows (the K draws of one row).
@@ -152,6 +170,10 @@ public final class ModelEvaluation {
         }
         let rows = min(options.rowLimit ?? model.data.rowCount, model.data.rowCount)
         guard rows >= 1 else { throw ModelInputError("--rows must be at least 1, got \(rows)") }
+        let importanceRows = importance > 0 ? min(options.importanceRowLimit ?? rows, rows) : 0
+        guard importance == 0 || importanceRows >= 1 else {
+            throw ModelInputError("--importance-rows must be at least 1, got \(importanceRows)")
+        }
 
         let source = try communicator.agreed {
             try StreamingMinibatchSource(dataFile: model.data, memoryBudget: options.readerMemoryBudget,
@@ -160,44 +182,23 @@ public final class ModelEvaluation {
         let fingerprint = try communicator.rootOnly { try model.data.fingerprint() } ?? ""
         let seed = options.seed ?? configuration.seed
 
-        // Per row: -ELBO A, -ELBO B, reconstruction, KL, -log p(x); sums then sums of squares.
-        var sums = [Double](repeating: 0, count: 2 * RowValues.count + 1)
+        // Per row: -ELBO A, -ELBO B, reconstruction, KL, -log p(x); sums, then sums of
+        // squares, then the rows of the -ELBO pass and of the importance pass.
+        var sums = [Double](repeating: 0, count: 2 * RowValues.count + 2)
         var localFailure: String?
         do {
-            let share = EpochSchedule.rankRange(batchSize: rows, rank: communicator.rank, size: communicator.size)
             let evaluator = RowEvaluator(model: model, samples: samples, importanceSamples: importance,
                                          streams: RandomStreams(seed: seed))
-            let chunk = 64
-            let plan = stride(from: share.lowerBound, to: share.upperBound, by: chunk).map {
-                Array($0..<min($0 + chunk, share.upperBound))
+            // Two passes, each split evenly over the ranks: the -ELBO of every row is cheap,
+            // the K draws of the importance pass are not, and cover only the first rows.
+            try evaluatePass(rows: rows, title: "eval -ELBO (L=\(samples))", source: source, model: model,
+                             countSlot: 2 * RowValues.count, into: &sums) { row, features in
+                evaluator.evaluateELBO(row: row, features: features)
             }
-            var lastReport = Date()
-            let batch = FloatBuffer(count: chunk * architecture.dataDimension)
-            if !plan.isEmpty { try source.beginEpoch(plan: plan) }
-            var done = 0
-            for rowIndices in plan {
-                let count = try source.nextBatch(into: batch.pointer)
-                guard count == rowIndices.count else {
-                    throw TrainingDataError.unexpectedBatch(expected: rowIndices.count, got: count)
-                }
-                for (position, row) in rowIndices.enumerated() {
-                    let values = evaluator.evaluate(row: row, features: batch.pointer + position * architecture.dataDimension)
-                    for (slot, value) in values.array.enumerated() {
-                        guard value.isFinite else {
-                            throw DataError(file: model.data.path, object: DataFile.featuresPath, row: row,
-                                            "the model gives a non-finite estimate (\(value)) for this row")
-                        }
-                        sums[slot] += value
-                        sums[RowValues.count + slot] += value * value
-                    }
-                }
-                sums[2 * RowValues.count] += Double(count)
-                done += count
-                if let progress, communicator.isRoot, Date().timeIntervalSince(lastReport) >= 30 {
-                    lastReport = Date()
-                    let elapsed = Date().timeIntervalSince(start)
-                    progress(String(format: "vae-dist eval: %d of rank 0's %d rows after %.0f s, about %.0f s to go",
-                                    done, share.count, elapsed, elapsed / Double(done) * Double(share.count - done)))
+            if importance > 0 {
+                try evaluatePass(rows: importanceRows, title: "eval IWAE (K=\(importance))", source: source, model: model,
+                                 countSlot: 2 * RowValues.count + 1, into: &sums) { row, features in
+                    evaluator.evaluateImportance(row: row, features: features)
                 }
             }
         } catch {
@@ -205,21 +206,65 @@ public final class ModelEvaluation {
         }
         try communicator.agreeOnFailure(localFailure)
         try sums.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
-        let total = Int(sums[2 * RowValues.count])
-        guard total == rows else {
-            throw ModelInputError("internal error: \(total) rows evaluated, expected \(rows)")
+        let total = Int(sums[2 * RowValues.count]), importanceTotal = Int(sums[2 * RowValues.count + 1])
+        guard total == rows, importanceTotal == importanceRows else {
+            throw ModelInputError("internal error: \(total) and \(importanceTotal) rows evaluated, expected \(rows) and \(importanceRows)")
         }
-        func estimate(_ slot: Int) -> Estimate {
-            Estimate(sum: sums[slot], sumOfSquares: sums[RowValues.count + slot], count: total)
+        func estimate(_ slot: Int, count: Int) -> Estimate {
+            Estimate(sum: sums[slot], sumOfSquares: sums[RowValues.count + slot], count: count)
         }
         let dataFingerprint = try communicator.broadcast(fingerprint, from: 0)
         return EvaluationReport(
             checkpoint: model.location.path, step: model.checkpoint.step, epoch: model.checkpoint.epoch,
             data: model.data.path, dataFingerprint: dataFingerprint,
             isTrainingData: dataFingerprint == model.checkpoint.dataFingerprint,
-            rows: total, ranks: communicator.size, samples: samples, importanceSamples: importance, seed: seed,
-            negativeELBOA: estimate(0), negativeELBOB: estimate(1), reconstruction: estimate(2), kl: estimate(3),
-            negativeLogLikelihood: importance > 0 ? estimate(4) : nil,
+            rows: total, ranks: communicator.size, samples: samples, importanceSamples: importance,
+            importanceRows: importanceTotal, seed: seed,
+            negativeELBOA: estimate(0, count: total), negativeELBOB: estimate(1, count: total),
+            reconstruction: estimate(2, count: total), kl: estimate(3, count: total),
+            negativeLogLikelihood: importance > 0 ? estimate(4, count: importanceTotal) : nil,
             seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Evaluates this rank's contiguous share of rows `0..<rows` with `evaluate`, adding each
+    /// row's values and their squares to `sums` and the rows to `sums[countSlot]`; rank 0
+    /// shows the pass's progress (its share, times the ranks, for the job's).
+    private func evaluatePass(rows: Int, title: String, source: any MinibatchSource, model: CheckpointedModel,
+                              countSlot: Int, into sums: inout [Double],
+                              _ evaluate: (Int, UnsafePointer<Float>) -> RowValues) throws {
+        let dimension = model.configuration.architecture.dataDimension
+        let share = EpochSchedule.rankRange(batchSize: rows, rank: communicator.rank, size: communicator.size)
+        let chunk = 64
+        let plan = stride(from: share.lowerBound, to: share.upperBound, by: chunk).map {
+            Array($0..<min($0 + chunk, share.upperBound))
+        }
+        let progress = ProgressReporter(style: communicator.isRoot ? options.progress : .off, title: title, total: rows,
+                                        unit: "rows", rateUnit: "rows/s")
+        defer { progress.finish() }
+        let batch = FloatBuffer(count: chunk * dimension)
+        guard !plan.isEmpty else { return }
+        try source.beginEpoch(plan: plan)
+        var done = 0
+        for rowIndices in plan {
+            let count = try source.nextBatch(into: batch.pointer)
+            guard count == rowIndices.count else {
+                throw TrainingDataError.unexpectedBatch(expected: rowIndices.count, got: count)
+            }
+            for (position, row) in rowIndices.enumerated() {
+                let values = evaluate(row, batch.pointer + position * dimension)
+                for (slot, value) in values.array.enumerated() {
+                    guard value.isFinite else {
+                        throw DataError(file: model.data.path, object: DataFile.featuresPath, row: row,
+                                        "the model gives a non-finite estimate (\(value)) for this row")
+                    }
+                    sums[slot] += value
+                    sums[RowValues.count + slot] += value * value
+                }
+                done += 1
+                let jobRows = min(rows, done * communicator.size)
+                progress.update(done: jobRows, items: jobRows)
+            }
+            sums[countSlot] += Double(count)
+        }
     }
 }

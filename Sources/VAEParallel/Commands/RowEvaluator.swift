@@ -43,8 +43,9 @@ final class RowEvaluator {
         importanceWeights.deallocate()
     }
 
-    /// The numbers of data-file row `row`, whose scaled features are `features` [D].
-    func evaluate(row: Int, features: UnsafePointer<Float>) -> RowValues {
+    /// The -ELBO numbers of data-file row `row`, whose scaled features are `features` [D];
+    /// its -log p(x) is left 0 (`evaluateImportance`).
+    func evaluateELBO(row: Int, features: UnsafePointer<Float>) -> RowValues {
         var values = RowValues()
         var rowIndex = row
         withUnsafePointer(to: &rowIndex) { index in
@@ -56,12 +57,23 @@ final class RowEvaluator {
             values.kl = terms.kl
             values.negativeELBOB = terms.reconstruction + terms.kl
             values.negativeELBOA = -elboWeights.reduce(0, +) / Double(elboWeights.count)
-            if let importance {
-                importance.evaluate(batch: features, rowIndices: indices, count: 1, streams: streams,
-                                    noisePurpose: .evaluationNoise, epoch: 0, beta: 1, parameters: parameters.pointer,
-                                    gradients: nil, logWeights: importanceWeights.baseAddress!)
-                values.negativeLogLikelihood = -logMeanExp(UnsafeBufferPointer(importanceWeights))
-            }
+        }
+        return values
+    }
+
+    /// The importance-weighted -log p(x) of row `row`; the other numbers are left 0.
+    ///
+    /// Draw k is keyed by (seed, row, k), as draw l of the -ELBO pass: with K = L = 1 the
+    /// two passes use the same draw.
+    func evaluateImportance(row: Int, features: UnsafePointer<Float>) -> RowValues {
+        guard let importance else { return RowValues() }
+        var values = RowValues()
+        var rowIndex = row
+        withUnsafePointer(to: &rowIndex) { index in
+            importance.evaluate(batch: features, rowIndices: UnsafeBufferPointer(start: index, count: 1), count: 1,
+                                streams: streams, noisePurpose: .evaluationNoise, epoch: 0, beta: 1,
+                                parameters: parameters.pointer, gradients: nil, logWeights: importanceWeights.baseAddress!)
+            values.negativeLogLikelihood = -logMeanExp(UnsafeBufferPointer(importanceWeights))
         }
         return values
     }

@@ -16,8 +16,8 @@ public struct TrainingOptions: Sendable {
     /// Keep the newest K epoch checkpoints (the final one is always kept).
     public var keepCheckpoints: Int = 3
     public var checkpointEvery: Int = 1
-    /// Live progress bar on rank 0 (only when stdout is a terminal).
-    public var progressBar: Bool = true
+    /// How rank 0 shows each epoch's progress (the command line chooses; none by default).
+    public var progress: ProgressStyle = .off
     /// Reduce the decoder's gradients while the encoder's are computed (see Trainer).
     public var overlapAllreduce = false
     /// How the ranks combine gradients (see Trainer and `GradientExchangeChoice`).

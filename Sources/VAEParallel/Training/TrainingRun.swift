@@ -60,10 +60,15 @@ public final class TrainingRun {
         let start = Date()
         for epoch in firstEpoch..<configuration.epochs {
             let epochStart = Date()
-            let progress = ProgressBar(enabled: options.progressBar && communicator.isRoot, epoch: epoch + 1,
-                                       epochs: configuration.epochs, globalBatch: configuration.globalBatch)
             let resuming = epoch == firstEpoch ? resume?.progress ?? EpochProgress() : EpochProgress()
-            let train = try trainer.trainEpoch(epoch, resuming: resuming, onStep: progress.update)
+            let progress = ProgressReporter(style: communicator.isRoot ? options.progress : .off,
+                                            title: "epoch \(epoch + 1)/\(configuration.epochs)", total: stepsPerEpoch,
+                                            unit: "steps", rateUnit: "samples/s")
+            let train = try trainer.trainEpoch(epoch, resuming: resuming) { step, _ in
+                let terms = trainer.epochProgress.terms
+                progress.update(done: step, items: terms.rows - resuming.terms.rows,
+                                status: terms.rows > 0 ? "-ELBO " + fixed(terms.negativeELBOPerRow) : nil)
+            }
             progress.finish()
             if trainer.epochProgress.completedSteps < stepsPerEpoch {
                 // Stopped on request mid-epoch: save this exact step boundary and end the run.

@@ -34,6 +34,9 @@ struct Check: ParsableCommand {
     @Option(help: "Seed of the row order (a fixed shuffle, as one training epoch reads).")
     var seed: UInt64 = 0
 
+    @OptionGroup(title: "Progress")
+    var progress: ProgressOptions
+
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch must be at least 1, got \(batchSize)") }
         if let memoryBudget, parseByteCount(memoryBudget) == nil {
@@ -54,7 +57,13 @@ struct Check: ParsableCommand {
         let batch = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * dataFile.featureCount)
         defer { batch.deallocate() }
         var rows = 0
-        for _ in plan { rows += try source.nextBatch(into: batch) }
+        let reporter = ProgressReporter(style: progress.style, title: "check", total: plan.count, unit: "steps",
+                                        rateUnit: "rows/s", now: start)
+        for (step, _) in plan.enumerated() {
+            rows += try source.nextBatch(into: batch)
+            reporter.update(done: step + 1, items: rows)
+        }
+        reporter.finish()
         let seconds = Date().timeIntervalSince(start)
 
         Console.print("\(file): \(dataFile.featureType.rawValue) [\(dataFile.rowCount), \(dataFile.featureCount)], "

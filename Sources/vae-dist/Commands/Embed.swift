@@ -26,6 +26,8 @@ struct Embed: ParsableCommand {
     var blockRows: Int = 65_536
     @Option(help: "Gzip level of the output datasets, 0 (none) to 9.")
     var compressionLevel: Int = 4
+    @OptionGroup(title: "Progress")
+    var progress: ProgressOptions
 
     func validate() throws {
         try validateOutputFile(out, option: "--out", example: "runs/x/embeddings.h5")
@@ -44,6 +46,7 @@ struct Embed: ParsableCommand {
             options.microBatch = batch
             options.blockRows = blockRows
             options.gzipLevel = compressionLevel == 0 ? nil : compressionLevel
+            options.progress = progress.style
             try EmbeddingExport(options: options, communicator: communicator, log: Console.print,
                                 warn: Console.printError).run()
         }

@@ -49,7 +49,11 @@ extension Prepare {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            Console.print("prepared \(try DataPreparation.prepareIDX(images: images, labels: labels, output: output.output, gzipLevel: output.gzipLevel))")
+            let summary = try output.withProgress("prepare idx") {
+                try DataPreparation.prepareIDX(images: images, labels: labels, output: output.output, gzipLevel: output.gzipLevel,
+                                               onProgress: $0)
+            }
+            Console.print("prepared \(summary)")
         }
     }
 
@@ -83,9 +87,11 @@ extension Prepare {
         }
 
         func run() throws {
-            let summary = try DataPreparation.prepareCSV(
-                input, output: output.output, labelColumn: labelColumn.map(CSVLabelColumn.init(argument:)),
-                hasHeader: header, delimiter: delimiterCharacter, gzipLevel: output.gzipLevel)
+            let summary = try output.withProgress("prepare csv", unit: "bytes") {
+                try DataPreparation.prepareCSV(
+                    input, output: output.output, labelColumn: labelColumn.map(CSVLabelColumn.init(argument:)),
+                    hasHeader: header, delimiter: delimiterCharacter, gzipLevel: output.gzipLevel, onProgress: $0)
+            }
             Console.print("prepared \(summary)")
         }
     }
@@ -107,8 +113,10 @@ extension Prepare {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let summary = try DataPreparation.prepareNPY(input, labels: labels, output: output.output, scale: arrays.scale,
-                                                         layout: arrays.layout, gzipLevel: output.gzipLevel)
+            let summary = try output.withProgress("prepare npy") {
+                try DataPreparation.prepareNPY(input, labels: labels, output: output.output, scale: arrays.scale,
+                                               layout: arrays.layout, gzipLevel: output.gzipLevel, onProgress: $0)
+            }
             Console.print("prepared \(summary)")
         }
     }
@@ -135,8 +143,11 @@ extension Prepare {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let summary = try DataPreparation.prepareHDF5(input, features: features, labels: labels, output: output.output,
-                                                          scale: arrays.scale, layout: arrays.layout, gzipLevel: output.gzipLevel)
+            let summary = try output.withProgress("prepare hdf5") {
+                try DataPreparation.prepareHDF5(input, features: features, labels: labels, output: output.output,
+                                                scale: arrays.scale, layout: arrays.layout, gzipLevel: output.gzipLevel,
+                                                onProgress: $0)
+            }
             Console.print("prepared \(summary)")
         }
     }

@@ -24,6 +24,8 @@ struct Train: ParsableCommand {
     var data: DataOptions
     @OptionGroup(title: "Run")
     var runOptions: RunOptions
+    @OptionGroup(title: "Progress")
+    var progress: ProgressOptions
 
     func validate() throws {
         var configuration = applyOptions(to: .defaults())
@@ -55,7 +57,8 @@ struct Train: ParsableCommand {
             let command = self
             options.applyCommandLine = { command.applyOptions(to: $0) }
             data.apply(to: &options)
-            runOptions.apply(to: &options, ranks: communicator.size)
+            runOptions.apply(to: &options)
+            options.progress = progress.style
             options.stopRequested = { StopRequest.isRequested }
             let run = TrainingRun(options: options, communicator: communicator)
             try run.run()

@@ -24,8 +24,6 @@ struct RunOptions: ParsableArguments {
     var keepCheckpoints: Int = 3
     @Option(help: "A step whose loss or gradient is NaN or Inf: stop (with the step and layer) or skip it (counted in metrics.jsonl).")
     var onNonfinite: NonFinitePolicy = .stop
-    @Flag(inversion: .prefixedNo, help: "Live progress bar (default: on when run as one process on a terminal; mpirun hides whether its output is one).")
-    var progress: Bool?
     @Option(help: "How ranks combine gradients: shared-memory (ranks of one node sum each other's gradients in place and each updates 1/n of the parameters), allreduce (MPI_Allreduce, any number of nodes), or auto: shared-memory when every rank is on this node.")
     var gradientExchange: GradientExchangeChoice = .auto
     @Flag(help: "With the allreduce exchange: reduce the decoder's gradients while the encoder's are computed (non-blocking, two buckets); results are unchanged.")
@@ -51,13 +49,12 @@ struct RunOptions: ParsableArguments {
         if let seed { configuration.seed = seed }
     }
 
-    /// Everything else in `options`; the progress bar only where a terminal shows it.
-    func apply(to options: inout TrainingOptions, ranks: Int) {
+    /// Everything else in `options`.
+    func apply(to options: inout TrainingOptions) {
         options.resume = resume
         options.force = force
         options.checkpointEvery = checkpointEvery
         options.keepCheckpoints = keepCheckpoints
-        options.progressBar = progress ?? (ranks == 1 && isatty(STDOUT_FILENO) != 0)
         options.overlapAllreduce = overlapAllreduce
         options.gradientExchange = gradientExchange
         options.dormantUnits = dormantUnits
