@@ -46,7 +46,7 @@ let package = Package(
 
         // The communicator (MPI or single process), collective error agreement, the trainer.
         // The only target that imports MPI.
-        .target(name: "VAEParallel", dependencies: ["VAECore", "VAEIO", "VAEBuildInfo", "CMPI", "CVAESupport"]),
+        .target(name: "VAEParallel", dependencies: ["VAECore", "VAEIO", "VAEBuildInfo", "CMPI", "CVAESupport", "CVAEProcess"]),
 
         // `vae-dist bench`: the SGEMM ceiling, step throughput, allreduce share, memory and
         // allocations of the trainer as it runs (timed from outside, no hooks in it).

@@ -83,3 +83,41 @@ void vae_stop_removing_temporaries(const int *signals, int count, int exit_statu
     sigfillset(&action.sa_mask);  // one stop at a time: a second signal waits for _exit
     for (int i = 0; i < count; i++) sigaction(signals[i], &action, NULL);
 }
+
+static atomic_int first_stop_signal;
+static atomic_int deferred_stop_signal;
+static atomic_int writing_checkpoint;
+
+static void stop_request(int signal) {
+    int none = 0;
+    if (atomic_compare_exchange_strong(&first_stop_signal, &none, signal)) return;  // the first: a request
+    if (signal != SIGINT && signal != SIGTERM && signal != SIGHUP) return;  // a repeated warning (SIGUSR1)
+    if (atomic_load(&writing_checkpoint)) {
+        atomic_store(&deferred_stop_signal, signal);  // after the write (vae_checkpoint_write_end)
+        return;
+    }
+    stop(signal);
+}
+
+void vae_stop_requests_install(const int *signals, int count, int exit_status, const char *second_before,
+                               const char *second_after) {
+    strncpy(stop_before, second_before, MESSAGE_BYTES - 1);
+    strncpy(stop_after, second_after, MESSAGE_BYTES - 1);
+    stop_status = exit_status;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = stop_request;
+    action.sa_flags = SA_RESTART;
+    sigfillset(&action.sa_mask);
+    for (int i = 0; i < count; i++) sigaction(signals[i], &action, NULL);
+}
+
+int vae_stop_signal(void) { return atomic_load(&first_stop_signal); }
+
+void vae_checkpoint_write_begin(void) { atomic_store(&writing_checkpoint, 1); }
+
+void vae_checkpoint_write_end(void) {
+    atomic_store(&writing_checkpoint, 0);
+    int deferred = atomic_exchange(&deferred_stop_signal, 0);
+    if (deferred != 0) stop(deferred);
+}

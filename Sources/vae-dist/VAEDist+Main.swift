@@ -9,6 +9,8 @@ import VAEParallel
 // `--help`, an agreed failure) is printed by rank 0 alone.
 extension VAEDist {
     static func main() {
+        // A closed, full or broken standard output costs lines, never the run.
+        Console.protectStandardStreams()
         // Before parsing and before MPI_Init: a restart with another BLAS kernel must come first.
         StartUp.configureBLAS()
         // This process never replaces a file it read (`embed --data D.h5 --out D.h5`).

@@ -17,13 +17,13 @@ public enum OutputTarget: Sendable {
     case pipeClosedAfterFirstLine
 }
 
-/// A child process started in a process group of its own, so that every process it
-/// starts (mpirun's ranks) can be signalled, waited for and checked together.
+/// A child process started in a process group of its own, whose descendants (mpirun's
+/// ranks, which Open MPI puts in groups of their own) are watched while it runs.
 ///
 /// The one process runner of the tests. `finish` reports, as test failures, the three
-/// outcomes a test would otherwise not notice: a hang (past the deadline the whole group
+/// outcomes a test would otherwise not notice: a hang (past the deadline the whole job
 /// is killed), a death by a signal (a crash is not an exit status), and a process of the
-/// group that outlived its leader (an orphaned rank).
+/// job that outlived its leader (an orphaned rank).
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     public let command: String
@@ -34,6 +34,10 @@ public final class ChildProcess: @unchecked Sendable {
     private let pipeLock = NSLock()
     private var pipedLine = ""
     private var exitStatus: Int32?
+    /// Every process seen below the leader while it ran: mpirun starts each rank in a
+    /// process group of its own, so the group alone does not find them.
+    private var descendants: Set<pid_t> = []
+    private var lastLook = Date.distantPast
 
     /// Starts `executable` with `arguments`; standard input is /dev/null unless `standardInput` names a file.
     public init(_ executable: URL, _ arguments: [String], environment: [String: String] = childEnvironment(),
@@ -129,6 +133,10 @@ public final class ChildProcess: @unchecked Sendable {
     /// Whether the leader has not exited yet (reaps it when it has).
     public var isRunning: Bool {
         guard exitStatus == nil else { return false }
+        if Date().timeIntervalSince(lastLook) > 0.1 {
+            lastLook = Date()
+            descendants.formUnion(processesBelow(pid))
+        }
         var status: Int32 = 0
         if waitpid(pid, &status, WNOHANG) == pid { exitStatus = status; return false }
         return true
@@ -137,7 +145,8 @@ public final class ChildProcess: @unchecked Sendable {
     /// Sends `number` to the leader alone (mpirun decides what its ranks get).
     public func signal(_ number: Int32) { kill(pid, number) }
 
-    /// Sends `number` to every process of the group, as a terminal's Ctrl-C (SIGINT) does.
+    /// Sends `number` to every process of the leader's group, as a terminal's Ctrl-C
+    /// (SIGINT) does (mpirun's ranks are in groups of their own, so they are not in it).
     public func signalGroup(_ number: Int32) { kill(-pid, number) }
 
     /// Polls `condition` until it holds (true), or the leader ended or `timeout` passed (false).
@@ -167,11 +176,15 @@ public final class ChildProcess: @unchecked Sendable {
             let grace = Date().addingTimeInterval(5)
             while isRunning && Date() < grace { Thread.sleep(forTimeInterval: 0.01) }
             kill(-pid, SIGKILL)
+            for descendant in descendants { kill(descendant, SIGKILL) }
             var status: Int32 = 0
             if exitStatus == nil, waitpid(pid, &status, 0) == pid { exitStatus = status }
         }
-        let survivors = waitForGroup(seconds: timedOut ? 1 : 5)
-        if !survivors.isEmpty { kill(-pid, SIGKILL) }
+        let survivors = waitForJob(seconds: timedOut ? 1 : 5)
+        if !survivors.isEmpty {
+            kill(-pid, SIGKILL)
+            for survivor in survivors { kill(survivor, SIGKILL) }
+        }
         // The reader ends at the pipe's end of file, now that the group has gone.
         while let reader = pipeReader, !reader.isFinished, Date() < deadline.addingTimeInterval(5) {
             Thread.sleep(forTimeInterval: 0.005)
@@ -195,13 +208,18 @@ public final class ChildProcess: @unchecked Sendable {
         return result
     }
 
-    /// The live (not zombie) processes of the group, waited for up to `seconds` to end.
-    private func waitForGroup(seconds: Double) -> [pid_t] {
+    /// The live (not zombie) processes of the job, its group and every descendant seen,
+    /// waited for up to `seconds` to end.
+    private func waitForJob(seconds: Double) -> [pid_t] {
         let deadline = Date().addingTimeInterval(seconds)
-        var members = liveProcesses(inGroup: pid)
+        func alive() -> [pid_t] {
+            processTable().filter { ($0.group == pid || descendants.contains($0.pid)) && $0.state != "Z" && $0.state != "X" }
+                .map(\.pid).sorted()
+        }
+        var members = alive()
         while !members.isEmpty && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.02)
-            members = liveProcesses(inGroup: pid)
+            members = alive()
         }
         return members
     }
@@ -224,16 +242,30 @@ public func runProcess(_ executable: URL, _ arguments: [String], environment: [S
 }
 
 /// One row of /proc: enough to find a job's processes.
-struct ProcessEntry {
-    let pid: pid_t
-    let command: String
-    let state: Character
-    let parent: pid_t
-    let group: pid_t
+public struct ProcessEntry: Sendable {
+    public let pid: pid_t
+    public let command: String
+    /// R, S, D, T (stopped), Z (zombie: ended, not yet reaped), ...
+    public let state: Character
+    public let parent: pid_t
+    public let group: pid_t
+}
+
+/// The processes below `ancestor` (children, their children, ...).
+func processesBelow(_ ancestor: pid_t) -> Set<pid_t> {
+    let table = processTable()
+    var found: Set<pid_t> = []
+    var frontier: Set<pid_t> = [ancestor]
+    while !frontier.isEmpty {
+        let next = Set(table.filter { frontier.contains($0.parent) && !found.contains($0.pid) }.map(\.pid))
+        found.formUnion(next)
+        frontier = next
+    }
+    return found
 }
 
 /// Every process /proc shows (fields 2-5 of /proc/PID/stat).
-func processTable() -> [ProcessEntry] {
+public func processTable() -> [ProcessEntry] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return names.compactMap { name -> ProcessEntry? in
         guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
@@ -244,11 +276,6 @@ func processTable() -> [ProcessEntry] {
         return ProcessEntry(pid: pid, command: String(stat[stat.index(after: open)..<close]), state: state,
                             parent: parent, group: group)
     }
-}
-
-/// The processes of group `group` that are alive (a zombie has ended).
-public func liveProcesses(inGroup group: pid_t) -> [pid_t] {
-    processTable().filter { $0.group == group && $0.state != "Z" && $0.state != "X" }.map(\.pid)
 }
 
 /// SIGSEGV, SIGTERM, ...

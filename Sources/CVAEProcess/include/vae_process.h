@@ -25,3 +25,21 @@ void vae_stop_removing_temporaries(const int *signals, int count, int exit_statu
 void vae_remove_temporaries(void);
 
 #endif
+
+// Training's stop signals. The first one is recorded for the trainer, which reads it
+// once per step (vae_stop_signal) and stops every rank after the same step with a
+// checkpoint. A later SIGINT, SIGTERM or SIGHUP ends the process at once, removing the temporary files,
+// writing `second_before`, the signal's name and `second_after` to standard error and
+// exiting with `exit_status`, except while a checkpoint is being written
+// (vae_checkpoint_write_begin/end): then it waits until the write has ended, so that a
+// second SIGTERM from an impatient scheduler does not cost the checkpoint.
+void vae_stop_requests_install(const int *signals, int count, int exit_status, const char *second_before,
+                               const char *second_after);
+
+// The first stop signal received, or 0.
+int vae_stop_signal(void);
+
+// Brackets a checkpoint write (nesting is not supported). _end ends the process, as
+// described above, when a second stop signal arrived during the write.
+void vae_checkpoint_write_begin(void);
+void vae_checkpoint_write_end(void);

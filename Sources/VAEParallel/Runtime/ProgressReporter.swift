@@ -31,7 +31,7 @@ public final class ProgressReporter {
         self.total = total
         self.unit = unit
         self.rateUnit = rateUnit
-        self.output = output ?? { FileHandle.standardError.write(Data($0.utf8)) }
+        self.output = output ?? Console.writeError
         start = now
         lastDraw = now
     }

@@ -15,27 +15,60 @@ struct RunDirectory {
 
     func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
-    /// Creates the directory or checks an existing one, and writes config.json.
+    /// Locks the directory (`RunDirectoryLock`), creating it if needed.
     ///
-    /// A new run refuses a directory that already holds one; a resumed run drops the
-    /// metrics lines of epochs after its checkpoint (written before an interruption).
-    func prepare(resumingAfterEpoch resumedEpoch: Int?, configuration: TrainingConfiguration) throws {
+    /// A new run first checks that the directory holds no other run, so that a refusal
+    /// leaves no lock file behind in it.
+    func lock(forNewRun: Bool) throws -> RunDirectoryLock {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw TrainingSetupError("--out \(path) exists and is not a directory") }
-            removeStaleTemporaryFiles()
-            if let resumedEpoch {
-                try truncateMetrics(afterEpoch: resumedEpoch)
-            } else if FileManager.default.fileExists(atPath: metricsPath) {
-                throw TrainingSetupError("--out \(path) already holds a run (metrics.jsonl); "
-                                         + "continue it with --resume latest, or choose a new directory")
-            }
+            if forNewRun { try requireNoRun() }
         } else {
             do {
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             } catch {
                 throw TrainingSetupError("cannot create run directory \(path): \(error.localizedDescription)")
             }
+        }
+        return try RunDirectoryLock(directory: path)
+    }
+
+    /// Refuses a directory that holds a run: metrics.jsonl, or checkpoints (another run's,
+    /// whose pruning would then delete them, and which `--resume latest` would continue).
+    func requireNoRun() throws {
+        if FileManager.default.fileExists(atPath: metricsPath) {
+            throw TrainingSetupError("--out \(path) already holds a run (metrics.jsonl); "
+                                     + "continue it with --resume latest, or choose a new directory")
+        }
+        if let newest = newestCheckpoint() {
+            throw TrainingSetupError("--out \(path) already holds checkpoints of another run (the newest: "
+                                     + "\((newest as NSString).lastPathComponent)); continue it with --resume latest, "
+                                     + "or choose a new directory")
+        }
+    }
+
+    /// Refuses to resume into this directory from a checkpoint outside it while it holds
+    /// checkpoints: they would belong to two runs.
+    func requireOwnCheckpoints(resumingFrom checkpoint: String) throws {
+        guard let newest = newestCheckpoint() else { return }
+        let resolved = { (path: String) in URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        guard resolved((checkpoint as NSString).deletingLastPathComponent) != resolved(path) else { return }
+        throw TrainingSetupError("--out \(path) holds checkpoints of its own run (the newest: "
+                                 + "\((newest as NSString).lastPathComponent)), and --resume \(checkpoint) is another "
+                                 + "run's: resume it into a new directory, or resume this one with --resume latest")
+    }
+
+    /// Checks the locked directory and writes config.json.
+    ///
+    /// A new run refuses a directory that already holds one; a resumed run drops the
+    /// metrics lines of epochs after its checkpoint (written before an interruption).
+    func prepare(resumingAfterEpoch resumedEpoch: Int?, configuration: TrainingConfiguration) throws {
+        removeStaleTemporaryFiles()
+        if let resumedEpoch {
+            try truncateMetrics(afterEpoch: resumedEpoch)
+        } else {
+            try requireNoRun()
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -50,8 +83,9 @@ struct RunDirectory {
 
     /// Deletes the temporary files of checkpoint writes killed before their rename.
     ///
-    /// They are named `.checkpoint-epoch-....h5.tmp-PID-XXXX`, never count as
-    /// checkpoints, and removing them only returns their space.
+    /// They are named `.checkpoint-epoch-....h5.tmp-HOST-PID-XXXX`, never count as
+    /// checkpoints, and removing them only returns their space: the directory is locked,
+    /// so no other process is writing one.
     private func removeStaleTemporaryFiles() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         for name in names where name.hasPrefix(".checkpoint-epoch-") && name.contains(".h5.tmp-") {
@@ -110,7 +144,7 @@ struct RunDirectory {
     /// Older ones go only after the new one is complete; mid-epoch ones count too.
     func write(_ checkpoint: Checkpoint, at position: CheckpointPosition, keep: Int) throws {
         do {
-            try checkpoint.write(to: checkpointPath(position))
+            try StopRequest.whileWritingCheckpoint { try checkpoint.write(to: checkpointPath(position)) }
         } catch {
             throw TrainingSetupError("cannot write checkpoint: \(failureMessage(error)); the previous checkpoints are "
                                      + "untouched: free space or fix the directory, then continue with --resume latest")

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import CVAEProcess
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,34 +16,34 @@ public enum StopRequest {
     /// SIGHUP too: the ssh session or terminal a run was started from has closed.
     public static let signals: [Int32] = [SIGTERM, SIGUSR1, SIGUSR2, SIGINT, SIGHUP]
 
-    /// The first stop signal received by this process, or 0.
-    private static let received = Atomic<Int32>(0)
-
     /// The signal number this process received first, if any.
     public static var receivedSignal: Int32? {
-        let signal = received.load(ordering: .relaxed)
+        let signal = vae_stop_signal()
         return signal == 0 ? nil : signal
     }
 
     public static var isRequested: Bool { receivedSignal != nil }
 
-    /// Installs the handlers.
+    /// Installs the handlers (`vae_stop_requests_install`, in C: a handler may not run Swift).
     ///
-    /// A second SIGINT or SIGTERM ends the process at once (SA_RESETHAND): a user who
-    /// presses Ctrl-C twice means it, and a scheduler's SIGKILL follows its SIGTERM
-    /// anyway.
+    /// The first signal is a request. A second SIGINT, SIGTERM or SIGHUP ends the process
+    /// at once with status 75, its temporary files removed (a user who presses Ctrl-C
+    /// twice means it, and a scheduler's SIGKILL follows its SIGTERM anyway), except
+    /// during a checkpoint write (`whileWritingCheckpoint`), which it lets finish first.
     public static func installSignalHandlers() {
-        _ = received.load(ordering: .relaxed)  // initialise the global before a handler can touch it
-        for signal in signals {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { signal in
-                // Async-signal-safe: one lock-free atomic store and nothing else.
-                _ = StopRequest.received.compareExchange(expected: 0, desired: signal, ordering: .relaxed)
-            }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART | ((signal == SIGINT || signal == SIGTERM) ? Int32(bitPattern: UInt32(SA_RESETHAND)) : 0)
-            sigaction(signal, &action, nil)
+        signals.withUnsafeBufferPointer { signals in
+            vae_stop_requests_install(signals.baseAddress, Int32(signals.count), exitCode,
+                                      "vae-dist: stopped at once by a second ",
+                                      " (after any checkpoint being written was finished); the run continues from "
+                                      + "its newest checkpoint with --resume latest")
         }
+    }
+
+    /// Runs `body`, a checkpoint write, with a second stop signal held until it has ended.
+    static func whileWritingCheckpoint<T>(_ body: () throws -> T) rethrows -> T {
+        vae_checkpoint_write_begin()
+        defer { vae_checkpoint_write_end() }
+        return try body()
     }
 
     /// "SIGTERM", "SIGUSR1", ... for messages.

@@ -21,6 +21,8 @@ public final class TrainingRun {
     /// Rank 0's lines (standard output by default).
     private let log: (String) -> Void
     private let directory: RunDirectory
+    /// Rank 0's lock on the run directory, from before it reads the run to the end.
+    private var lock: RunDirectoryLock?
 
     public init(options: TrainingOptions, communicator: any Communicator,
                 log: @escaping (String) -> Void = Console.print) {
@@ -35,6 +37,11 @@ public final class TrainingRun {
     @discardableResult
     public func run() throws -> [EpochMetrics] {
         FloatingPointEnvironment.enableFlushToZero()
+        defer { lock?.release() }
+        // Resuming reads the run ("latest"): no other process may be writing it.
+        if options.resume != nil, FileManager.default.fileExists(atPath: options.runDirectory) {
+            try communicator.rootOnly { lock = try directory.lock(forNewRun: false) }
+        }
         let (trainFile, testFile) = try openData()
         let fingerprint = try communicator.agreed { try trainFile.fingerprint() }
         // A resumed run takes its configuration from the checkpoint: load it before anything uses the configuration.
@@ -48,6 +55,8 @@ public final class TrainingRun {
         let trainer = try makeTrainer(trainSource)
         if let resume { try communicator.agreed { try trainer.restore(from: resume.checkpoint) } }
         try communicator.rootOnly {
+            if lock == nil { lock = try directory.lock(forNewRun: resume == nil) }
+            if let resume, options.resume != "latest" { try directory.requireOwnCheckpoints(resumingFrom: resume.path) }
             try directory.prepare(resumingAfterEpoch: resume?.checkpoint.epoch, configuration: configuration)
         }
         communicator.printOnRoot(TrainingBanner(configuration: configuration, ranks: communicator.size, trainFile: trainFile,

@@ -12,7 +12,7 @@ struct Train: ParsableCommand {
             With no options: 784-400-20 ReLU, Bernoulli likelihood, estimator B, L=1, Adam 1e-3, \
             global batch 128, 10 epochs on Fashion-MNIST (prepared into ./data on first use). \
             --batch is the GLOBAL batch: the ranks split every step's rows between them. \
-            SIGTERM, SIGUSR1, SIGUSR2 or SIGINT stop every rank after the same step: rank 0 writes a \
+            SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 or SIGINT stop every rank after the same step: rank 0 writes a \
             checkpoint and the exit status is 75 ("preempted, resume me": continue with --resume latest).
             """)
 
