@@ -76,7 +76,7 @@ final class BadInputSweepTests: XCTestCase {
             }
             var after = snapshot(scratch)
             if input.startsTheRun {
-                XCTAssertEqual(after.keys.filter { $0.hasPrefix("new") }.sorted(), ["new", "new/config.json"], context, file: file, line: line)
+                XCTAssertEqual(after.keys.filter { $0.hasPrefix("new") }.sorted(), ["new", "new/.vae-dist.lock", "new/config.json"], context, file: file, line: line)
                 after = after.filter { !$0.key.hasPrefix("new") }
                 try? FileManager.default.removeItem(atPath: scratch + "/new")
             }

@@ -78,7 +78,7 @@ final class FaultTests: XCTestCase {
                                      environment: childEnvironment(), timeout: 60)
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertTrue(resumed.standardOutput.contains("removed  .checkpoint-epoch-0002.h5.tmp-"), resumed.standardOutput)
-        XCTAssertEqual(fileNames(out), ["checkpoint-epoch-0001.h5", "checkpoint-epoch-0002.h5", "config.json", "metrics.jsonl"])
+        XCTAssertEqual(fileNames(out), [".vae-dist.lock", "checkpoint-epoch-0001.h5", "checkpoint-epoch-0002.h5", "config.json", "metrics.jsonl"])
         XCTAssertEqual(try readMetrics(out).map(\.epoch), [1, 2])
     }
 

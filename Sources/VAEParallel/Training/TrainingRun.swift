@@ -38,8 +38,9 @@ public final class TrainingRun {
     public func run() throws -> [EpochMetrics] {
         FloatingPointEnvironment.enableFlushToZero()
         defer { lock?.release() }
-        // Resuming reads the run ("latest"): no other process may be writing it.
-        if options.resume != nil, FileManager.default.fileExists(atPath: options.runDirectory) {
+        // Resuming reads the run ("latest"): no other process may be writing it. (A directory
+        // without checkpoints is locked when it is prepared, if the run gets that far.)
+        if options.resume != nil, directory.newestCheckpoint() != nil {
             try communicator.rootOnly { lock = try directory.lock(forNewRun: false) }
         }
         let (trainFile, testFile) = try openData()

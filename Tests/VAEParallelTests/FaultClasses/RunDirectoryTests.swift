@@ -15,7 +15,8 @@ final class RunDirectoryTests: FaultCase {
     /// A run in `out` that holds its lock, stopped (SIGSTOP) so that it writes nothing meanwhile.
     private func stoppedRun(in out: String) throws -> ChildProcess {
         let first = try ChildProcess(try vaeDistBinary(), train(out, ["--epochs", "100000"]))
-        XCTAssertTrue(first.waitFor(timeout: 60) { metricsLineCount(out) >= 1 }, first.standardError)
+        XCTAssertTrue(first.waitFor(timeout: 60) { fileNames(out).contains { $0.hasPrefix("checkpoint-epoch-") } },
+                      first.standardError)
         first.signal(SIGSTOP)
         Thread.sleep(forTimeInterval: 0.2)  // a write in flight lands before the snapshot
         return first
