@@ -15,6 +15,8 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // oneDNN's C API: Debian's libdnnl-dev ships no pkg-config file (headers in /usr/include, -ldnnl).
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // zlib reads the gzip-compressed IDX/CSV/NPY inputs of `vae-dist prepare`.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
@@ -37,7 +39,7 @@ let package = Package(
         .target(name: "VAEBuildInfo", exclude: ["ArchiveCommit.txt"], plugins: ["VAEBuildInfoPlugin"]),
 
         // Numerics and the model: no MPI, no HDF5.
-        .target(name: "VAECore", dependencies: ["COpenBLAS", "CVAECPU", "CVAEKernels"]),
+        .target(name: "VAECore", dependencies: ["COpenBLAS", "CDNNL", "CVAECPU", "CVAEKernels"]),
         .testTarget(name: "VAECoreTests", dependencies: ["VAECore", "CVAEKernels"]),
 
         // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.

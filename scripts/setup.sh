@@ -7,6 +7,7 @@ packages=(
   libopenmpi-dev openmpi-bin       # MPI: headers, libmpi, mpirun
   libhdf5-dev hdf5-tools           # HDF5: headers, libhdf5, h5dump
   libopenblas-dev                  # BLAS: cblas_sgemm
+  libdnnl-dev                      # oneDNN: f32 and bf16 matmul (--gemm onednn)
   pkg-config zlib1g-dev            # finds the three above; zlib for PNG
   dataset-fashion-mnist            # the default training data
   # What the tests and scripts/*.py need, from Debian rather than pip: Debian 12's python3

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "vae_cpu.h"
 
+#include <dlfcn.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #define VAE_MXCSR_FTZ 0x8000u
@@ -25,3 +27,15 @@ int vae_usable_cpu_count(void) {
 #else
 int vae_usable_cpu_count(void) { return 0; }
 #endif
+
+int vae_openmp_set_threads(int count) {
+    void (*set_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (!set_threads) return 0;
+    set_threads(count);
+    return 1;
+}
+
+int vae_openmp_max_threads(void) {
+    int (*max_threads)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    return max_threads ? max_threads() : 0;
+}

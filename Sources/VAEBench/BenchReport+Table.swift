@@ -17,10 +17,11 @@ extension BenchReport {
                      + fixed(model.flopsPerSample / 1e6, 2) + " MFLOP/sample; global batch \(globalBatch) "
                      + "(\(rowsPerRank) per rank); data \(data.source), \(data.rows) rows")
 
-        if let ceiling {
+        lines.append("  gemm:    \(gemm.engine) (\(gemm.reason))")
+        for ceiling in ceilings {
             lines.append("")
-            lines.append("SGEMM ceiling, rank 0 at \(ceiling.rank0.threads) thread\(ceiling.rank0.threads == 1 ? "" : "s")"
-                         + " (median of 5 rounds)")
+            lines.append("GEMM ceiling, \(ceiling.rank0.engine), rank 0 at \(ceiling.rank0.threads) "
+                         + "thread\(ceiling.rank0.threads == 1 ? "" : "s") (median of 5 rounds)")
             lines.append(pad("  shape", 28) + lpad("m", 6) + lpad("n", 6) + lpad("k", 6) + lpad("GFLOP/s", 10)
                          + lpad("us/call", 10) + lpad("spread", 8) + lpad("mallocs/call", 14))
             for rate in ceiling.rank0.rates {
@@ -46,7 +47,7 @@ extension BenchReport {
             lines.append("  epoch 1 -> \(epochs.count)   \(whole(training.firstEpochSamplesPerSecond)) -> "
                          + "\(whole(training.lastEpochSamplesPerSecond)) samples/s (x" + fixed(training.lastOverFirst, 3) + ")")
             var achieved = "  achieved       " + fixed(training.achievedGflops, 1) + " GFLOP/s"
-            if let fraction = training.fractionOfCeiling { achieved += " = \(percent(fraction)) of the SGEMM ceiling" }
+            if let fraction = training.fractionOfCeiling { achieved += " = \(percent(fraction)) of the \(gemm.engine) ceiling" }
             lines.append(achieved)
             lines.append("  step (rank 0)  median " + fixed(training.medianStepMilliseconds, 3) + " ms; mean "
                          + fixed(training.meanStepMilliseconds, 3) + " ms = compute " + fixed(training.meanComputeMilliseconds, 3)

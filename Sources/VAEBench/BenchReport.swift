@@ -17,7 +17,12 @@ public struct BenchReport: Codable, Sendable {
     /// Flush-to-zero asked for (`--no-ftz` turns it off) and found set on the training thread.
     public var flushToZero: Bool
     public var flushToZeroActive: Bool
+    /// The GEMM engine the training ran on and why.
+    public var gemm: GEMMFacts
+    /// The ceiling of that engine (the one `training.fractionOfCeiling` divides by).
     public var ceiling: CeilingSummary?
+    /// The ceiling of every engine that runs here: OpenBLAS fp32, oneDNN fp32, oneDNN bf16.
+    public var ceilings: [CeilingSummary]
     public var training: TrainingSummary?
     public var allreduce: AllreduceSummary?
     /// How the ranks combined gradients.
@@ -39,6 +44,11 @@ public struct BenchReport: Codable, Sendable {
         ///
         /// Forward + backward, no input gradient for the first layer.
         public var flopsPerSample: Double
+    }
+
+    public struct GEMMFacts: Codable, Sendable {
+        public var engine: String
+        public var reason: String
     }
 
     public struct DataFacts: Codable, Sendable {

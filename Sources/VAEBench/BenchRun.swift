@@ -22,6 +22,8 @@ public struct BenchOptions: Sendable {
     public var traceAllocations = 0
     public var gradientExchange: GradientExchangeChoice = .auto
     public var dormantUnits: DormantUnitsChoice = .skip
+    /// The GEMM backend; the precision is `configuration.precision`.
+    public var gemm: GEMMBackendRequest = .auto
 
     public init() {}
 }
@@ -49,16 +51,23 @@ public enum BenchRun {
         let architecture = configuration.architecture
         let flopsPerSample = ModelGEMMs.flopsPerSample(architecture, samples: configuration.samples)
 
-        // 1. The ceiling, every rank at once: what the node's cores give the step's GEMMs.
-        var ceiling: BenchReport.CeilingSummary?
+        // 1. The engine of the run (as `train` chooses it), then the ceiling of every engine
+        //    that runs here, every rank at once: what the node's cores give the step's GEMMs.
+        configuration.gemm = try GEMMSetup.install(request: options.gemm, configuration: configuration,
+                                                   rowsPerRank: rowsPerRank, communicator: communicator).backend
+        var ceilings: [BenchReport.CeilingSummary] = []
         if options.ceilingSecondsPerRound > 0 {
-            try communicator.barrier()
-            let measured = SGEMMCeiling.measure(
-                shapes: ModelGEMMs.step(architecture, rows: rowsPerRank, samples: configuration.samples),
-                rows: rowsPerRank, secondsPerRound: options.ceilingSecondsPerRound, counter: counter)
-            let jobSamplesPerSecond = try communicator.allreduce(measured.samplesPerSecond, .sum)
-            ceiling = .init(rank0: measured, gflops: measured.gflops, samplesPerSecond: jobSamplesPerSecond)
+            let shapes = ModelGEMMs.step(architecture, rows: rowsPerRank, samples: configuration.samples)
+            for engine in try communicator.agreed({ try ceilingEngines() }) {
+                try communicator.barrier()
+                let measured = SGEMMCeiling.measure(engine: engine, shapes: shapes, rows: rowsPerRank,
+                                                    secondsPerRound: options.ceilingSecondsPerRound, counter: counter)
+                let jobSamplesPerSecond = try communicator.allreduce(measured.samplesPerSecond, .sum)
+                ceilings.append(.init(rank0: measured, gflops: measured.gflops, samplesPerSecond: jobSamplesPerSecond))
+            }
         }
+        // The training figures are fractions of the ceiling of the engine they ran on.
+        let ceiling = ceilings.first { $0.rank0.engine == GEMMRuntime.engine.name }
 
         // 2. Training steps.
         let (cpuStart, wallStart) = (processCPUSeconds(), monotonicSeconds())
@@ -132,10 +141,18 @@ public enum BenchRun {
             globalBatch: configuration.globalBatch, rowsPerRank: rowsPerRank,
             data: .init(source: options.data ?? "synthetic", rows: source.rowCount, features: source.featureCount),
             flushToZero: options.flushToZero, flushToZeroActive: flushToZeroActive,
-            ceiling: ceiling, training: training, allreduce: allreduce,
+            gemm: .init(engine: GEMMRuntime.engine.name, reason: GEMMRuntime.reason ?? "default"),
+            ceiling: ceiling, ceilings: ceilings, training: training, allreduce: allreduce,
             gradientExchange: communicator.size > 1 ? trainer.gradientExchange.rawValue : nil,
             dormantUnits: trainer.dormantUnitsNote,
             perRank: perRank, allocations: allocations)
+    }
+
+    /// A fresh engine of each backend and precision this machine runs, for the ceilings.
+    private static func ceilingEngines() throws -> [any GEMMEngine] {
+        var engines: [any GEMMEngine] = [OpenBLASGEMM(), try OneDNNGEMM(precision: .fp32)]
+        if OneDNNGEMM.hasBFloat16Instructions { engines.append(try OneDNNGEMM(precision: .bf16)) }
+        return engines
     }
 
     private static func makeSource(_ options: BenchOptions, communicator: any Communicator) throws -> any MinibatchSource {

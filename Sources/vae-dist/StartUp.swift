@@ -5,7 +5,8 @@ import VAEParallel
 /// What every `vae-dist` command does before anything else (and before MPI_Init).
 ///
 /// Make sure OpenBLAS runs the best kernel this CPU supports and a sensible number of
-/// threads per rank. The rules are `BLASKernelChoice` and `BLASThreadChoice` (VAECore);
+/// threads per rank (oneDNN's OpenMP threads follow the same count). The rules are
+/// `BLASKernelChoice` and `BLASThreadChoice` (VAECore);
 /// this is only their effect on the process.
 enum StartUp {
     static func configureBLAS() {
@@ -30,6 +31,7 @@ enum StartUp {
                                               onlineCPUs: ProcessInfo.processInfo.processorCount,
                                               usableCPUs: usableCPUCount())
         if let count = threads.threads { BLASLibrary.setThreadCount(count) }
+        OpenMPThreads.follow(threads, environment: environment)
         BLASThreadChoice.applied = threads
     }
 

@@ -14,4 +14,13 @@ int vae_flush_to_zero_enabled(void);
 // 0 where that cannot be read.
 int vae_usable_cpu_count(void);
 
+// The OpenMP runtime oneDNN runs its threads on (libgomp, loaded with libdnnl): sets the
+// thread count of the calling thread's next parallel regions, as omp_set_num_threads.
+// Found at run time (dlsym), so that nothing links libgomp's development files. Returns 0
+// when no OpenMP runtime is loaded, 1 otherwise.
+int vae_openmp_set_threads(int count);
+
+// omp_get_max_threads() of the calling thread; 0 when no OpenMP runtime is loaded.
+int vae_openmp_max_threads(void);
+
 #endif

@@ -96,4 +96,18 @@ void vae_scale_bytes(const uint8_t *src, float *dst, size_t n, double scale);
 void vae_scale_byte_rows(const uint8_t *src, size_t n_cols, const int64_t *rows, size_t n_rows,
                          double scale, float *dst);
 
+// Rounding of float32 GEMM inputs to bfloat16 (`--precision bf16`, docs/algorithm.md;
+// in vae_bfloat16.c).
+// dst[r * dst_stride + c] = bf16(src[r * src_stride + c]) for r < rows, c < columns, where
+// bf16(x) is round-to-nearest-even of x to 8 significant bits (the upper half of its
+// float32 pattern), except: a subnormal or zero x gives a zero of its sign, and a NaN gives
+// a quiet NaN (its sign and upper payload kept). Overflow rounds to infinity, as RNE does.
+// Runs the CPU's VCVTNE2PS2BF16 where it has AVX512_BF16 (the same function), else plain C.
+void vae_round_to_bfloat16(const float *src, size_t src_stride, size_t rows, size_t columns,
+                           uint16_t *dst, size_t dst_stride);
+
+// The plain C version on every CPU, for the test that both give the same bits.
+void vae_round_to_bfloat16_portable(const float *src, size_t src_stride, size_t rows, size_t columns,
+                                    uint16_t *dst, size_t dst_stride);
+
 #endif

@@ -3,7 +3,8 @@ import COpenBLAS
 /// Row-major single-precision GEMM: C = alpha * op(A) * op(B) + beta * C.
 ///
 /// op(A) is [m, k], op(B) [k, n], C [m, n]; leading dimensions are the stored row lengths.
-/// Every GEMM of the model goes through here, so a backend (or its precision) is chosen in one place.
+/// Every GEMM of the model goes through here and runs on the process's engine
+/// (`GEMMRuntime.engine`: OpenBLAS fp32 unless start-up chose otherwise).
 @inline(__always)
 func sgemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -18,12 +19,27 @@ func sgemm(
         if beta == 0 { for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) } }
         return
     }
-    cblas_sgemm(
-        CblasRowMajor,
-        transposeA ? CblasTrans : CblasNoTrans,
-        transposeB ? CblasTrans : CblasNoTrans,
-        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-        beta, c, blasint(ldc))
+    GEMMRuntime.engine.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// OpenBLAS's `cblas_sgemm`, as it always ran here.
+public final class OpenBLASGEMM: GEMMEngine {
+    public let backend = GEMMBackend.openblas
+    public let precision = GEMMPrecision.fp32
+
+    public init() {}
+
+    public func multiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+            beta, c, blasint(ldc))
+    }
 }
 
 /// Facts about the BLAS library this process loaded.
@@ -36,5 +52,9 @@ public enum BLASLibrary {
 
     public static var threadCount: Int { Int(openblas_get_num_threads()) }
 
-    public static func setThreadCount(_ count: Int) { openblas_set_num_threads(Int32(count)) }
+    /// Sets OpenBLAS's threads and oneDNN's (OpenMP's, for this thread's next GEMMs) to `count`.
+    public static func setThreadCount(_ count: Int) {
+        openblas_set_num_threads(Int32(count))
+        OpenMPThreads.set(count)
+    }
 }

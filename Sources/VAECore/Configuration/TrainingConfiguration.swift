@@ -32,6 +32,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     public var initialization: ParameterInitialization = .pytorch
     public var lastBatch: LastBatchPolicy = .partial
+    /// The number format of the GEMM inputs (`--precision`); nil, as in configs written
+    /// before bf16, is fp32.
+    public var precision: GEMMPrecision?
+    /// The GEMM library the run trains with, recorded once start-up chose it (`GEMMSetup`),
+    /// so that a resumed run computes as the uninterrupted one; nil before that.
+    public var gemm: GEMMBackend?
 
     public init(architecture: ModelArchitecture) { self.architecture = architecture }
 

@@ -24,6 +24,8 @@ public struct TrainingOptions: Sendable {
     public var gradientExchange: GradientExchangeChoice = .auto
     /// Whether the first encoder layer's dormant units are skipped (see `DormantUnits`).
     public var dormantUnits: DormantUnitsChoice = .skip
+    /// The GEMM backend (`GEMMSetup`): auto measures, or keeps a resumed run's.
+    public var gemm: GEMMBackendRequest = .auto
     /// Continue from "latest" (the newest checkpoint in the run directory) or a checkpoint path.
     public var resume: String?
     /// Resume even when the data fingerprint differs from the checkpoint's.

@@ -51,6 +51,11 @@ public final class TrainingRun {
                                 communicator: communicator)
         }
         if let resume { configuration = resume.configuration }
+        // Before the trainer: its start-up checks run GEMMs on the engine.
+        let rowsPerRank = EpochSchedule.rankRange(batchSize: configuration.globalBatch, rank: 0,
+                                                  size: communicator.size).count
+        configuration.gemm = try GEMMSetup.install(request: options.gemm, configuration: configuration,
+                                                   rowsPerRank: rowsPerRank, communicator: communicator).backend
         let trainSource = try makeTrainSource(trainFile)
         let testSource = try makeTestSource(testFile)
         let trainer = try makeTrainer(trainSource)

@@ -48,6 +48,9 @@ struct Bench: ParsableCommand {
     @Option(help: "First-layer units provably off on every training row: skip (leave them out of the forward, the same results) or compute (as in train).")
     var dormantUnits: DormantUnitsChoice = .skip
 
+    @OptionGroup(title: "GEMM")
+    var gemmOptions: GEMMOptions
+
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
@@ -77,6 +80,8 @@ struct Bench: ParsableCommand {
         options.traceAllocations = traceAllocations
         options.gradientExchange = gradientExchange
         options.dormantUnits = dormantUnits
+        options.gemm = gemmOptions.gemm
+        gemmOptions.apply(to: &options.configuration)
         try withCommunicator { communicator in
             guard let report = try BenchRun.run(options, communicator: communicator) else { return }
             Console.print(json ? try report.json() : report.table)

@@ -26,6 +26,8 @@ struct Train: ParsableCommand {
     var runOptions: RunOptions
     @OptionGroup(title: "Progress")
     var progress: ProgressOptions
+    @OptionGroup(title: "GEMM")
+    var gemmOptions: GEMMOptions
 
     func validate() throws {
         var configuration = applyOptions(to: .defaults())
@@ -44,6 +46,7 @@ struct Train: ParsableCommand {
         optimizer.apply(to: &configuration)
         data.apply(to: &configuration)
         runOptions.apply(to: &configuration)
+        gemmOptions.apply(to: &configuration)
         return configuration
     }
 
@@ -59,6 +62,7 @@ struct Train: ParsableCommand {
             data.apply(to: &options)
             runOptions.apply(to: &options)
             options.progress = progress.style
+            options.gemm = gemmOptions.gemm
             options.stopRequested = { StopRequest.isRequested }
             let run = TrainingRun(options: options, communicator: communicator)
             try run.run()

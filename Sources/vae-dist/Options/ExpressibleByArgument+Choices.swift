@@ -15,6 +15,8 @@ extension PosteriorKind: ExpressibleByArgument {}
 extension NonFinitePolicy: ExpressibleByArgument {}
 extension GradientExchangeChoice: ExpressibleByArgument {}
 extension DormantUnitsChoice: ExpressibleByArgument {}
+extension GEMMBackendRequest: ExpressibleByArgument {}
+extension GEMMPrecision: ExpressibleByArgument {}
 extension ReadingMode: ExpressibleByArgument {}
 extension DisplayScaling: ExpressibleByArgument {}
 extension ImageLayout: ExpressibleByArgument {}

@@ -1,5 +1,3 @@
-import VAECore
-
 /// One SGEMM call of a training step, as `Dense` issues it (row-major).
 ///
 /// C [m, n] = op(A) [m, k] x op(B) [k, n].
