@@ -5,7 +5,7 @@
 /// For a dense layer W [out, in] and R rows, three products must hold up:
 /// (a) the forward Y = X W^T (+ C) and the input gradient dX = dY W, per row: rows [i, i + r)
 ///     of a call on R rows equal a call on just those r rows, and so does the input
-///     gradient Dense computes through its transpose (W^T dY^T, the rows as columns);
+///     gradient `NarrowInputDense` computes through its transpose (W^T dY^T, rows as columns);
 /// (b) the weight gradient dW = dY^T X, per unit: units [u, u + s) of the full product
 ///     equal a call for just those s units.
 /// A kernel can fail this by switching algorithms with the size of a call (OpenBLAS's
@@ -32,7 +32,7 @@ public enum GEMMRowInvariance {
             /// The image-fed first layer: the data needs none.
             case none
             case direct
-            /// `Dense.inputGradientThroughTranspose` (the decoder's latent-fed layer).
+            /// `NarrowInputDense` (the decoder's latent-fed layer).
             case throughTranspose
         }
         public var inFeatures: Int, outFeatures: Int
