@@ -33,7 +33,7 @@ final class ReferenceFixtureTests: XCTestCase {
     func testLossAndGradientsMatchReference() throws {
         for name in Self.modelCases {
             let fixture = try Fixture(name)
-            let (objective, parameters, batch, rows) = try setUp(fixture)
+            let (objective, parameters, batch, rows) = try Self.setUp(fixture)
             let gradients = FloatBuffer(count: parameters.count)
             let terms = rows.withUnsafeBufferPointer {
                 objective.evaluate(batch: batch.pointer, rowIndices: $0, count: rows.count,
@@ -82,7 +82,7 @@ final class ReferenceFixtureTests: XCTestCase {
         for name in Self.modelCases {
             let fixture = try Fixture(name)
             for kind in OptimizerKind.allCases {
-                let (objective, parameters, batch, rows) = try setUp(fixture)
+                let (objective, parameters, batch, rows) = try Self.setUp(fixture)
                 let optimizer = kind.make(parameterCount: parameters.count, learningRate: fixture.float("lr_\(kind.rawValue)"),
                                           weightDecay: fixture.float("weight_decay"), momentum: fixture.float("momentum"))
                 let gradients = FloatBuffer(count: parameters.count)
@@ -116,7 +116,8 @@ final class ReferenceFixtureTests: XCTestCase {
         }
     }
 
-    private func setUp(_ fixture: Fixture) throws -> (ELBOObjective, FloatBuffer, FloatBuffer, [Int]) {
+    /// The case's objective, initial parameters, data and batch rows.
+    static func setUp(_ fixture: Fixture) throws -> (ELBOObjective, FloatBuffer, FloatBuffer, [Int]) {
         let rows = fixture.config["batch_rows"] as! [Int]
         let objective = ELBOObjective(architecture: fixture.architecture, settings: fixture.settings, maxRows: rows.count)
         let parameters = FloatBuffer(count: objective.layout.totalCount)

@@ -89,13 +89,25 @@ MODEL_CASES = [
          epoch=0, init="glorot", weight_decay=0.01, batch_rows=[1, 3, 5, 8],
          description="Learned-variance Gaussian likelihood (floor 0.3) with a Laplace posterior, estimator B, "
                      "Glorot init (decoder.logvar still starts at 0), weight decay 0.01."),
+    # Mixed precision (docs/algorithm.md): the first two cases again with every matrix
+    # product's factors rounded to bfloat16. No finite-difference check (a rounded
+    # forward is piecewise constant); their float32 twins check the backward, and they
+    # take their twins' data (data_index). Last in the list: the other cases keep their data.
+    dict(COMMON, case="bernoulli_B_L1_relu_bf16", data_dim=12, hidden=[7], latent=3, activation="relu",
+         likelihood="bernoulli", estimator="B", samples=1, seed=1234, epoch=2, init="pytorch",
+         batch_rows=[3, 17, 4, 250, 99], precision="bf16", data_index=0,
+         description="bernoulli_B_L1_relu with --precision bf16."),
+    dict(COMMON, case="bernoulli_A_L3_tanh_bf16", data_dim=10, hidden=[7, 5], latent=3, activation="tanh",
+         likelihood="bernoulli", estimator="A", samples=3, beta=0.7, seed=77, epoch=0, init="glorot",
+         batch_rows=[8, 1, 1000, 42], precision="bf16", data_index=1,
+         description="bernoulli_A_L3_tanh with --precision bf16."),
 ]
 CONFIG_KEYS = ["data_dim", "hidden", "latent", "activation", "likelihood", "gaussian_variance",
                "estimator", "samples", "beta", "seed", "epoch", "init", "batch_rows", "lr_adam",
                "lr_adagrad", "lr_sgd", "momentum", "weight_decay", "clip"]
 BIG_SEED = 0x123456789  # > 2^32 so k1 != 0, < 2^53 so any JSON parser keeps it exact
 # Keys written only by the cases that set them, so the older manifests stay byte-identical.
-OPTIONAL_CONFIG_KEYS = ["posterior", "variance_floor"]
+OPTIONAL_CONFIG_KEYS = ["posterior", "variance_floor", "precision"]
 
 
 def model_config(c):
@@ -103,7 +115,7 @@ def model_config(c):
                            activation=c["activation"], likelihood=c["likelihood"],
                            gaussian_variance=c["gaussian_variance"], estimator=c["estimator"],
                            samples=c["samples"], posterior=c.get("posterior", "gaussian"),
-                           variance_floor=c.get("variance_floor"))
+                           variance_floor=c.get("variance_floor"), precision=c.get("precision", "fp32"))
 
 
 def unit_uint8(u8):
@@ -131,10 +143,11 @@ def check(case, err, where):
 def build_model_case(c, index):
     cfg = model_config(c)
     params = ref.init_params(cfg, c["seed"], c["init"])
-    x = make_x(c, index)
+    x = make_x(c, c.get("data_index", index))
     eps = ref.training_noise(c["seed"], c["epoch"], c["batch_rows"], cfg.samples, cfg.latent, cfg.posterior)
     r = ref.loss_and_grad(params, cfg, x, eps, c["beta"])
-    check(c["case"], *ref.self_check(params, cfg, x, eps, c["beta"], h=c.get("fd_step", 1e-3)))
+    if cfg.precision == "fp32":
+        check(c["case"], *ref.self_check(params, cfg, x, eps, c["beta"], h=c.get("fd_step", 1e-3)))
     g = ref.flatten(r["grads"])
     nonzero = np.abs(g[g != 0])
     print(f"    loss {r['loss']:.6f}  |g| {np.linalg.norm(g):.4f}  min nonzero |g_i| {nonzero.min():.2e}")

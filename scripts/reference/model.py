@@ -52,6 +52,7 @@ class ModelConfig:
     samples: int = 1
     posterior: str = "gaussian"
     variance_floor: float = None  # set: Gaussian variance learned per pixel, floor + exp(decoder.logvar)
+    precision: str = "fp32"  # "bf16": matrix-product factors rounded to bfloat16 (`_matmul`)
 
 
 def layout(cfg):
@@ -109,6 +110,30 @@ def unflatten(flat, like):
     return out
 
 
+def bfloat16(v):
+    """Rounds to bfloat16 as docs/algorithm.md says ("Mixed precision"), returned as float64.
+
+    First to float32 (the value VAECore holds), then to the upper 16 bits of its pattern,
+    to nearest with ties to even; subnormal float32 values become zeros of their sign,
+    NaN stays NaN; a carry past the largest finite value gives infinity.
+    """
+    bits = np.asarray(v, dtype=np.float64).astype(np.float32).view(np.uint32).astype(np.uint64)
+    exponent_zero = (bits & 0x7F800000) == 0
+    is_nan = (bits & 0x7FFFFFFF) > 0x7F800000
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) & 0xFFFF
+    rounded = np.where(exponent_zero, (bits >> 16) & 0x8000, rounded)
+    rounded = np.where(is_nan, (bits >> 16) | 0x0040, rounded)
+    return (rounded.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def _matmul(a, b, precision):
+    """a @ b, with both factors rounded to bfloat16 first under precision "bf16"
+    (the products are then summed exactly, as float32 sums them up to its rounding)."""
+    if precision == "bf16":
+        return bfloat16(a) @ bfloat16(b)
+    return a @ b
+
+
 def _sigmoid(v):
     return 0.5 * (1.0 + np.tanh(0.5 * v))  # no overflow for large |v|
 
@@ -138,30 +163,33 @@ def _act_grad(kind, v, a):
     raise ValueError(kind)
 
 
-def _mlp_forward(params, prefix, n_layers, a, kind):
+def _mlp_forward(params, prefix, n_layers, a, kind, precision):
     """Hidden layers fc1..fcn with activation; returns output and per-layer (input, pre, out)."""
     cache = []
     for i in range(1, n_layers + 1):
-        v = a @ params[f"{prefix}.fc{i}.weight"].T + params[f"{prefix}.fc{i}.bias"]
+        v = _matmul(a, params[f"{prefix}.fc{i}.weight"].T, precision) + params[f"{prefix}.fc{i}.bias"]
         out = _act(kind, v)
         cache.append((a, v, out))
         a = out
     return a, cache
 
 
-def _mlp_backward(params, grads, prefix, cache, d_out, kind):
+def _mlp_backward(params, grads, prefix, cache, d_out, kind, precision):
     """Accumulates weight/bias grads of fc layers; returns d loss / d input."""
     for i in range(len(cache), 0, -1):
         a_in, v, out = cache[i - 1]
         dv = d_out * _act_grad(kind, v, out)
-        grads[f"{prefix}.fc{i}.weight"] = dv.T @ a_in
+        grads[f"{prefix}.fc{i}.weight"] = _matmul(dv.T, a_in, precision)
         grads[f"{prefix}.fc{i}.bias"] = dv.sum(axis=0)
-        d_out = dv @ params[f"{prefix}.fc{i}.weight"]
+        d_out = _matmul(dv, params[f"{prefix}.fc{i}.weight"], precision)
     return d_out
 
 
 def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
     """Batch-mean loss for data x [B, D] and noise eps [B, L, Z].
+
+    cfg.precision "bf16" rounds both factors of every matrix product to bfloat16
+    (`_matmul`); everything else stays float64 either way.
 
     Returns dict with loss, recon, kl (batch means), mu, logvar and, if
     want_grad, grads (dict like params) = d loss / d params.
@@ -172,17 +200,18 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
     assert eps.shape == (B, L, Z)
 
     # Encoder; the fused head is one [2Z, h_k] GEMM, split into mu and logvar.
-    h, enc_cache = _mlp_forward(params, "encoder", k, x, cfg.activation)
+    p = cfg.precision
+    h, enc_cache = _mlp_forward(params, "encoder", k, x, cfg.activation, p)
     w_head = np.concatenate([params["encoder.mu.weight"], params["encoder.logvar.weight"]])
     b_head = np.concatenate([params["encoder.mu.bias"], params["encoder.logvar.bias"]])
-    head = h @ w_head.T + b_head
+    head = _matmul(h, w_head.T, p) + b_head
     mu, logvar = head[:, :Z], head[:, Z:]
     sigma = np.exp(0.5 * logvar)
     z = mu[:, None, :] + sigma[:, None, :] * eps  # [B, L, Z]
 
     # Decoder on all B*L samples at once.
-    g, dec_cache = _mlp_forward(params, "decoder", k, z.reshape(B * L, Z), cfg.activation)
-    y = g @ params["decoder.out.weight"].T + params["decoder.out.bias"]  # [B*L, D]
+    g, dec_cache = _mlp_forward(params, "decoder", k, z.reshape(B * L, Z), cfg.activation, p)
+    y = _matmul(g, params["decoder.out.weight"].T, p) + params["decoder.out.bias"]  # [B*L, D]
     xr = np.repeat(x, L, axis=0)  # row b*L + l is datapoint b
     if cfg.likelihood == "bernoulli":
         nll = (np.maximum(y, 0.0) - xr * y + np.log1p(np.exp(-np.abs(y)))).sum(axis=1)
@@ -223,8 +252,12 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
         return result
 
     # Backward. Every (b, l) term carries weight 1/(B L); per-datapoint terms 1/B.
+    # In bf16 the rounded GEMM inputs are those of the batch's SUM (weights 1/L and 1,
+    # as VAECore computes it; the mean comes after, in the optimizer), so the backward
+    # runs on the sum and divides by B at the end: rounding x/B is not rounding x, / B.
     grads = {}
-    w = 1.0 / (B * L)
+    n = 1 if p == "bf16" else B
+    w = 1.0 / (n * L)
     if cfg.likelihood == "bernoulli":
         dy = w * (_sigmoid(y) - xr)
     elif cfg.variance_floor is not None:
@@ -234,10 +267,10 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
         grads["decoder.logvar"] = (w * (0.5 / s2 - (xr - y) ** 2 / (2.0 * s2 ** 2)) * ev).sum(axis=0)
     else:
         dy = w * (y - xr) / cfg.gaussian_variance
-    grads["decoder.out.weight"] = dy.T @ g
+    grads["decoder.out.weight"] = _matmul(dy.T, g, p)
     grads["decoder.out.bias"] = dy.sum(axis=0)
-    dg = dy @ params["decoder.out.weight"]
-    dz = _mlp_backward(params, grads, "decoder", dec_cache, dg, cfg.activation).reshape(B, L, Z)
+    dg = _matmul(dy, params["decoder.out.weight"], p)
+    dz = _mlp_backward(params, grads, "decoder", dec_cache, dg, cfg.activation, p).reshape(B, L, Z)
 
     if cfg.estimator == "A" and family is not None:
         # Through z: d log f(e)/dz = f'(e)/s, d(-log p)/dz = z.
@@ -254,23 +287,23 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
         dmu += beta * w * (-dlf / s_).sum(axis=1)
         dlogvar += beta * w * (-0.5 * e * dlf - 0.5).sum(axis=1)
     elif cfg.estimator == "B" and family is not None:
-        dmu += (beta / B) * kl_dmu
-        dlogvar += (beta / B) * kl_dlogvar
+        dmu += (beta / n) * kl_dmu
+        dlogvar += (beta / n) * kl_dlogvar
     elif cfg.estimator == "A":
         # Explicit arguments of log q (log p has none besides z).
         dmu += beta * w * (diff / var).sum(axis=1)
         dlogvar += beta * w * (-0.5 + diff ** 2 / (2.0 * var)).sum(axis=1)
     else:
-        dmu += (beta / B) * mu
-        dlogvar += (beta / B) * 0.5 * (np.exp(logvar) - 1.0)
+        dmu += (beta / n) * mu
+        dlogvar += (beta / n) * 0.5 * (np.exp(logvar) - 1.0)
 
     dhead = np.concatenate([dmu, dlogvar], axis=1)  # [B, 2Z]
-    dw_head = dhead.T @ h
+    dw_head = _matmul(dhead.T, h, p)
     grads["encoder.mu.weight"], grads["encoder.logvar.weight"] = dw_head[:Z], dw_head[Z:]
     db_head = dhead.sum(axis=0)
     grads["encoder.mu.bias"], grads["encoder.logvar.bias"] = db_head[:Z], db_head[Z:]
-    dh = dhead @ w_head
-    _mlp_backward(params, grads, "encoder", enc_cache, dh, cfg.activation)
+    dh = _matmul(dhead, w_head, p)
+    _mlp_backward(params, grads, "encoder", enc_cache, dh, cfg.activation, p)
 
-    result["grads"] = {name: grads[name] for name in params}  # layout order
+    result["grads"] = {name: grads[name] / (B / n) for name in params}  # layout order
     return result
