@@ -63,6 +63,15 @@ extension BenchReport {
                              + " (\(dormantUnits))")
             }
         }
+        if let difference = gradientDifference {
+            func describe(_ at: GradientDifference.AtParameters) -> String {
+                "\(String(format: "%.2e", at.relativeNorm)) (cosine \(String(format: "%.6f", at.cosine)); worst "
+                    + "\(at.worstTensor) \(String(format: "%.2e", at.worstTensorRelativeNorm)); loss "
+                    + "\(fixed(at.lossBF16, 3)) vs \(fixed(at.lossFP32, 3)))"
+            }
+            lines.append("  bf16 gradient  ||g_bf16 - g_fp32|| / ||g_fp32|| on \(difference.rows) rows: at init "
+                         + describe(difference.initial) + "; trained " + describe(difference.trained))
+        }
         if let allreduce {
             let bare = allreduce.bareMilliseconds
             var line = "  allreduce bare " + fixed(bare.median, 3) + " ms median (min " + fixed(bare.min, 3) + ", max "

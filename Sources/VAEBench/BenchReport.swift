@@ -24,6 +24,8 @@ public struct BenchReport: Codable, Sendable {
     /// The ceiling of every engine that runs here: OpenBLAS fp32, oneDNN fp32, oneDNN bf16.
     public var ceilings: [CeilingSummary]
     public var training: TrainingSummary?
+    /// bf16's gradient against fp32's on one batch (nil without AVX512_BF16).
+    public var gradientDifference: GradientDifference?
     public var allreduce: AllreduceSummary?
     /// How the ranks combined gradients.
     ///

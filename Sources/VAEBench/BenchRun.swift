@@ -77,6 +77,11 @@ public enum BenchRun {
             dormantUnits: options.dormantUnits)
         let cpuPerWall = (processCPUSeconds() - cpuStart) / (monotonicSeconds() - wallStart)
         let flushToZeroActive = FloatingPointEnvironment.flushToZeroEnabled
+        // What bf16 does to one step's gradient, at the initial and the trained parameters (rank 0's rows).
+        let gradientDifference = try communicator.agreed {
+            try GradientDifference.measure(configuration: configuration, objective: trainer.objective,
+                                           trained: trainer.parameters.pointer, source: source, rows: rowsPerRank)
+        }
 
         // 3. The same allreduce bare, to tell its own cost from waiting for other ranks.
         let fusedFloats = trainer.layout.totalCount + 4
@@ -142,7 +147,8 @@ public enum BenchRun {
             data: .init(source: options.data ?? "synthetic", rows: source.rowCount, features: source.featureCount),
             flushToZero: options.flushToZero, flushToZeroActive: flushToZeroActive,
             gemm: .init(engine: GEMMRuntime.engine.name, reason: GEMMRuntime.reason ?? "default"),
-            ceiling: ceiling, ceilings: ceilings, training: training, allreduce: allreduce,
+            ceiling: ceiling, ceilings: ceilings, training: training, gradientDifference: gradientDifference,
+            allreduce: allreduce,
             gradientExchange: communicator.size > 1 ? trainer.gradientExchange.rawValue : nil,
             dormantUnits: trainer.dormantUnitsNote,
             perRank: perRank, allocations: allocations)
