@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh            # the full run: Fashion-MNIST, 10/5 epochs, a few minutes
 #   scripts/bench.sh --quick    # a smoke test in about a minute (synthetic data, short runs)
+#   scripts/bench.sh --gemm     # only its last section: GEMM backends and bf16 (scripts/bench-gemm.sh)
 #
 # Compare ratios from ONE run: absolute numbers move with the machine's load, which the
 # results record (load average at start and in every part).
@@ -12,11 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
+gemm_only=0
 for argument in "$@"; do
     case "$argument" in
         --quick) quick=1 ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-        *) echo "bench: unknown option $argument (use --quick or nothing)" >&2; exit 2 ;;
+        --gemm) gemm_only=1 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "bench: unknown option $argument (use --quick, --gemm or nothing)" >&2; exit 2 ;;
     esac
 done
 
@@ -31,6 +34,10 @@ echo "bench: building release"
 swift build -c release --product vae-dist >"$out/build.log" 2>&1 \
     || { tail -30 "$out/build.log"; exit 1; }
 vae_dist=$(swift build -c release --show-bin-path)/vae-dist
+
+if [ "$gemm_only" = 1 ]; then
+    exec scripts/bench-gemm.sh "$vae_dist" $([ "$quick" = 1 ] && echo --quick)
+fi
 
 echo "bench: building the malloc_count shim"
 shim=$PWD/$out/malloc_count.so
@@ -159,6 +166,9 @@ for round in 1 2 3; do
     reference_bench "pair${round}_jax_t1_scan" bench_jax.py --threads 1 --scan "${pair_reference[@]}"
     reference_bench "pair${round}_torch_t1_ftz" bench_torch.py --threads 1 --ftz "${pair_reference[@]}"
 done
+
+# GEMM backends and bf16 (issue 22): its own runs, alternating, and its own summary.
+scripts/bench-gemm.sh "$vae_dist" $([ "$quick" = 1 ] && echo --quick)
 
 echo "bench: summarising into $out/results.json"
 python3 scripts/bench_summary.py "$raw" "$out/results.json" --load-at-start "$load_at_start" \
