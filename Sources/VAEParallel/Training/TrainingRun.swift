@@ -51,12 +51,14 @@ public final class TrainingRun {
                                 communicator: communicator)
         }
         if let resume { configuration = resume.configuration }
-        // Before the trainer: its start-up checks run GEMMs on the engine.
-        let rowsPerRank = EpochSchedule.rankRange(batchSize: configuration.globalBatch, rank: 0,
-                                                  size: communicator.size).count
-        configuration.gemm = try GEMMSetup.install(request: options.gemm, configuration: configuration,
-                                                   rowsPerRank: rowsPerRank, communicator: communicator).backend
         let trainSource = try makeTrainSource(trainFile)
+        // Before the trainer: its start-up checks run GEMMs on the engine. Timed at the
+        // rows the first rank holds in its largest step.
+        let stepRows = EpochSchedule.largestStep(rowCount: trainFile.rowCount, globalBatch: configuration.globalBatch)
+        configuration.gemm = try GEMMSetup.install(
+            request: options.gemm, configuration: configuration,
+            rowsPerRank: EpochSchedule.rankRange(batchSize: stepRows, rank: 0, size: communicator.size).count,
+            communicator: communicator).backend
         let testSource = try makeTestSource(testFile)
         let trainer = try makeTrainer(trainSource)
         if let resume { try communicator.agreed { try trainer.restore(from: resume.checkpoint) } }
