@@ -57,8 +57,8 @@ struct Bench: ParsableCommand {
         guard rows >= 1 else { throw ValidationError("--rows must be at least 1, got \(rows)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard ceilingSeconds >= 0 else { throw ValidationError("--ceiling-seconds must be >= 0, got \(ceilingSeconds)") }
-        guard allreduceRepetitions >= 1 else {
-            throw ValidationError("--allreduce-repetitions must be at least 1, got \(allreduceRepetitions)")
+        guard (1...1_000_000).contains(allreduceRepetitions) else {
+            throw ValidationError("--allreduce-repetitions must be 1...1000000, got \(allreduceRepetitions)")
         }
         guard traceAllocations >= 0 else { throw ValidationError("--trace-allocations must be >= 0, got \(traceAllocations)") }
     }
