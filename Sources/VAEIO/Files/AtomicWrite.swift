@@ -67,6 +67,7 @@ public func writeFileAtomically(to path: String, bytes: [UInt8]) throws {
 private func replaceAtomically(_ path: String, _ body: (_ temporaryPath: String, _ descriptor: Int32) throws -> Void) throws {
     guard !path.isEmpty else { throw DataError(file: "''", "an empty output path names no file") }
     try InputFile.requireNotAnInput(path)
+    try InputFile.requireReplaceable(path)
     let parent = (path as NSString).deletingLastPathComponent
     let directory = parent.isEmpty ? "." : parent
     var isDirectory: ObjCBool = false

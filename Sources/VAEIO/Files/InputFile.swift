@@ -72,6 +72,17 @@ public enum InputFile {
         lock.withLock { inputs[Identity(device: device, inode: inode), default: path] = path }
     }
 
+    /// Throws unless `output` is absent, a regular file, or a symbolic link (which the
+    /// rename replaces): renaming a file onto a device, a FIFO or a socket would replace
+    /// that node (as root, `--out /dev/null` replaced /dev/null), and onto a directory fails.
+    public static func requireReplaceable(_ output: String) throws {
+        var status = stat()
+        guard lstat(output, &status) == 0 else { return }
+        let kind = status.st_mode & S_IFMT
+        guard kind != S_IFREG, kind != S_IFLNK else { return }
+        throw DataError(file: output, "is \(describe(kind)); an output must be a file to create or replace")
+    }
+
     /// Throws when `output` exists and is the same file (device and inode) as an input
     /// this process read, and that input still is that file (a deleted input's inode may
     /// be reused by a new file).

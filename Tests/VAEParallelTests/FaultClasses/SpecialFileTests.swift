@@ -63,4 +63,19 @@ final class SpecialFileTests: FaultCase {
         try assertRefused(["prepare", "csv", fifo, "-o", scratch + "/out.h5"], message: [fifo + ": is a FIFO (named pipe)"],
                           timeout: 20)
     }
+
+    /// An output that exists and is not a regular file is refused, not replaced: as root, a
+    /// rename onto `--out /dev/null` would replace the system's /dev/null.
+    func testOutputsThatAreSpecialFilesAreNotReplaced() throws {
+        var outputs = [(fifo, "is a FIFO (named pipe)"), (scratch, "is a directory")]
+        let device = scratch + "/null-device"
+        // Major 1, minor 3: what /dev/null is (mknod needs root; without it the case is left out).
+        if mknod(device, S_IFCHR | 0o666, dev_t(1 << 8 | 3)) == 0 { outputs.append((device, "is a character device")) }
+        for (out, says) in outputs {
+            try assertRefused(["sample", "--checkpoint", run.runDirectory, "--out", out, "--image-shape", "2x5"],
+                              message: [out + ": " + says + "; an output must be a file to create or replace"], timeout: 20)
+            try assertRefused(["embed", "--checkpoint", run.runDirectory, "--data", run.dataPath, "--out", out],
+                              message: [out + ": " + says], timeout: 20)
+        }
+    }
 }
