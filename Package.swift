@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // zlib reads the gzip-compressed IDX/CSV/NPY inputs of `vae-dist prepare`.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libdeflate inflates the gzip chunks of data files for the streaming reader (2x zlib's speed).
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
 
         // The C edge: functions returning the MPI/HDF5 macros Swift cannot import,
         // and the CPU-control calls (flush-to-zero, BLAS kernel name). No logic.
@@ -44,7 +46,7 @@ let package = Package(
 
         // HDF5 files: the typed wrapper, the data file model, minibatch sources, prepare, inspect.
         .target(name: "VAEIO", dependencies: ["VAECore", "VAEBuildInfo", "CHDF5", "CVAESupport", "CVAECPU", "CVAEProcess",
-                                       "CZlib", "CVAEKernels"]),
+                                       "CZlib", "CDeflate", "CVAEKernels"]),
 
         // The communicator (MPI or single process), collective error agreement, the trainer.
         // The only target that imports MPI.

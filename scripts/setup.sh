@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev                  # BLAS: cblas_sgemm
   libdnnl-dev                      # oneDNN: f32 and bf16 matmul (--gemm onednn)
   pkg-config zlib1g-dev            # finds the three above; zlib for PNG
+  libdeflate-dev                   # inflates data files' gzip chunks for the streaming reader
   dataset-fashion-mnist            # the default training data
   # What the tests and scripts/*.py need, from Debian rather than pip: Debian 12's python3
   # refuses `pip install` outside a virtual environment (PEP 668). They serve

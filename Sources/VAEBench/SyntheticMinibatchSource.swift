@@ -24,8 +24,8 @@ public final class SyntheticMinibatchSource: MinibatchSource {
         }
     }
 
-    public func beginEpoch(plan: [[Int]]) throws {
-        self.plan = plan
+    public func beginEpoch(_ plan: ReadingPlan) throws {
+        self.plan = plan.rows
         nextStep = 0
     }
 

@@ -171,15 +171,56 @@ final class CommandLineTests: XCTestCase {
         let rows = 4000, features = 256  // 4 MB float32
         try writeDataFile(path, float32: (0..<(rows * features)).map { Float($0 % 97) / 97 }, rows: rows, features: features,
                           chunkRows: 16, gzip: 1)
-        let result = try runProcess(binary, ["check", path, "--reading", "streaming", "--memory-budget", "1M", "--batch-size", "100"])
+        // 3 MiB: less than the file, enough slabs for a step's ~80 blocks of 16 KiB (its window is the whole file).
+        let result = try runProcess(binary, ["check", path, "--reading", "streaming", "--memory-budget", "3M", "--batch-size", "100"])
         XCTAssertEqual(result.status, 0, result.standardError)
-        XCTAssertTrue(result.standardOutput.contains("read 4000 rows in 40 steps of 100 (streaming)"), result.standardOutput)
+        XCTAssertTrue(result.standardOutput.contains("read 4000 rows in 40 steps of 100 (blocks of 16 rows shuffled, rows within "
+                                                     + "windows of 256 blocks; streaming, whole blocks read ahead"), result.standardOutput)
         let highWater = result.standardOutput.split(separator: "\n").first { $0.hasPrefix("memory budget") }
             .flatMap { line in line.components(separatedBy: "high-water ").last }
             .flatMap { $0.split(separator: "(").last?.split(separator: " ").first }
             .flatMap { Int($0) }
         XCTAssertNotNil(highWater, result.standardOutput)
-        XCTAssertLessThanOrEqual(highWater ?? .max, 1 << 20)
+        XCTAssertLessThanOrEqual(highWater ?? .max, 3 << 20)
+    }
+
+    func testPrepareWritesShardsThatReadAsTheOneFile() throws {
+        let rows = 250
+        let images = directory + "/images"
+        let labels = directory + "/labels"
+        try writeFile(images, idxBytes(type: 0x08, dimensions: [rows, 30, 30], payload: (0..<(rows * 900)).map { UInt8(($0 * 7) % 251) }))
+        try writeFile(labels, idxBytes(type: 0x08, dimensions: [rows], payload: (0..<rows).map { UInt8($0 % 10) }))
+        let whole = directory + "/whole.h5"
+        XCTAssertEqual(try runProcess(binary, ["prepare", "idx", "--images", images, "--labels", labels, "-o", whole]).status, 0)
+        // 900-byte rows: chunks of 72 rows; 100 rows round up to 144.
+        try FileManager.default.createDirectory(atPath: directory + "/s", withIntermediateDirectories: false)
+        let result = try runProcess(binary, ["prepare", "idx", "--images", images, "--labels", labels, "-o", directory + "/s/train.h5",
+                                             "--shard-rows", "100"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        let output = result.standardOutput
+        XCTAssertEqual(output.split(separator: "\n").filter { $0.hasPrefix("prepared ") }.count, 2, output)
+        XCTAssertTrue(output.contains("prepared \(directory)/s/train-00000.h5: /features uint8 [144, 900], /labels [144]"), output)
+        XCTAssertTrue(output.contains("prepared \(directory)/s/train-00001.h5: /features uint8 [106, 900], /labels [106]"), output)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory + "/s").sorted(), ["train-00000.h5", "train-00001.h5"])
+        let shards = try ShardSet.open(directory + "/s/train-*.h5")
+        let one = try ShardSet.open(whole)
+        XCTAssertEqual(shards.rowCount, rows)
+        XCTAssertEqual(try shards.readLabels(), try one.readLabels())
+        XCTAssertEqual(shards.imageShape, one.imageShape)
+        XCTAssertEqual(shards.storageBlockShuffle, one.storageBlockShuffle)
+        let plan = stride(from: 0, to: rows, by: 9).map { Array($0..<min($0 + 9, rows)) }
+        XCTAssertEqual(try readEpoch(try InMemoryMinibatchSource(data: shards, bernoulli: true), plan: plan),
+                       try readEpoch(try InMemoryMinibatchSource(data: one, bernoulli: true), plan: plan))
+        // check reads the set; a third, stale shard from a longer split is refused before anything is written.
+        let check = try runProcess(binary, ["check", directory + "/s/train-*.h5"])
+        XCTAssertEqual(check.status, 0, check.standardError)
+        XCTAssertTrue(check.standardOutput.hasPrefix("\(directory)/s/train-*.h5 (2 files): uint8 [250, 900]"), check.standardOutput)
+        try FileManager.default.copyItem(atPath: whole, toPath: directory + "/s/train-00002.h5")
+        let before = snapshot(directory + "/s")
+        let refused = try runProcess(binary, ["prepare", "idx", "--images", images, "-o", directory + "/s/train.h5", "--shard-rows", "100"])
+        assertFailed(refused, status: 1, message: ["\(directory)/s/train-00002.h5: exists from an earlier prepare into more shards, "
+                                                   + "and `\(directory)/s/train-00000.h5 ...` globs would read it too: remove the old shards first"])
+        assertFilesUnchanged(before, snapshot(directory + "/s"))
     }
 
     /// One spelling per concept across subcommands (`--out`, `--batch`); the old ones still work.

@@ -5,25 +5,6 @@ import VAECore
 @testable import VAEIO
 
 final class MinibatchSourceTests: XCTestCase {
-    /// A plan covering every row in a scrambled order, steps of uneven size.
-    func scrambledPlan(rows: Int, batch: Int, multiplier: Int = 7919) -> [[Int]] {
-        let order = (0..<rows).map { ($0 * multiplier + 13) % rows }
-        return stride(from: 0, to: rows, by: batch).map { Array(order[$0..<min($0 + batch, rows)]) }
-    }
-
-    func readEpoch(_ source: MinibatchSource, plan: [[Int]]) throws -> [[Float]] {
-        try source.beginEpoch(plan: plan)
-        let capacity = (plan.map(\.count).max() ?? 0) * source.featureCount
-        var batches: [[Float]] = []
-        var buffer = [Float](repeating: .nan, count: capacity)
-        for step in plan {
-            let count = try buffer.withUnsafeMutableBufferPointer { try source.nextBatch(into: $0.baseAddress!) }
-            XCTAssertEqual(count, step.count)
-            batches.append(Array(buffer[0..<(count * source.featureCount)]))
-        }
-        return batches
-    }
-
     func testUint8RowsAreScaledExactlyAsTheSpecSays() throws {
         let directory = try makeScratchDirectory(self)
         let path = directory + "/u8.h5"
@@ -76,44 +57,53 @@ final class MinibatchSourceTests: XCTestCase {
         let data = try DataFile.open(path)
         let budget = 1 << 20  // 1 MiB: 1/8 of the file
         XCTAssertGreaterThan(data.featureBytes, 7 * budget)
-        let source = try StreamingMinibatchSource(dataFile: data, memoryBudget: budget, bernoulli: true)
-        let plan = scrambledPlan(rows: rows, batch: 128)
-        try source.beginEpoch(plan: plan)
-        Thread.sleep(forTimeInterval: 0.5)  // let the reader fill its queue up to the budget
-        var buffer = [Float](repeating: 0, count: 128 * features)
-        var total = 0
-        for step in plan {
-            let count = try buffer.withUnsafeMutableBufferPointer { try source.nextBatch(into: $0.baseAddress!) }
-            total += count
-            XCTAssertEqual(buffer[0], values[step[0] * features])
+        // Whole blocks read ahead for a block plan; each step's rows gathered for a row plan
+        // (128 blocks a step do not fit 1 MiB of 25 KiB blocks).
+        for (plan, gathers) in [(blockPlan(rows: rows, batch: 128, blockRows: 64), false),
+                                (Array(scrambledPlan(rows: rows, batch: 128).prefix(12)), true)] {
+            let source = try StreamingMinibatchSource(dataFile: data, memoryBudget: budget, bernoulli: true)
+            try source.beginEpoch(plan: plan)
+            XCTAssertEqual(source.isGathering, gathers)
+            Thread.sleep(forTimeInterval: 0.5)  // let the loaders fill the read-ahead up to the budget
+            var buffer = [Float](repeating: 0, count: 128 * features)
+            var total = 0
+            for step in plan {
+                let count = try buffer.withUnsafeMutableBufferPointer { try source.nextBatch(into: $0.baseAddress!) }
+                total += count
+                XCTAssertEqual(buffer[0], values[step[0] * features])
+                XCTAssertEqual(buffer[(count - 1) * features + 7], values[step[count - 1] * features + 7])
+            }
+            XCTAssertEqual(total, plan.joined().count)
+            print("streaming: file \(data.featureBytes) bytes, budget \(budget), high-water \(source.highWaterBytes)")
+            XCTAssertLessThanOrEqual(source.highWaterBytes, budget)
+            // The slabs really filled: the loaders ran ahead until the budget stopped them.
+            if !gathers { XCTAssertGreaterThan(source.highWaterBytes, budget * 3 / 4) }
         }
-        XCTAssertEqual(total, rows)
-        print("streaming: file \(data.featureBytes) bytes, budget \(budget), high-water \(source.highWaterBytes)")
-        XCTAssertLessThanOrEqual(source.highWaterBytes, budget)
-        // The queue really filled: the reader ran ahead until the budget stopped it.
-        XCTAssertGreaterThan(source.highWaterBytes, budget * 3 / 4)
         // The chooser picks streaming here, in-memory when the budget is larger than the file.
         XCTAssertTrue(try makeMinibatchSource(dataFile: data, memoryBudget: budget, bernoulli: false) is StreamingMinibatchSource)
         XCTAssertTrue(try makeMinibatchSource(dataFile: data, memoryBudget: 16 << 20, bernoulli: false) is InMemoryMinibatchSource)
     }
 
-    func testStreamingSurfacesAReadErrorAtTheStepWhereItHappens() throws {
+    func testStreamingSurfacesAReadErrorAtTheFirstStepReadingItsBlock() throws {
         let directory = try makeScratchDirectory(self)
         let path = directory + "/late.h5"
         let rows = 300, features = 4
         var values = [Float](repeating: 0.25, count: rows * features)
         values[250 * features + 2] = 7  // outside [0, 1]
-        try writeDataFile(path, float32: values, rows: rows, features: features)
+        try writeDataFile(path, float32: values, rows: rows, features: features, chunkRows: 50)
         let data = try DataFile.open(path)
-        let source = try StreamingMinibatchSource(dataFile: data, memoryBudget: 64 << 10, bernoulli: true)
         let plan = stride(from: 0, to: rows, by: 50).map { Array($0..<($0 + 50)) }
-        try source.beginEpoch(plan: plan)
-        var buffer = [Float](repeating: 0, count: 50 * features)
-        for _ in 0..<5 {
-            XCTAssertEqual(try buffer.withUnsafeMutableBufferPointer { try source.nextBatch(into: $0.baseAddress!) }, 50)
+        for budget in [64 << 10, 2 << 10] {  // whole blocks read ahead, and gathered
+            let source = try StreamingMinibatchSource(dataFile: data, memoryBudget: budget, bernoulli: true)
+            try source.beginEpoch(plan: plan)
+            XCTAssertEqual(source.isGathering, budget < 8 << 10)
+            var buffer = [Float](repeating: 0, count: 50 * features)
+            for _ in 0..<5 {
+                XCTAssertEqual(try buffer.withUnsafeMutableBufferPointer { try source.nextBatch(into: $0.baseAddress!) }, 50)
+            }
+            assertThrows(try buffer.withUnsafeMutableBufferPointer { try source.nextBatch(into: $0.baseAddress!) },
+                         containing: [path, "/features", "row 250", "column 2 is 7.0", "Bernoulli"])
         }
-        assertThrows(try buffer.withUnsafeMutableBufferPointer { try source.nextBatch(into: $0.baseAddress!) },
-                     containing: [path, "/features", "row 250", "column 2 is 7.0", "Bernoulli"])
     }
 
     func testStreamingRefusesABudgetSmallerThanOneStep() throws {
@@ -131,11 +121,6 @@ final class MinibatchSourceTests: XCTestCase {
         try writeDataFile(path, float32: [Float](repeating: 0, count: 10), rows: 5, features: 2)
         let source = try InMemoryMinibatchSource(dataFile: try DataFile.open(path), bernoulli: false)
         assertThrows(try source.beginEpoch(plan: [[0, 5]]), containing: [path, "step 0 asks for row 5", "0..<5"])
-    }
-
-    func testRunsOfConsecutiveRows() {
-        XCTAssertEqual(StreamingMinibatchSource.consecutiveRuns([3, 4, 5, 9, 10, 12]), [3..<6, 9..<11, 12..<13])
-        XCTAssertEqual(StreamingMinibatchSource.consecutiveRuns([]), [])
     }
 
     func testByteCountsParse() {

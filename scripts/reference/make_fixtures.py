@@ -11,8 +11,11 @@ float32 elements into data.bin) and count, and carries the case's config.
 
 Cases: four model cases (init, forward, gradients, 3 steps of Adam, Adagrad
 and SGD-momentum), "rng" (Philox known answers, shuffles, normals, init
-uniforms; JSON only) and "train_small" (a 10-step training run with a
-partial last batch and KL warm-up, for the data-parallel tests).
+uniforms; JSON only), "block_shuffle" (--shuffle blocks orders; JSON only) and
+"train_small" (a 10-step training run with a partial last batch and KL warm-up,
+for the data-parallel tests). Name cases to write only those:
+
+    python3 scripts/reference/make_fixtures.py block_shuffle
 
 Before writing anything it checks the Philox known-answer vectors and runs
 the finite-difference self-check of the backward on every case; it refuses
@@ -27,7 +30,7 @@ import numpy as np
 sys.dont_write_bytecode = True  # keep scripts/reference free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vae_reference as ref  # noqa: E402
-from philox import KNOWN_ANSWERS, philox4x32, seed_key, c3_word  # noqa: E402
+from philox import KNOWN_ANSWERS, block_epoch_order, philox4x32, seed_key, c3_word  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OUT = os.path.join(ROOT, "Tests", "Fixtures")
@@ -205,6 +208,21 @@ def build_rng_case():
     return manifest, {}
 
 
+def build_block_shuffle_case():
+    orders = [dict(seed=s, epoch=e, rows=n, block_rows=r, window_blocks=w,
+                   order=[int(i) for i in block_epoch_order(s, e, n, r, w)])
+              for s, e, n, r, w in [(1234, 0, 50, 7, 2), (BIG_SEED, 3, 100, 10, 1), (99, 1, 37, 5, 3),
+                                    (7, 2, 64, 8, 100), (0, 0, 1, 1, 1)]]
+    for entry in orders:
+        assert sorted(entry["order"]) == list(range(entry["rows"]))
+    manifest = dict(case="block_shuffle",
+                    description="--shuffle blocks epoch orders (docs/algorithm.md, Epoch shuffle): blocks of "
+                                "block_rows rows sorted by their purpose-5 key, windows of window_blocks blocks, "
+                                "each window's rows sorted by their own key. No tensors.",
+                    config={}, tensors={}, orders=orders)
+    return manifest, {}
+
+
 def build_train_small():
     c = dict(COMMON, data_dim=10, hidden=[6], latent=2, activation="relu", likelihood="bernoulli",
              estimator="B", samples=1, seed=99, epoch=0, init="pytorch", batch_rows=[],
@@ -257,9 +275,12 @@ def write_case(manifest, tensors):
 def main():
     ref.check_known_answers()
     print("Philox4x32-10 known answers: OK")
+    only = set(sys.argv[1:])
     built = [build_model_case(c, i) for i, c in enumerate(MODEL_CASES)]
-    built += [build_rng_case(), build_train_small()]
+    built += [build_rng_case(), build_block_shuffle_case(), build_train_small()]
     for manifest, tensors in built:  # only after every check has passed
+        if only and manifest["case"] not in only:
+            continue
         manifest.setdefault("tensors", {})
         write_case(manifest, tensors)
 

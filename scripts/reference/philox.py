@@ -9,7 +9,7 @@ MASK = np.uint64(0xFFFFFFFF)
 M0, M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 W0, W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)
 
-PURPOSE_INIT, PURPOSE_TRAIN_NOISE, PURPOSE_SHUFFLE, PURPOSE_EVAL_NOISE = 1, 2, 3, 4
+PURPOSE_INIT, PURPOSE_TRAIN_NOISE, PURPOSE_SHUFFLE, PURPOSE_EVAL_NOISE, PURPOSE_BLOCK_SHUFFLE = 1, 2, 3, 4, 5
 
 
 def philox4x32(key, counter):
@@ -112,6 +112,31 @@ def epoch_order(seed, epoch, rows):
     w = philox4x32(seed_key(seed), ctr)
     sort_key = (w[:, 1] << np.uint64(32)) | w[:, 0]
     return np.lexsort((i, sort_key)).astype(np.int64)  # last key is the primary one
+
+
+def _sorted_by_block_shuffle_key(seed, epoch, indices, stream):
+    """indices sorted by (64-bit key of counter (index, stream, epoch, 5 << 24), index)."""
+    indices = np.asarray(indices, dtype=np.uint64)
+    ctr = np.zeros((len(indices), 4), dtype=np.uint64)
+    ctr[:, 0] = indices
+    ctr[:, 1] = stream
+    ctr[:, 2] = epoch
+    ctr[:, 3] = c3_word(PURPOSE_BLOCK_SHUFFLE, 0)
+    w = philox4x32(seed_key(seed), ctr)
+    sort_key = (w[:, 1] << np.uint64(32)) | w[:, 0]
+    return indices[np.lexsort((indices, sort_key))].astype(np.int64)
+
+
+def block_epoch_order(seed, epoch, rows, block_rows, window_blocks):
+    """--shuffle blocks: blocks of block_rows rows in key order (stream 0), cut into
+    windows of window_blocks blocks; each window's rows in key order (stream 1)."""
+    blocks = _sorted_by_block_shuffle_key(seed, epoch, np.arange((rows + block_rows - 1) // block_rows), 0)
+    order = []
+    for start in range(0, len(blocks), window_blocks):
+        window = np.concatenate([np.arange(b * block_rows, min((b + 1) * block_rows, rows))
+                                 for b in blocks[start:start + window_blocks]])
+        order.append(_sorted_by_block_shuffle_key(seed, epoch, window, 1))
+    return np.concatenate(order)
 
 
 KNOWN_ANSWERS = [  # Random123 kat_vectors, philox4x32 with 10 rounds

@@ -38,6 +38,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// The GEMM library the run trains with, recorded once start-up chose it (`GEMMSetup`),
     /// so that a resumed run computes as the uninterrupted one; nil before that.
     public var gemm: GEMMBackend?
+    /// How each epoch's order is drawn; nil (as in configs from before block shuffling) is rows.
+    public var shuffle: ShuffleMode?
+    /// The data layout a block shuffle permutes: set from the training data when a run
+    /// starts with `shuffle == .blocks`, then kept (in checkpoints too).
+    public var blockShuffle: BlockShuffle?
 
     public init(architecture: ModelArchitecture) { self.architecture = architecture }
 
@@ -45,6 +50,15 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public static func defaults(dataDimension: Int = 784) -> TrainingConfiguration {
         TrainingConfiguration(architecture: ModelArchitecture(
             dataDimension: dataDimension, hiddenSizes: [400], latentDimension: 20, activation: .relu))
+    }
+
+    /// The epoch order this configuration draws: rows, or blocks once the layout is known
+    /// (nil while `shuffle == .blocks` and `blockShuffle` is unset).
+    public var epochOrdering: EpochOrdering? {
+        switch shuffle ?? .rows {
+        case .rows: return .rows
+        case .blocks: return blockShuffle.map { .blocks($0) }
+        }
     }
 
     public var objectiveSettings: ObjectiveSettings {
@@ -112,6 +126,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         if !(momentum >= 0 && momentum < 1) { found.append("--momentum must be in [0, 1) (got \(momentum))") }
         if !(clipNorm >= 0) || !clipNorm.isFinite { found.append("--clip must be >= 0, 0 meaning off (got \(clipNorm))") }
         if globalBatch < 1 { found.append("--batch must be at least 1 (got \(globalBatch))") }
+        if let blockShuffle, blockShuffle.blockRows < 1 || blockShuffle.windowBlocks < 1 {
+            found.append("a block shuffle needs blocks and windows of at least 1 (got \(blockShuffle.blockRows) rows, \(blockShuffle.windowBlocks) blocks)")
+        }
         if epochs < 1 { found.append("--epochs must be at least 1 (got \(epochs))") }
         if likelihood == .gaussian && !(gaussianVariance > 0 && gaussianVariance.isFinite) {
             found.append("--gaussian-variance must be a positive number (got \(gaussianVariance))")

@@ -9,6 +9,7 @@ public enum RandomPurpose: UInt32, Sendable {
     case trainingNoise = 2
     case epochShuffle = 3
     case evaluationNoise = 4
+    case blockShuffle = 5
 }
 
 /// Every random number vae-dist uses, as pure functions of the run's seed and the indices that name the draw.

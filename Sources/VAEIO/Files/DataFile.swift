@@ -38,6 +38,8 @@ public struct DataFile: Sendable {
     /// What `open` found of a vae-dist checksum header: verified, absent (an h5py file), or
     /// nil when `open` was told not to read the file for it.
     public let checksum: FileChecksum.Verdict?
+    /// Where the rows are stored: one piece, or one per mapping of a virtual `/features`.
+    public let pieces: [StoragePiece]
 
     /// Bytes of `/features` as stored (what an in-memory reader holds).
     public var featureBytes: Int { rowCount * featureCount * featureType.byteSize }
@@ -112,6 +114,16 @@ public struct DataFile: Sendable {
             scale = stored
         }
 
+        // Every row must be stored: HDF5 reads unwritten chunks and missing virtual sources as zeros.
+        let pieces: [StoragePiece]
+        if try features.storageKind() == .virtual {
+            pieces = try VirtualSources.pieces(of: features, path: path, rowCount: shape[0], featureCount: shape[1],
+                                               featureType: featureType, verifyingChecksums: verifyingChecksum)
+        } else {
+            pieces = [try StoragePiece.inspect(features, path: path, rowCount: shape[0], featureCount: shape[1],
+                                               featureType: featureType)]
+        }
+
         var hasLabels = false
         if try root.contains(labelsPath) {
             guard try root.kind(of: labelsPath) == .dataset else {
@@ -131,6 +143,11 @@ public struct DataFile: Sendable {
                 throw DataError(file: path, object: labelsPath,
                                 "has \(labelShape[0]) labels, expected one per row of /features (\(shape[0]))")
             }
+            if try labels.storageKind() == .virtual {
+                try VirtualSources.checkSources(of: labels, path: path, rowCount: labelShape[0])
+            } else {
+                try StoragePiece.checkEveryRowStored(labels, path: path)
+            }
             hasLabels = true
         }
 
@@ -138,7 +155,8 @@ public struct DataFile: Sendable {
         let imageShape = ((try? ImageShape.attribute(of: root)) ?? nil).flatMap { $0.valueCount == shape[1] ? $0 : nil }
         return DataFile(path: path, rowCount: shape[0], featureCount: shape[1], featureType: featureType, scale: scale,
                         hasLabels: hasLabels, storedFingerprint: try root.stringAttribute("fingerprint"),
-                        source: try root.stringAttribute("source"), imageShape: imageShape, checksum: checksum)
+                        source: try root.stringAttribute("source"), imageShape: imageShape, checksum: checksum,
+                        pieces: pieces)
     }
 
     /// Refuses a dataset compressed with a filter this HDF5 lacks, naming the filter.
@@ -170,8 +188,18 @@ public struct DataFile: Sendable {
     /// A job's rank 0 runs this once for all ranks (one read of the data, not one per rank:
     /// at 1,000 ranks on a shared filesystem that matters), and the ranks open the file
     /// only after it passed, since HDF5 can hang on a damaged one.
+    /// A virtual dataset's source files are checked too (they hold the rows).
     public static func verify(_ path: String) throws {
         try checkReadableHDF5(path)
+        let root = try HDF5File.open(path).root()
+        guard try root.contains(featuresPath), try root.kind(of: featuresPath) == .dataset else { return }
+        let features = try root.openDataset(featuresPath)
+        guard try features.storageKind() == .virtual else { return }
+        for mapping in try features.virtualMappings() {
+            if let source = VirtualSources.resolve(mapping.sourceFile, virtualFile: path), source != path {
+                try checkReadableHDF5(source, kind: "virtual dataset source")
+            }
+        }
     }
 
     /// The labels as Int, one per row.

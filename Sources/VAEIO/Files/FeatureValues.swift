@@ -4,7 +4,6 @@ import CVAEKernels
 /// Data scaling (docs/algorithm.md): uint8 x -> Float(Double(x) * scale);
 /// float32 is used as it is.
 struct FeatureDecoder: Sendable {
-    let file: String
     let featureCount: Int
     let featureType: FeatureType
     /// The data file's scale for uint8 features.
@@ -18,18 +17,22 @@ struct FeatureDecoder: Sendable {
     private let badBytes: [Bool]
 
     init(dataFile: DataFile, requireUnitInterval: Bool) {
-        file = dataFile.path
-        featureCount = dataFile.featureCount
-        featureType = dataFile.featureType
-        scale = dataFile.scale
-        let table = (0..<256).map { Float(Double($0) * dataFile.scale) }
+        self.init(featureCount: dataFile.featureCount, featureType: dataFile.featureType, scale: dataFile.scale,
+                  requireUnitInterval: requireUnitInterval)
+    }
+
+    init(featureCount: Int, featureType: FeatureType, scale: Double, requireUnitInterval: Bool) {
+        self.featureCount = featureCount
+        self.featureType = featureType
+        self.scale = scale
+        let table = (0..<256).map { Float(Double($0) * scale) }
         byteTable = table
         self.requireUnitInterval = requireUnitInterval
         badBytes = table.map { requireUnitInterval && !($0 >= 0 && $0 <= 1) }
     }
 
-    /// Checks stored rows; `rowIndex(i)` is the data-file row of the i-th row in `values`.
-    func validate(uint8 values: UnsafeBufferPointer<UInt8>, rowIndex: (Int) -> Int) throws {
+    /// Checks stored rows of `file`; `rowIndex(i)` is the file's row of the i-th row in `values`.
+    func validate(uint8 values: UnsafeBufferPointer<UInt8>, file: String, rowIndex: (Int) -> Int) throws {
         guard badBytes.contains(true) else { return }
         for (position, byte) in values.enumerated() where badBytes[Int(byte)] {
             let row = rowIndex(position / featureCount)
@@ -39,7 +42,7 @@ struct FeatureDecoder: Sendable {
         }
     }
 
-    func validate(float32 values: UnsafeBufferPointer<Float>, rowIndex: (Int) -> Int) throws {
+    func validate(float32 values: UnsafeBufferPointer<Float>, file: String, rowIndex: (Int) -> Int) throws {
         for (position, value) in values.enumerated() {
             if !value.isFinite {
                 throw DataError(file: file, object: DataFile.featuresPath, row: rowIndex(position / featureCount),

@@ -1,175 +1,264 @@
+import CVAECPU
+import CVAEKernels
 import Foundation
 import VAECore
 
-/// Reads each step's rows on demand. A background thread walks the epoch's
-/// plan ahead of the trainer, reading each step's rows as sorted runs of
-/// consecutive rows in ONE HDF5 read, into a queue bounded in bytes; the
-/// trainer's thread takes steps off the queue and permutes them into plan
-/// order while scaling. Memory held is at most `memoryBudget`, whatever N is.
+/// Reads each step's rows from a read-ahead of whole storage blocks, within a memory
+/// budget whatever the data's size.
 ///
-/// HDF5 is serial: the background thread owns its own file handle, the
-/// trainer's thread never calls HDF5 through this source, and every HDF5 call
-/// in the process is serialized by the wrapper's lock anyway.
+/// Per epoch the node's reading plan becomes a `SlabSchedule`: which block goes into which
+/// slab of the read-ahead, and when. Loader threads (`LoadWorkers`) read and decode the
+/// blocks ahead of the trainer, several at once; the trainer's thread waits only for a
+/// step's blocks, then scales its rows into the batch. A block a window of the block
+/// shuffle reads is decoded once, not once per row.
+///
+/// The ranks of a node can share one read-ahead (`NodeSharing`): each computes the same
+/// schedule, loads every k-th block of it and reads the others' blocks from the shared
+/// slabs, so a node decodes each block once whatever its rank count.
 public final class StreamingMinibatchSource: MinibatchSource {
-    public let dataFile: DataFile
+    public let data: ShardSet
     public let memoryBudget: Int
-    public var rowCount: Int { dataFile.rowCount }
-    public var featureCount: Int { dataFile.featureCount }
+    public var rowCount: Int { data.rowCount }
+    public var featureCount: Int { data.featureCount }
+    public let sharing: NodeSharing
+    public var nodeWorldRanks: [Int]? { sharing.localSize > 1 ? sharing.worldRanks : nil }
+    /// Threads loading this rank's share of the blocks.
+    public let loadThreads: Int
+    /// Slabs the budget holds, each the size of the largest storage block.
+    public let slabCapacity: Int
+    public var slabBytes: Int { memory.slabBytes }
+    /// Bytes held apart from the slabs: the loaders' scratch buffers of every rank of the node.
+    public let scratchBytes: Int
 
-    /// Bytes given to HDF5's chunk cache for /features (counted in the budget).
-    public let chunkCacheBytes: Int
-    /// Decompressing a chunk needs the whole chunk in memory (counted in the budget).
-    public let chunkScratchBytes: Int
-    /// The budget left for queued steps: memoryBudget - chunk cache - chunk scratch.
-    public var readAheadBytes: Int { memoryBudget - chunkCacheBytes - chunkScratchBytes }
+    /// The most bytes the read-ahead held since the source was made: slabs in use plus
+    /// the loaders' scratch (or the gathering reader's queue). Never above `memoryBudget`.
+    public var highWaterBytes: Int { max(slabsInUse * memory.slabBytes + scratchBytes, gatheringHighWater.value) }
+    /// Whether the current epoch gathers rows step by step: its steps read more blocks than the slabs hold.
+    public var isGathering: Bool { gathering != nil }
 
-    /// The most bytes this source held at once since it was made: queued and
-    /// in-flight steps plus the chunk cache and scratch. Never above `memoryBudget`.
-    public var highWaterBytes: Int { highWaterAcrossEpochs.value }
-
+    private let blocks: StorageBlocks
     private let decoder: FeatureDecoder
-    private var readAhead: ReadAhead?
-    private var stepCount = 0
-    private var nextStep = 0
-    private let highWaterAcrossEpochs = HighWater()
+    private let memory: SlabMemory
+    private let loaders: [BlockLoader]
+    private var state: SlabSchedule.State
+    private var slabsInUse = 0
+    private var workers: LoadWorkers?
+    private var gathering: GatheringReader?
+    private let gatheringHighWater = HighWater()
+    /// Global steps this rank has read (across epochs): the counter the loaders wait on.
+    private var completedSteps: Int64 = 0
+    private var epoch = EpochReading()
 
-    public init(dataFile: DataFile, memoryBudget: Int, bernoulli: Bool) throws {
-        self.dataFile = dataFile
+    /// What the trainer's thread reads in the current epoch.
+    private struct EpochReading {
+        var rowPointers: [UnsafeRawPointer] = []
+        /// Step s's rows are rowPointers[stepStart[s] ..< stepStart[s + 1]].
+        var stepStart: [Int] = [0]
+        /// Step s may read once each of these slabs carries its tag.
+        var waits: [[(slab: Int, tag: Int64)]] = []
+        var nextStep = 0
+        var stepCount: Int { waits.count }
+    }
+
+    /// - Parameters:
+    ///   - memoryBudget: bytes the read-ahead may hold: the node's, when shared.
+    ///   - sharing: the node's ranks sharing the read-ahead (collective: every one makes its source
+    ///     with the same data and budget); `PrivateMemory` for a rank reading alone.
+    public init(data: ShardSet, memoryBudget: Int, bernoulli: Bool, sharing: NodeSharing = PrivateMemory(),
+                loadThreads: Int? = nil) throws {
+        self.data = data
         self.memoryBudget = memoryBudget
-        decoder = FeatureDecoder(dataFile: dataFile, requireUnitInterval: bernoulli)
-        let file = try HDF5File.open(dataFile.path)
-        let features = try file.root().openDataset(DataFile.featuresPath)
-        let rowBytes = dataFile.featureCount * dataFile.featureType.byteSize
-        if let chunks = try features.chunkShape() {
-            let chunkBytes = chunks.reduce(1, *) * dataFile.featureType.byteSize
-            chunkCacheBytes = min(1 << 20, memoryBudget / 8)
-            chunkScratchBytes = try features.filters().isEmpty ? 0 : chunkBytes
-        } else {
-            chunkCacheBytes = 0
-            chunkScratchBytes = 0
-        }
-        try file.close()
-        guard readAheadBytes >= rowBytes else {
-            throw DataError(file: dataFile.path, object: DataFile.featuresPath,
-                            "memory budget \(formatByteCount(memoryBudget)) is too small for streaming: HDF5's chunk cache and "
-                            + "one decompressed chunk take \(formatByteCount(chunkCacheBytes + chunkScratchBytes)), leaving no room for rows of \(rowBytes) bytes")
-        }
+        self.sharing = sharing
+        let blocks = StorageBlocks(pieces: data.pieces, rowBytes: data.rowBytes)
+        let decoder = FeatureDecoder(featureCount: data.featureCount, featureType: data.featureType, scale: data.scale,
+                                     requireUnitInterval: bernoulli)
+        self.blocks = blocks
+        self.decoder = decoder
+        // Each loader holds a stored chunk and a scratch slab, on every rank of the node; a
+        // budget too small for the default threads and a slab beside them gets one loader.
+        let control = 4096 * (2 + sharing.localSize)
+        var threads = loadThreads ?? Self.defaultLoadThreads(ranksSharing: sharing.localSize)
+        if memoryBudget - control < (2 * sharing.localSize * threads + 1) * blocks.slabBytes { threads = 1 }
+        self.loadThreads = threads
+        scratchBytes = sharing.localSize * threads * 2 * blocks.slabBytes
+        // No slab at all: every epoch gathers its steps' rows (beginEpoch says whether the budget holds a step).
+        slabCapacity = max(0, min((memoryBudget - scratchBytes - control) / max(1, blocks.slabBytes), blocks.blocks.count))
+        memory = try SlabMemory(sharing: sharing, slabCount: slabCapacity, slabBytes: blocks.slabBytes)
+        let datasets = OpenDatasets()
+        loaders = (0..<threads).map { _ in BlockLoader(blocks: blocks, decoder: decoder, datasets: datasets) }
+        state = SlabSchedule.State(slabs: slabCapacity, blocks: blocks.blocks.count)
     }
 
-    deinit { readAhead?.cancelAndWait() }
-
-    /// Bytes one step holds while queued: its distinct rows as stored, plus the plan-order index.
-    private func stepBytes(_ rows: [Int]) -> Int {
-        Set(rows).count * featureCount * dataFile.featureType.byteSize + rows.count * MemoryLayout<Int>.stride
+    /// One file read by this rank alone.
+    public convenience init(dataFile: DataFile, memoryBudget: Int, bernoulli: Bool) throws {
+        try self.init(data: ShardSet(dataFile), memoryBudget: memoryBudget, bernoulli: bernoulli)
     }
 
-    public func beginEpoch(plan: [[Int]]) throws {
-        try validatePlan(plan, file: dataFile.path)
-        if let largest = plan.max(by: { $0.count < $1.count }), stepBytes(largest) > readAheadBytes {
-            throw DataError(file: dataFile.path, object: DataFile.featuresPath,
-                            "memory budget \(formatByteCount(memoryBudget)) is too small for streaming: a step of \(largest.count) rows "
-                            + "needs \(formatByteCount(stepBytes(largest))) besides \(formatByteCount(chunkCacheBytes + chunkScratchBytes)) "
-                            + "for HDF5's chunk cache; raise the budget to at least \(formatByteCount(stepBytes(largest) + chunkCacheBytes + chunkScratchBytes))")
+    deinit {
+        workers?.cancelAndWait()
+        gathering?.cancelAndWait()
+    }
+
+    /// Loader threads per rank: the node's CPUs shared by its ranks, at most 4 (decoding
+    /// is a small share of a training step; more threads only contend).
+    public static func defaultLoadThreads(ranksSharing: Int) -> Int {
+        max(1, min(4, ProcessInfo.processInfo.activeProcessorCount / max(1, ranksSharing)))
+    }
+
+    /// Steps the schedule plans loads ahead for: the read-ahead holds twice the blocks of
+    /// any run of this many steps (when the budget allows), so loads run well ahead.
+    static let readAheadSteps = 32
+
+    public func beginEpoch(_ plan: ReadingPlan) throws {
+        // Every rank of the node is here: the previous epoch's loads are over (or cancelled,
+        // when it was cut short) before anyone plans slabs again.
+        let finishedPrevious = epoch.nextStep == epoch.stepCount
+        workers?.cancelAndWait()
+        workers = nil
+        gathering?.cancelAndWait()
+        gathering = nil
+        if !finishedPrevious { state.forgetBlocks(completedSteps: completedSteps) }
+        epoch = EpochReading()
+        try sharing.synchronize()
+
+        try validatePlan(plan.rows, file: data.description)
+        try validatePlan(plan.nodeRows, file: data.description)
+        let stepBlocks = plan.nodeRows.map { rows in Array(Set(rows.map { blocks.locate(row: $0).block })).sorted() }
+        if let largest = stepBlocks.map(\.count).max(), largest > slabCapacity {
+            try beginGathering(plan.rows)
+            return
         }
-        readAhead?.cancelAndWait()
-        let readAhead = ReadAhead(capacity: readAheadBytes, fixedBytes: chunkCacheBytes + chunkScratchBytes,
-                                  highWater: highWaterAcrossEpochs)
-        self.readAhead = readAhead
-        stepCount = plan.count
-        nextStep = 0
-        let dataFile = dataFile
-        let decoder = decoder
-        let chunkCacheBytes = chunkCacheBytes
-        let thread = Thread {
-            Self.readSteps(plan: plan, dataFile: dataFile, decoder: decoder, chunkCacheBytes: chunkCacheBytes, into: readAhead)
+        slabsInUse = max(slabsInUse, min(slabCapacity, max(stepBlocks.map(\.count).max() ?? 1,
+                                                            2 * Self.mostBlocks(in: stepBlocks, steps: Self.readAheadSteps,
+                                                                                blockCount: blocks.blocks.count))))
+        let schedule: SlabSchedule
+        do {
+            schedule = try SlabSchedule(stepBlocks: stepBlocks, firstStep: completedSteps, slabCount: slabsInUse, state: &state)
+        } catch SlabScheduleError.tooFewSlabs(let step, let count, let slabs) {
+            throw DataError(file: data.description, "internal error: step \(step) reads \(count) blocks, more than the \(slabs) slabs")
         }
-        thread.name = "vae-dist streaming reader"
-        thread.start()
+        epoch = reading(plan.rows, stepBlocks: stepBlocks, schedule: schedule)
+        let mine = schedule.loads.enumerated().filter { $0.offset % sharing.localSize == sharing.localRank }.map(\.element)
+        workers = LoadWorkers(loads: mine, memory: memory, localRank: sharing.localRank, loaders: loaders)
+    }
+
+    /// An epoch whose steps read more blocks than the slabs hold: this rank's rows, gathered
+    /// step by step within its share of the budget.
+    private func beginGathering(_ rows: [[Int]]) throws {
+        let fixed = 3 * blocks.slabBytes
+        let share = memoryBudget / sharing.localSize - fixed
+        if let largest = rows.max(by: { $0.count < $1.count }) {
+            let needed = GatheringReader.stepBytes(largest, rowBytes: blocks.rowBytes)
+            guard needed <= share else {
+                throw DataError(file: data.description, object: DataFile.featuresPath,
+                                "memory budget \(formatByteCount(memoryBudget)) is too small for streaming: a step of \(largest.count) rows "
+                                + "needs \(formatByteCount(needed)) besides \(formatByteCount(fixed)) for decoding a storage block; "
+                                + "raise the budget to at least \(formatByteCount((needed + fixed) * sharing.localSize))")
+            }
+        }
+        epoch.waits = rows.map { _ in [] }
+        gathering = GatheringReader(plan: rows, blocks: blocks, loader: loaders[0], capacity: share, fixedBytes: fixed,
+                                    highWater: gatheringHighWater)
+    }
+
+    /// This rank's row addresses and waits for each step.
+    private func reading(_ rows: [[Int]], stepBlocks: [[Int]], schedule: SlabSchedule) -> EpochReading {
+        var reading = EpochReading()
+        reading.rowPointers.reserveCapacity(rows.reduce(0) { $0 + $1.count })
+        for (step, stepRows) in rows.enumerated() {
+            var waits: [(slab: Int, tag: Int64)] = []
+            for row in stepRows {
+                let (block, offset) = blocks.locate(row: row)
+                // stepBlocks[step] is sorted and lines up with the schedule's reads of that step.
+                let position = Self.index(of: block, in: stepBlocks[step])
+                let read = schedule.stepSlabs[step][position]
+                reading.rowPointers.append(UnsafeRawPointer(memory.slab(read.slab) + offset))
+                if !waits.contains(where: { $0.slab == read.slab }) { waits.append(read) }
+            }
+            reading.stepStart.append(reading.rowPointers.count)
+            reading.waits.append(waits)
+        }
+        return reading
     }
 
     public func nextBatch(into destination: UnsafeMutablePointer<Float>) throws -> Int {
-        guard let readAhead else {
-            throw DataError(file: dataFile.path, "nextBatch called before beginEpoch")
+        let step = epoch.nextStep
+        guard step < epoch.stepCount else {
+            throw DataError(file: data.description, "nextBatch called after the last of \(epoch.stepCount) steps of this epoch's plan")
         }
-        guard nextStep < stepCount else {
-            throw DataError(file: dataFile.path, "nextBatch called after the last of \(stepCount) steps of this epoch's plan")
+        if let gathering {
+            let count = try gathering.next(into: destination, decoder: decoder)
+            finishStep()
+            return count
         }
-        let step = try readAhead.pop()
-        nextStep += 1
-        defer { readAhead.release(step.bytes) }
-        switch step.rows {
-        case .uint8(let values):
-            values.withUnsafeBufferPointer { source in
-                for (position, index) in step.planOrder.enumerated() {
-                    decoder.copyRow(uint8: source.baseAddress!, sourceRow: index, to: destination, destinationRow: position)
+        for wait in epoch.waits[step] { try waitFor(wait) }
+        let rows = epoch.stepStart[step]..<epoch.stepStart[step + 1]
+        epoch.rowPointers.withUnsafeBufferPointer { pointers in
+            let first = pointers.baseAddress! + rows.lowerBound
+            switch decoder.featureType {
+            case .uint8:
+                first.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: rows.count) {
+                    vae_scale_byte_row_pointers($0, rows.count, featureCount, decoder.scale, destination)
+                }
+            case .float32:
+                first.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: rows.count) {
+                    vae_copy_float_row_pointers($0, rows.count, featureCount, destination)
                 }
             }
-        case .float32(let values):
-            values.withUnsafeBufferPointer { source in
-                for (position, index) in step.planOrder.enumerated() {
-                    decoder.copyRow(float32: source.baseAddress!, sourceRow: index, to: destination, destinationRow: position)
-                }
-            }
         }
-        return step.planOrder.count
+        finishStep()
+        return rows.count
     }
 
-    /// The background thread: reads every step of the plan in order, blocking
-    /// while the queue is full; the first error ends the epoch's reading and is
-    /// handed to the trainer's next `nextBatch`.
-    private static func readSteps(plan: [[Int]], dataFile: DataFile, decoder: FeatureDecoder, chunkCacheBytes: Int,
-                                  into readAhead: ReadAhead) {
-        defer { readAhead.finish() }
-        do {
-            let file = try HDF5File.open(dataFile.path)
-            var features = try file.root().openDataset(DataFile.featuresPath)
-            if chunkCacheBytes > 0 { features = try features.reopened(chunkCacheBytes: chunkCacheBytes) }
-            for rows in plan {
-                let distinctRows = Array(Set(rows)).sorted()
-                let bytes = distinctRows.count * dataFile.featureCount * dataFile.featureType.byteSize
-                    + rows.count * MemoryLayout<Int>.stride
-                guard readAhead.reserve(bytes) else { return }  // cancelled
-                let planOrder = rows.map { row in binarySearch(distinctRows, row) }
-                let runs = consecutiveRuns(distinctRows)
-                let stored: StoredRows
-                switch dataFile.featureType {
-                case .uint8:
-                    var values = [UInt8](repeating: 0, count: distinctRows.count * dataFile.featureCount)
-                    try values.withUnsafeMutableBufferPointer { buffer in
-                        try features.readRowRuns(runs, into: buffer)
-                        try decoder.validate(uint8: UnsafeBufferPointer(buffer), rowIndex: { distinctRows[$0] })
-                    }
-                    stored = .uint8(values)
-                case .float32:
-                    var values = [Float](repeating: 0, count: distinctRows.count * dataFile.featureCount)
-                    try values.withUnsafeMutableBufferPointer { buffer in
-                        try features.readRowRuns(runs, into: buffer)
-                        try decoder.validate(float32: UnsafeBufferPointer(buffer), rowIndex: { distinctRows[$0] })
-                    }
-                    stored = .float32(values)
+    /// This rank is done with the step's slabs: loads waiting for them may go ahead.
+    private func finishStep() {
+        epoch.nextStep += 1
+        completedSteps += 1
+        memory.setCompletedSteps(completedSteps, ofRank: sharing.localRank)
+    }
+
+    /// Waits for a slab's load; a failed load ends the step with the loader's message.
+    private func waitFor(_ wait: (slab: Int, tag: Int64)) throws {
+        var polls = 0
+        while true {
+            let tag = memory.tag(ofSlab: wait.slab)
+            if tag == wait.tag { return }
+            if tag == -wait.tag {
+                let failure = memory.failure()
+                let message = failure?.message ?? "a storage block could not be read"
+                if let failure, failure.localRank != sharing.localRank {
+                    throw DataError(file: data.description, "rank \(sharing.worldRanks[failure.localRank]) of this node, loading "
+                                    + "a block this rank needs: \(message)")
                 }
-                readAhead.push(ReadStep(rows: stored, planOrder: planOrder, bytes: bytes))
+                throw ReadFailure(message: message)
             }
-            try file.close()
-        } catch {
-            readAhead.fail(error)
+            vae_wait_a_moment(polls < 256 ? 0 : 20)
+            polls += 1
         }
     }
 
-    /// [3, 4, 5, 9, 10] -> [3..<6, 9..<11]
-    static func consecutiveRuns(_ sortedRows: [Int]) -> [Range<Int>] {
-        var runs: [Range<Int>] = []
-        var start = 0
-        while start < sortedRows.count {
-            var end = start + 1
-            while end < sortedRows.count, sortedRows[end] == sortedRows[end - 1] + 1 { end += 1 }
-            runs.append(sortedRows[start]..<(sortedRows[end - 1] + 1))
-            start = end
+    /// The most distinct blocks any `steps` consecutive steps read.
+    static func mostBlocks(in stepBlocks: [[Int]], steps: Int, blockCount: Int) -> Int {
+        var count = [Int32](repeating: 0, count: blockCount)
+        var distinct = 0
+        var most = 0
+        for (step, blocks) in stepBlocks.enumerated() {
+            for block in blocks {
+                if count[block] == 0 { distinct += 1 }
+                count[block] += 1
+            }
+            if step >= steps {
+                for block in stepBlocks[step - steps] {
+                    count[block] -= 1
+                    if count[block] == 0 { distinct -= 1 }
+                }
+            }
+            most = max(most, distinct)
         }
-        return runs
+        return most
     }
 
-    private static func binarySearch(_ sorted: [Int], _ value: Int) -> Int {
+    private static func index(of value: Int, in sorted: [Int]) -> Int {
         var low = 0
         var high = sorted.count
         while low < high {
@@ -180,99 +269,8 @@ public final class StreamingMinibatchSource: MinibatchSource {
     }
 }
 
-enum StoredRows: Sendable {
-    case uint8([UInt8])    // [distinct rows, D], ascending row order
-    case float32([Float])  // [distinct rows, D], ascending row order
-}
-
-struct ReadStep: Sendable {
-    let rows: StoredRows
-    /// planOrder[i] = index into `rows` of the plan's i-th row.
-    let planOrder: [Int]
-    let bytes: Int
-}
-
-final class HighWater: @unchecked Sendable {
-    private let lock = NSLock()
-    private var bytes = 0
-    var value: Int { lock.lock(); defer { lock.unlock() }; return bytes }
-    func record(_ candidate: Int) { lock.lock(); bytes = max(bytes, candidate); lock.unlock() }
-}
-
-/// The queue between the reader thread and the trainer, bounded in bytes.
-final class ReadAhead: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var queue: [ReadStep] = []
-    private var heldBytes = 0
-    private var failure: Error?
-    private var cancelled = false
-    private var finished = false
-    private let capacity: Int
-    private let fixedBytes: Int
-    private let highWater: HighWater
-
-    init(capacity: Int, fixedBytes: Int, highWater: HighWater) {
-        self.capacity = capacity
-        self.fixedBytes = fixedBytes
-        self.highWater = highWater
-        highWater.record(fixedBytes)
-    }
-
-    /// Reader: waits until `bytes` more fit, then counts them as held. False when cancelled.
-    func reserve(_ bytes: Int) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while !cancelled && heldBytes + bytes > capacity { condition.wait() }
-        guard !cancelled else { return false }
-        heldBytes += bytes
-        highWater.record(fixedBytes + heldBytes)
-        return true
-    }
-
-    func push(_ step: ReadStep) {
-        condition.lock()
-        queue.append(step)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func fail(_ error: Error) {
-        condition.lock()
-        failure = error
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func finish() {
-        condition.lock()
-        finished = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Trainer: the next step, waiting for the reader; rethrows the reader's error.
-    func pop() throws -> ReadStep {
-        condition.lock()
-        defer { condition.unlock() }
-        while queue.isEmpty && failure == nil && !finished { condition.wait() }
-        if !queue.isEmpty { return queue.removeFirst() }
-        if let failure { throw failure }
-        throw DataError(file: "", "the streaming reader stopped before the end of the plan")
-    }
-
-    /// Trainer: a step's rows have been copied out; their bytes are free.
-    func release(_ bytes: Int) {
-        condition.lock()
-        heldBytes -= bytes
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func cancelAndWait() {
-        condition.lock()
-        cancelled = true
-        condition.broadcast()
-        while !finished { condition.wait() }
-        condition.unlock()
-    }
+/// A loader's error, surfacing at the step that needed its block (the message as it was).
+struct ReadFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

@@ -1,9 +1,11 @@
 import VAECore
+import VAEIO
 
 /// Which rows each step of an epoch trains on, globally and on each rank (docs/algorithm.md, "Sampler").
 ///
-/// A pure function of (seed, epoch): which rank holds a row never changes its noise, so n
-/// ranks compute the one-rank math.
+/// A pure function of (seed, epoch, ordering): each step's global batch is a run of the
+/// epoch's order and the ranks take contiguous shares of it, so the global order never
+/// depends on the rank count and n ranks compute the one-rank math.
 public struct EpochSchedule: Sendable {
     public let epoch: Int
     /// The epoch's visiting order of the data rows.
@@ -11,11 +13,12 @@ public struct EpochSchedule: Sendable {
     public let globalBatch: Int
     public let stepCount: Int
 
-    public init(epoch: Int, rowCount: Int, globalBatch: Int, lastBatch: LastBatchPolicy, streams: RandomStreams) {
+    public init(epoch: Int, rowCount: Int, globalBatch: Int, lastBatch: LastBatchPolicy, streams: RandomStreams,
+                ordering: EpochOrdering) {
         precondition(globalBatch >= 1, "global batch must be at least 1")
         self.epoch = epoch
         self.globalBatch = globalBatch
-        order = streams.epochOrder(epoch: epoch, rowCount: rowCount)
+        order = streams.epochOrder(epoch: epoch, rowCount: rowCount, ordering: ordering)
         stepCount = Self.stepsPerEpoch(rowCount: rowCount, globalBatch: globalBatch, lastBatch: lastBatch)
     }
 
@@ -54,5 +57,15 @@ public struct EpochSchedule: Sendable {
     /// Every step's rows for one rank: what the minibatch source reads ahead.
     public func plan(rank: Int, size: Int) -> [[Int]] {
         (0..<stepCount).map { Array(rows(step: $0, rank: rank, size: size)) }
+    }
+
+    /// What a source shared by the ranks `nodeRanks` of one node reads from step
+    /// `firstStep` on: this rank's rows, and every step's rows of all those ranks.
+    public func readingPlan(rank: Int, nodeRanks: [Int], size: Int, from firstStep: Int = 0) -> ReadingPlan {
+        let steps = firstStep..<stepCount
+        let own = steps.map { Array(rows(step: $0, rank: rank, size: size)) }
+        guard nodeRanks != [rank] else { return ReadingPlan(rows: own) }
+        let node = steps.map { step in nodeRanks.flatMap { rows(step: step, rank: $0, size: size) } }
+        return ReadingPlan(rows: own, nodeRows: node)
     }
 }

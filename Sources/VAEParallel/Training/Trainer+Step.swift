@@ -28,7 +28,8 @@ extension Trainer {
         fused[tail + FusedTail.stop] = stopRequested() ? 1 : 0
         let rows = position.schedule.rows(step: position.stepInEpoch, rank: communicator.rank, size: communicator.size)
         do {
-            let count = rows.isEmpty ? 0 : try trainData.nextBatch(into: batch.pointer)
+            // Also for a step without rows here: a read-ahead shared by the node counts every step.
+            let count = try trainData.nextBatch(into: batch.pointer)
             guard count == rows.count else {
                 throw TrainingDataError.unexpectedBatch(expected: rows.count, got: count)
             }

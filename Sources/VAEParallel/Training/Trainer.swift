@@ -98,14 +98,17 @@ public final class Trainer {
     /// Trains one epoch (0-based `epoch`); returns the global sums of its loss terms.
     ///
     /// `resuming` continues an epoch a mid-epoch checkpoint stopped in: the schedule is a
-    /// pure function of (seed, epoch), so skipping its first steps is exact. `onStep` is
+    /// pure function of (seed, epoch, ordering), so skipping its first steps is exact. `onStep` is
     /// called after every step with (step within the epoch, steps in the epoch). Returns
     /// early, after the same step on every rank, when a rank's `stopRequested` says so.
     public func trainEpoch(_ epoch: Int, resuming: EpochProgress = EpochProgress(),
                            onStep: ((Int, Int) -> Void)? = nil) throws -> LossTerms {
+        guard let ordering = configuration.epochOrdering else {
+            preconditionFailure("--shuffle blocks without the data's block layout: set configuration.blockShuffle first")
+        }
         let schedule = EpochSchedule(epoch: epoch, rowCount: trainData.rowCount,
                                      globalBatch: configuration.globalBatch,
-                                     lastBatch: configuration.lastBatch, streams: streams)
+                                     lastBatch: configuration.lastBatch, streams: streams, ordering: ordering)
         var localFailure = try beginEpoch(schedule, skippingSteps: resuming.completedSteps)
         epochProgress = resuming
         ranksRequestingStop = 0
@@ -148,8 +151,9 @@ public final class Trainer {
         try publishRestoredState()
         dormantUnits?.beginEpoch(parameters: parameters.pointer)
         do {
-            try trainData.beginEpoch(plan: Array(schedule.plan(rank: communicator.rank, size: communicator.size)
-                .dropFirst(completedSteps)))
+            try trainData.beginEpoch(schedule.readingPlan(rank: communicator.rank,
+                                                          nodeRanks: trainData.nodeWorldRanks ?? [communicator.rank],
+                                                          size: communicator.size, from: completedSteps))
             return nil
         } catch {
             return failureMessage(error)

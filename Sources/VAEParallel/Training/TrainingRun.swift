@@ -209,7 +209,7 @@ public final class TrainingRun {
     private func makeTrainSource(_ trainFile: DataFile) throws -> any MinibatchSource {
         try communicator.agreed { () -> any MinibatchSource in
             try makeMinibatchSource(dataFile: trainFile, mode: options.readingMode,
-                                    memoryBudget: options.memoryBudget ?? defaultMemoryBudget(ranksOnThisNode: communicator.size),
+                                    memoryBudget: options.memoryBudget ?? defaultMemoryBudget() / communicator.size,
                                     bernoulli: configuration.likelihood == .bernoulli)
         }
     }

@@ -15,7 +15,7 @@ struct Check: ParsableCommand {
         abstract: "Validate a data file by reading every row through the training reader; report speed and memory."
     )
 
-    @Argument(help: "The HDF5 data file.")
+    @Argument(help: "The HDF5 data file, or several as one data set: a glob such as 'shards/train-*.h5' (quoted) or a list file (.txt, one path per line).")
     var file: String
 
     @Flag(help: "Also require every value within [0, 1] after scaling, as a Bernoulli likelihood does.")
@@ -31,8 +31,11 @@ struct Check: ParsableCommand {
     @Option(name: [.customLong("batch"), .customLong("batch-size")], help: "Rows per step.")
     var batchSize: Int = 128
 
-    @Option(help: "Seed of the row order (a fixed shuffle, as one training epoch reads).")
+    @Option(help: "Seed of the row order (epoch 0's order, as training draws it).")
     var seed: UInt64 = 0
+
+    @Option(help: "Row order: blocks (storage blocks shuffled, then rows within windows of blocks) or rows (all rows shuffled), as train's --shuffle.")
+    var shuffle: ShuffleMode = .blocks
 
     @OptionGroup(title: "Progress")
     var progress: ProgressOptions
@@ -46,15 +49,17 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let budget = memoryBudget.flatMap(parseByteCount) ?? defaultMemoryBudget()
-        let dataFile = try DataFile.open(file)
+        let data = try ShardSet.open(file)
         // A step holds at most every row: a larger --batch-size sizes nothing by itself.
-        let batchSize = min(self.batchSize, max(1, dataFile.rowCount))
-        let source = try makeMinibatchSource(dataFile: dataFile, mode: reading, memoryBudget: budget, bernoulli: bernoulli)
-        let order = shuffledRows(count: dataFile.rowCount, seed: seed)
-        let plan = stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) }
+        let batchSize = min(self.batchSize, max(1, data.rowCount))
+        let source = try makeMinibatchSource(data: data, mode: reading, memoryBudget: budget, bernoulli: bernoulli)
+        let ordering: EpochOrdering = shuffle == .rows ? .rows : .blocks(data.storageBlockShuffle)
+        let schedule = EpochSchedule(epoch: 0, rowCount: data.rowCount, globalBatch: batchSize, lastBatch: .partial,
+                                     streams: RandomStreams(seed: seed), ordering: ordering)
+        let plan = schedule.plan(rank: 0, size: 1)
         let start = Date()
         try source.beginEpoch(plan: plan)
-        let batch = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * dataFile.featureCount)
+        let batch = UnsafeMutablePointer<Float>.allocate(capacity: batchSize * data.featureCount)
         defer { batch.deallocate() }
         var rows = 0
         let reporter = ProgressReporter(style: progress.style, title: "check", total: plan.count, unit: "steps",
@@ -66,41 +71,32 @@ struct Check: ParsableCommand {
         reporter.finish()
         let seconds = Date().timeIntervalSince(start)
 
-        Console.print("\(file): \(dataFile.featureType.rawValue) [\(dataFile.rowCount), \(dataFile.featureCount)], "
-              + "\(formatByteCount(dataFile.featureBytes)) of features, all rows valid\(bernoulli ? " for a Bernoulli likelihood" : "")")
-        switch dataFile.checksum {
-        case .verified(let header)?:
-            Console.print("checksum crc32 \(header.checksumHex) of the file's \(header.coveredByteCount) bytes after its header: verified")
-        case .absent?, nil:
-            Console.print("checksum none (not written by vae-dist `prepare`, or by a vae-dist before checksums): not verified")
+        Console.print("\(data.description): \(data.featureType.rawValue) [\(data.rowCount), \(data.featureCount)], "
+              + "\(formatByteCount(data.featureBytes)) of features, all rows valid\(bernoulli ? " for a Bernoulli likelihood" : "")")
+        for dataFile in data.files {
+            let name = data.files.count == 1 ? "checksum" : "checksum of \(dataFile.path):"
+            switch dataFile.checksum {
+            case .verified(let header)?:
+                Console.print("\(name) crc32 \(header.checksumHex) of the file's \(header.coveredByteCount) bytes after its header: verified")
+            case .absent?, nil:
+                Console.print("\(name) none (not written by vae-dist `prepare`, or by a vae-dist before checksums): not verified")
+            }
         }
-        let mode = source is StreamingMinibatchSource ? "streaming" : "in memory"
-        Console.print("read \(rows) rows in \(plan.count) steps of \(batchSize) (\(mode)) in " + String(format: "%.2f s, %.0f rows/s", seconds, Double(rows) / seconds))
+        let order = shuffle == .rows ? "rows shuffled" : "blocks of \(data.storageBlockShuffle.blockRows) rows shuffled, "
+            + "rows within windows of \(data.storageBlockShuffle.windowBlocks) blocks"
+        let mode = (source as? StreamingMinibatchSource).map {
+            "streaming, \($0.isGathering ? "gathering each step's rows" : "whole blocks read ahead"), \($0.loadThreads) loader\($0.loadThreads == 1 ? "" : "s")"
+        } ?? "in memory"
+        Console.print("read \(rows) rows in \(plan.count) steps of \(batchSize) (\(order); \(mode)) in "
+              + String(format: "%.2f s, %.0f rows/s", seconds, Double(rows) / seconds))
         if let streaming = source as? StreamingMinibatchSource {
             Console.print("memory budget \(formatByteCount(budget)) (\(budget) bytes), reader high-water \(formatByteCount(streaming.highWaterBytes)) (\(streaming.highWaterBytes) bytes)")
         } else {
-            Console.print("memory budget \(formatByteCount(budget)), held in memory \(formatByteCount(dataFile.featureBytes))")
+            Console.print("memory budget \(formatByteCount(budget)), held in memory \(formatByteCount(data.featureBytes))")
         }
         if let peak = peakResidentBytes() {
             Console.print("process peak resident memory (VmHWM) \(formatByteCount(peak)) (\(peak) bytes)")
         }
-    }
-
-    /// Fisher-Yates driven by SplitMix64: a pure function of (seed, count).
-    private func shuffledRows(count: Int, seed: UInt64) -> [Int] {
-        var state = seed
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        var rows = Array(0..<count)
-        for index in stride(from: count - 1, to: 0, by: -1) {
-            rows.swapAt(index, Int(next() % UInt64(index + 1)))
-        }
-        return rows
     }
 
     private func peakResidentBytes() -> Int? {

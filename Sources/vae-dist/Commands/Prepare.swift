@@ -49,11 +49,10 @@ extension Prepare {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let summary = try output.withProgress("prepare idx") {
-                try DataPreparation.prepareIDX(images: images, labels: labels, output: output.output, gzipLevel: output.gzipLevel,
-                                               onProgress: $0)
+            try output.prepare("prepare idx") {
+                try DataPreparation.prepareIDX(images: images, labels: labels, output: $0, gzipLevel: output.gzipLevel,
+                                               onProgress: $1)
             }
-            Console.print("prepared \(summary)")
         }
     }
 
@@ -87,12 +86,11 @@ extension Prepare {
         }
 
         func run() throws {
-            let summary = try output.withProgress("prepare csv", unit: "bytes") {
+            try output.prepare("prepare csv", unit: "bytes") {
                 try DataPreparation.prepareCSV(
-                    input, output: output.output, labelColumn: labelColumn.map(CSVLabelColumn.init(argument:)),
-                    hasHeader: header, delimiter: delimiterCharacter, gzipLevel: output.gzipLevel, onProgress: $0)
+                    input, output: $0, labelColumn: labelColumn.map(CSVLabelColumn.init(argument:)),
+                    hasHeader: header, delimiter: delimiterCharacter, gzipLevel: output.gzipLevel, onProgress: $1)
             }
-            Console.print("prepared \(summary)")
         }
     }
 
@@ -113,11 +111,10 @@ extension Prepare {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let summary = try output.withProgress("prepare npy") {
-                try DataPreparation.prepareNPY(input, labels: labels, output: output.output, scale: arrays.scale,
-                                               layout: arrays.layout, gzipLevel: output.gzipLevel, onProgress: $0)
+            try output.prepare("prepare npy") {
+                try DataPreparation.prepareNPY(input, labels: labels, output: $0, scale: arrays.scale,
+                                               layout: arrays.layout, gzipLevel: output.gzipLevel, onProgress: $1)
             }
-            Console.print("prepared \(summary)")
         }
     }
 
@@ -143,12 +140,11 @@ extension Prepare {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            let summary = try output.withProgress("prepare hdf5") {
-                try DataPreparation.prepareHDF5(input, features: features, labels: labels, output: output.output,
+            try output.prepare("prepare hdf5") {
+                try DataPreparation.prepareHDF5(input, features: features, labels: labels, output: $0,
                                                 scale: arrays.scale, layout: arrays.layout, gzipLevel: output.gzipLevel,
-                                                onProgress: $0)
+                                                onProgress: $1)
             }
-            Console.print("prepared \(summary)")
         }
     }
 }

@@ -20,3 +20,4 @@ extension GEMMPrecision: ExpressibleByArgument {}
 extension ReadingMode: ExpressibleByArgument {}
 extension DisplayScaling: ExpressibleByArgument {}
 extension ImageLayout: ExpressibleByArgument {}
+extension ShuffleMode: ExpressibleByArgument {}

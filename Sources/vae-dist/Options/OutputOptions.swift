@@ -13,6 +13,9 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "gzip level 1...9 for /features, 0 for no compression.")
     var compressionLevel: Int = 4
 
+    @Option(help: "Write shards of this many rows (rounded up to whole chunks) instead of one file: OUT-00000.h5, OUT-00001.h5, ... (train --data 'OUT-*.h5' reads them as one data set).")
+    var shardRows: Int?
+
     @OptionGroup(title: "Progress")
     var progress: ProgressOptions
 
@@ -37,6 +40,30 @@ struct OutputOptions: ParsableArguments {
         try validateOutputFile(output, option: "--out", example: "data/train.h5")
         guard (0...9).contains(compressionLevel) else {
             throw ValidationError("--compression-level must be 0 (none) to 9, got \(compressionLevel)")
+        }
+        if let shardRows, shardRows < 1 { throw ValidationError("--shard-rows must be at least 1, got \(shardRows)") }
+    }
+
+    /// Runs a converter (with progress, as `withProgress`) writing to the path it is given:
+    /// `--out` itself, or, with `--shard-rows`, a hidden file in the output's directory that
+    /// is then split into shards.
+    func prepare(_ title: String, unit: String = "rows",
+                 _ convert: (_ output: String, _ onProgress: @escaping PrepareProgress) throws -> PrepareSummary) throws {
+        guard let shardRows else {
+            Console.print("prepared \(try withProgress(title, unit: unit) { try convert(output, $0) })")
+            return
+        }
+        let directory = (output as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard directory.isEmpty || (FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue) else {
+            throw DataError(file: output, "output directory \(directory) does not exist")
+        }
+        let whole = (directory.isEmpty ? "" : directory + "/")
+            + ".\((output as NSString).lastPathComponent).tmp-shards-\(ProcessInfo.processInfo.processIdentifier)"
+        defer { try? FileManager.default.removeItem(atPath: whole) }
+        _ = try withProgress(title, unit: unit) { try convert(whole, $0) }
+        for summary in try DataPreparation.writeShards(of: whole, output: output, shardRows: shardRows, gzipLevel: gzipLevel) {
+            Console.print("prepared \(summary)")
         }
     }
 }
