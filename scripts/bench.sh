@@ -6,6 +6,12 @@
 #   scripts/bench.sh            # the full run: Fashion-MNIST, 10/5 epochs, a few minutes
 #   scripts/bench.sh --quick    # a smoke test in about a minute (synthetic data, short runs)
 #   scripts/bench.sh --gemm     # only its last section: GEMM backends and bf16 (scripts/bench-gemm.sh)
+#   scripts/bench.sh --data     # only the data section: streaming against in memory (~10 minutes)
+#
+# The data section (scripts/bench_data.py, the full run ends with it) compares streaming
+# with in-memory training on Fashion-MNIST at 1 and 2 ranks, warm and cold page cache, a
+# file 4x the memory budget with peak RSS, the node's one copy under mpirun -n 2, and
+# --shuffle rows; it writes bench/data/data.json.
 #
 # Compare ratios from ONE run: absolute numbers move with the machine's load, which the
 # results record (load average at start and in every part).
@@ -14,12 +20,14 @@ cd "$(dirname "$0")/.."
 
 quick=0
 gemm_only=0
+data_only=0
 for argument in "$@"; do
     case "$argument" in
         --quick) quick=1 ;;
         --gemm) gemm_only=1 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-        *) echo "bench: unknown option $argument (use --quick, --gemm or nothing)" >&2; exit 2 ;;
+        --data) data_only=1 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "bench: unknown option $argument (use --quick, --gemm, --data or nothing)" >&2; exit 2 ;;
     esac
 done
 
@@ -45,6 +53,16 @@ cc -O2 -shared -fPIC -o "$shim" scripts/malloc-count/malloc_count.c
 
 if [ "$(id -u)" = 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+
+# The data section: streaming against in memory, alternating (docs/performance.md, "Data").
+data_section() {
+    echo "bench: data: streaming against in memory (scripts/bench_data.py)"
+    python3 scripts/bench_data.py --binary "$vae_dist" --out "$out/data" $([ "$quick" = 1 ] && echo --quick)
+}
+if [ "$data_only" = 1 ]; then
+    data_section
+    exit 0
 fi
 
 if [ "$quick" = 1 ]; then
@@ -173,3 +191,5 @@ scripts/bench-gemm.sh "$vae_dist" $([ "$quick" = 1 ] && echo --quick)
 echo "bench: summarising into $out/results.json"
 python3 scripts/bench_summary.py "$raw" "$out/results.json" --load-at-start "$load_at_start" \
     --mode "$([ "$quick" = 1 ] && echo quick || echo full)"
+
+data_section

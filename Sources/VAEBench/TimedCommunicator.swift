@@ -60,7 +60,9 @@ public final class TimedCommunicator: Communicator {
     fileprivate func addWait(_ seconds: Double) { allreduceSeconds += seconds }
 
     public func barrier() throws { try base.barrier() }
-    public func makeNodeGroup() throws -> (any NodeGroup)? { try base.makeNodeGroup() }
+    public func makeNodeGroup(requiringEqualNodes: Bool) throws -> (any NodeGroup)? {
+        try base.makeNodeGroup(requiringEqualNodes: requiringEqualNodes)
+    }
     public func finalize() throws { try base.finalize() }
     public func abort(message: String, code: Int32) -> Never { base.abort(message: message, code: code) }
 }

@@ -93,10 +93,10 @@ final class MinibatchSourceTests: XCTestCase {
         try writeDataFile(path, float32: values, rows: rows, features: features, chunkRows: 50)
         let data = try DataFile.open(path)
         let plan = stride(from: 0, to: rows, by: 50).map { Array($0..<($0 + 50)) }
-        for budget in [64 << 10, 2 << 10] {  // whole blocks read ahead, and gathered
+        for budget in [64 << 10, 4 << 10] {  // whole blocks read ahead, and gathered
             let source = try StreamingMinibatchSource(dataFile: data, memoryBudget: budget, bernoulli: true)
             try source.beginEpoch(plan: plan)
-            XCTAssertEqual(source.isGathering, budget < 8 << 10)
+            XCTAssertEqual(source.isGathering, budget < 16 << 10)
             var buffer = [Float](repeating: 0, count: 50 * features)
             for _ in 0..<5 {
                 XCTAssertEqual(try buffer.withUnsafeMutableBufferPointer { try source.nextBatch(into: $0.baseAddress!) }, 50)

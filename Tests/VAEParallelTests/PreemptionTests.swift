@@ -157,7 +157,7 @@ final class PreemptionTests: XCTestCase {
 }
 
 /// Counts calls from the trainer's thread (the closure must be Sendable).
-private final class StepCounter: @unchecked Sendable {
+final class StepCounter: @unchecked Sendable {
     private var count = 0
     func next() -> Int { count += 1; return count }
 }

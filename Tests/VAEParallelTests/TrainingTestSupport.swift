@@ -14,7 +14,7 @@ func trainArguments(_ configuration: TrainingConfiguration, data: String, out: S
             "--batch", String(configuration.globalBatch), "--epochs", String(configuration.epochs),
             "--lr", String(configuration.learningRate), "--kl-warmup", String(configuration.klWarmupEpochs),
             "--seed", String(configuration.seed), "--samples", String(configuration.samples),
-            "--estimator", configuration.estimator.rawValue]
+            "--estimator", configuration.estimator.rawValue, "--shuffle", (configuration.shuffle ?? .rows).rawValue]
 }
 
 /// Trains in this process with the single-process communicator.

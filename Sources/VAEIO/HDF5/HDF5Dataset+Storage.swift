@@ -86,8 +86,10 @@ extension HDF5Dataset {
 
     /// Reads the stored (still filtered) bytes of the chunk whose first element is at
     /// `offset` into `buffer`, growing it when the chunk is larger; returns the byte count
-    /// and the filter mask (bit i set: filter i was skipped for this chunk).
-    public func readRawChunk(at offset: [Int], into buffer: inout [UInt8]) throws -> (bytes: Int, filterMask: UInt32) {
+    /// and the filter mask (bit i set: filter i was skipped for this chunk). A chunk whose
+    /// index claims more than `maximumBytes` is refused before any is read: a damaged index
+    /// can claim gigabytes.
+    public func readRawChunk(at offset: [Int], into buffer: inout [UInt8], maximumBytes: Int) throws -> (bytes: Int, filterMask: UInt32) {
         let coordinates = offset.map { hsize_t($0) }
         return try HDF5Library.locked {
             var size: hsize_t = 0
@@ -96,6 +98,10 @@ extension HDF5Dataset {
             }
             guard size > 0 else {
                 throw DataError(file: file.path, object: path, "the chunk at \(offset) was never written (unallocated)")
+            }
+            guard size <= maximumBytes else {
+                throw DataError(file: file.path, object: path, "the chunk at \(offset) claims \(size) stored bytes, more than "
+                                + "its data could take (\(maximumBytes)): the file is damaged")
             }
             if buffer.count < Int(size) { buffer = [UInt8](repeating: 0, count: Int(size)) }
             var mask: UInt32 = 0

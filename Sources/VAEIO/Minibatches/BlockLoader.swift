@@ -57,8 +57,9 @@ final class BlockLoader: @unchecked Sendable {
     /// HDF5 left out (it stores a chunk unfiltered when a filter would not shrink it).
     private func decodeChunk(_ dataset: HDF5Dataset, at firstRow: Int, rows: Int, filters: [StoragePiece.RawFilter],
                              piece: StoragePiece, into slab: UnsafeMutableRawPointer) throws {
-        let (size, mask) = try dataset.readRawChunk(at: [firstRow, 0], into: &stored)
         let expected = rows * blocks.rowBytes
+        // HDF5 stores a chunk unfiltered when a filter would grow it: a few bytes over is the most.
+        let (size, mask) = try dataset.readRawChunk(at: [firstRow, 0], into: &stored, maximumBytes: expected + expected / 64 + 4096)
         let applied = filters.enumerated().filter { mask & (1 << UInt32($0.offset)) == 0 }.map(\.element)
         try stored.withUnsafeBytes { storedBytes in
             var input = UnsafeRawBufferPointer(rebasing: storedBytes[0..<size])

@@ -74,19 +74,37 @@ public final class StreamingMinibatchSource: MinibatchSource {
                                      requireUnitInterval: bernoulli)
         self.blocks = blocks
         self.decoder = decoder
-        // Each loader holds a stored chunk and a scratch slab, on every rank of the node; a
-        // budget too small for the default threads and a slab beside them gets one loader.
-        let control = 4096 * (2 + sharing.localSize)
-        var threads = loadThreads ?? Self.defaultLoadThreads(ranksSharing: sharing.localSize)
-        if memoryBudget - control < (2 * sharing.localSize * threads + 1) * blocks.slabBytes { threads = 1 }
-        self.loadThreads = threads
-        scratchBytes = sharing.localSize * threads * 2 * blocks.slabBytes
-        // No slab at all: every epoch gathers its steps' rows (beginEpoch says whether the budget holds a step).
-        slabCapacity = max(0, min((memoryBudget - scratchBytes - control) / max(1, blocks.slabBytes), blocks.blocks.count))
+        let sizes = Self.sizes(blocks, memoryBudget: memoryBudget, ranksSharing: sharing.localSize, loadThreads: loadThreads)
+        self.loadThreads = sizes.threads
+        scratchBytes = sizes.scratchBytes
+        slabCapacity = sizes.slabs
         memory = try SlabMemory(sharing: sharing, slabCount: slabCapacity, slabBytes: blocks.slabBytes)
+        let threads = sizes.threads
         let datasets = OpenDatasets()
         loaders = (0..<threads).map { _ in BlockLoader(blocks: blocks, decoder: decoder, datasets: datasets) }
         state = SlabSchedule.State(slabs: slabCapacity, blocks: blocks.blocks.count)
+    }
+
+    /// Loader threads, their scratch and the slabs a budget holds. Each loader holds a stored
+    /// chunk and a scratch slab, on every rank of the node; a budget too small for the
+    /// default threads and a slab beside them gets one loader; one without room for a slab
+    /// gathers every epoch's rows (`beginEpoch` says whether it holds a step).
+    private static func sizes(_ blocks: StorageBlocks, memoryBudget: Int, ranksSharing: Int,
+                              loadThreads: Int?) -> (threads: Int, scratchBytes: Int, slabs: Int) {
+        let control = 4096 * (2 + ranksSharing)
+        var threads = loadThreads ?? defaultLoadThreads(ranksSharing: ranksSharing)
+        if memoryBudget - control < (2 * ranksSharing * threads + 1) * blocks.slabBytes { threads = 1 }
+        let scratch = ranksSharing * threads * 2 * blocks.slabBytes
+        let slabs = max(0, min((memoryBudget - scratch - control) / max(1, blocks.slabBytes), blocks.blocks.count))
+        return (threads, scratch, slabs)
+    }
+
+    /// Bytes of the read-ahead's shared region for `data` within `memoryBudget`: at most the
+    /// budget, and no more than every block of the data once.
+    public static func sharedBytes(data: ShardSet, memoryBudget: Int, ranksSharing: Int) -> Int {
+        let blocks = StorageBlocks(pieces: data.pieces, rowBytes: data.rowBytes)
+        let slabs = sizes(blocks, memoryBudget: memoryBudget, ranksSharing: ranksSharing, loadThreads: nil).slabs
+        return 4096 * (2 + ranksSharing) + slabs * ((blocks.slabBytes + 63) / 64 * 64)
     }
 
     /// One file read by this rank alone.

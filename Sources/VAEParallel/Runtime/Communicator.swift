@@ -48,9 +48,10 @@ public protocol Communicator: AnyObject {
 
     /// The job's ranks grouped by node, or nil (every rank gets the same answer).
     ///
-    /// Offered when every node holds the same number of ranks and the library offers
-    /// shared memory. Collective. Freed by `finalize()`.
-    func makeNodeGroup() throws -> (any NodeGroup)?
+    /// Offered when the library offers shared memory and, with `requiringEqualNodes`,
+    /// every node holds the same number of ranks (the gradient exchange's columns need
+    /// that; a node's copy of the data does not). Collective. Freed by `finalize()`.
+    func makeNodeGroup(requiringEqualNodes: Bool) throws -> (any NodeGroup)?
 
     /// Ends the communicator (MPI_Finalize).
     ///
@@ -65,6 +66,9 @@ public protocol Communicator: AnyObject {
 }
 
 extension Communicator {
+    /// The job's ranks grouped by node when every node holds the same number of them.
+    public func makeNodeGroup() throws -> (any NodeGroup)? { try makeNodeGroup(requiringEqualNodes: true) }
+
     /// Rank 0 owns the side effects: log lines, checkpoints, embeddings.
     public var isRoot: Bool { rank == 0 }
 }

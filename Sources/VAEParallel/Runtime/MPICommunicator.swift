@@ -146,9 +146,11 @@ public final class MPICommunicator: Communicator {
         try MPICommunicator.check(MPI_Finalize(), "MPI_Finalize")
     }
 
-    public func makeNodeGroup() throws -> (any NodeGroup)? {
+    public func makeNodeGroup(requiringEqualNodes: Bool) throws -> (any NodeGroup)? {
         try checkUsable()
-        guard let group = try MPINodeGroup.make(world: world, communicator: self) else { return nil }
+        guard let group = try MPINodeGroup.make(world: world, communicator: self, requiringEqualNodes: requiringEqualNodes) else {
+            return nil
+        }
         nodeGroups.append(group)
         return group
     }

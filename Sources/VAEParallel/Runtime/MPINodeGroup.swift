@@ -15,14 +15,16 @@ final class MPINodeGroup: NodeGroup {
     let nodeRank: Int
     let nodeSize: Int
     let nodeCount: Int
+    let nodeWorldRanks: [Int]
     private var nodeCommunicator: MPI_Comm?
     private var columnCommunicator: MPI_Comm?
     private var windows: [MPISharedWindow] = []
 
     static let ranksPerNodeVariable = "VAE_DIST_RANKS_PER_NODE"
 
-    /// Collective over `world`; nil (on every rank) when the nodes hold different numbers of ranks.
-    static func make(world: MPI_Comm, communicator: MPICommunicator) throws -> MPINodeGroup? {
+    /// Collective over `world`; nil (on every rank) when the nodes hold different numbers of
+    /// ranks and `requiringEqualNodes` (without it, such a group has no columns).
+    static func make(world: MPI_Comm, communicator: MPICommunicator, requiringEqualNodes: Bool) throws -> MPINodeGroup? {
         var node = vae_mpi_comm_null()
         if let text = ProcessInfo.processInfo.environment[ranksPerNodeVariable] {
             guard let ranksPerNode = Int(text), ranksPerNode >= 1 else {
@@ -41,20 +43,27 @@ final class MPINodeGroup: NodeGroup {
         try MPICommunicator.check(MPI_Comm_rank(node, &nodeRank), "MPI_Comm_rank")
         let smallest = try communicator.allreduce(Int64(nodeSize), .min)
         let largest = try communicator.allreduce(Int64(nodeSize), .max)
-        guard smallest == largest else {
+        let nodeCount = Int(try communicator.allreduce(Int64(nodeRank == 0 ? 1 : 0), .sum))
+        var own = Int64(communicator.rank)
+        var worldRanks = [Int64](repeating: 0, count: Int(nodeSize))
+        try MPICommunicator.check(MPI_Allgather(&own, 1, vae_mpi_int64(), &worldRanks, 1, vae_mpi_int64(), node), "MPI_Allgather")
+        var column = vae_mpi_comm_null()
+        if smallest == largest {
+            try MPICommunicator.check(MPI_Comm_split(world, nodeRank, Int32(communicator.rank), &column), "MPI_Comm_split")
+        } else if requiringEqualNodes {
             try MPICommunicator.check(MPI_Comm_free(&node), "MPI_Comm_free")
             return nil
         }
-        var column = vae_mpi_comm_null()
-        try MPICommunicator.check(MPI_Comm_split(world, nodeRank, Int32(communicator.rank), &column), "MPI_Comm_split")
-        return MPINodeGroup(nodeRank: Int(nodeRank), nodeSize: Int(nodeSize), nodeCount: communicator.size / Int(nodeSize),
-                            node: node, column: column)
+        return MPINodeGroup(nodeRank: Int(nodeRank), nodeSize: Int(nodeSize), nodeCount: nodeCount,
+                            nodeWorldRanks: worldRanks.map { Int($0) }, node: node,
+                            column: smallest == largest ? column : nil)
     }
 
-    private init(nodeRank: Int, nodeSize: Int, nodeCount: Int, node: MPI_Comm?, column: MPI_Comm?) {
+    private init(nodeRank: Int, nodeSize: Int, nodeCount: Int, nodeWorldRanks: [Int], node: MPI_Comm?, column: MPI_Comm?) {
         self.nodeRank = nodeRank
         self.nodeSize = nodeSize
         self.nodeCount = nodeCount
+        self.nodeWorldRanks = nodeWorldRanks
         nodeCommunicator = node
         columnCommunicator = column
     }
@@ -62,10 +71,11 @@ final class MPINodeGroup: NodeGroup {
     /// Open MPI 4.1 backs shared windows with files in /dev/shm (a tmpfs).
     static let sharedMemoryDirectory = "/dev/shm"
 
-    func sharedMemoryShortage(byteCount: Int) -> String? {
+    func sharedMemoryShortage(byteCount: Int, purpose: String) -> String? {
         guard let available = SharedMemorySpace.availableBytes(in: Self.sharedMemoryDirectory) else { return nil }
         // Every rank of the node asks at once for the node's one window: compare the whole.
-        return SharedMemorySpace.shortage(needed: byteCount, available: available, directory: Self.sharedMemoryDirectory)
+        return SharedMemorySpace.shortage(needed: byteCount, available: available, directory: Self.sharedMemoryDirectory,
+                                          purpose: purpose)
     }
 
     func allocateSharedMemory(byteCount: Int) throws -> any NodeSharedMemory {
@@ -76,6 +86,7 @@ final class MPINodeGroup: NodeGroup {
 
     func allreduceAcrossNodes(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
         guard nodeCount > 1, let base = buffer.baseAddress else { return }
+        precondition(columnCommunicator != nil, "allreduceAcrossNodes on a node group of unequal nodes")
         for chunk in MPICommunicator.chunks(of: buffer.count) {
             try MPICommunicator.check(
                 MPI_Allreduce(UnsafeRawPointer(vae_mpi_in_place()), base + chunk.start, Int32(chunk.count),

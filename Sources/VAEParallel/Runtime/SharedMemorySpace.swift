@@ -12,10 +12,10 @@ enum SharedMemorySpace {
     /// The message when `needed` bytes do not fit in `available`, else nil.
     ///
     /// With a 5% margin for the library's own headers and other jobs' small segments.
-    static func shortage(needed: Int, available: Int, directory: String) -> String? {
+    static func shortage(needed: Int, available: Int, directory: String, purpose: String = "the shared-memory exchange") -> String? {
         guard Double(available) < Double(needed) * 1.05 else { return nil }
         let megabytes = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1e6) }
-        return "\(directory) has \(megabytes(available)) free and the shared-memory exchange needs \(megabytes(needed))"
+        return "\(directory) has \(megabytes(available)) free and \(purpose) needs \(megabytes(needed))"
             + " (docker run --shm-size enlarges it)"
     }
 }

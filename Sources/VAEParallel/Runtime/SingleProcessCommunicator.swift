@@ -35,7 +35,7 @@ public final class SingleProcessCommunicator: Communicator {
     public func barrier() throws {}
 
     /// One process has nothing to share: its trainer keeps private buffers.
-    public func makeNodeGroup() throws -> (any NodeGroup)? { nil }
+    public func makeNodeGroup(requiringEqualNodes: Bool) throws -> (any NodeGroup)? { nil }
 
     public func finalize() throws {}
 

@@ -14,7 +14,7 @@ struct ResumePlan {
     let configuration: TrainingConfiguration
 
     /// Collective: reads the checkpoint `request` names ("latest" or a path) on every rank.
-    static func load(_ request: String, options: TrainingOptions, directory: RunDirectory, data: DataFile,
+    static func load(_ request: String, options: TrainingOptions, directory: RunDirectory, data: ShardSet,
                      fingerprint: String, communicator: any Communicator) throws -> ResumePlan {
         // Rank 0 resolves "latest", so every rank reads the same file even while
         // an old run directory is being cleaned up.
@@ -36,11 +36,11 @@ struct ResumePlan {
 
     /// The checkpoint's configuration as this run's, refusing options or data that contradict it.
     private static func adoptedConfiguration(of checkpoint: Checkpoint, path: String, options: TrainingOptions,
-                                             data: DataFile, fingerprint: String) throws -> TrainingConfiguration {
+                                             data: ShardSet, fingerprint: String) throws -> TrainingConfiguration {
         var saved = checkpoint.configuration
         guard saved.architecture.dataDimension == data.featureCount else {
             throw TrainingSetupError("checkpoint \(path) models \(saved.architecture.dataDimension) features per row, "
-                                     + "but \(data.path) has \(data.featureCount)")
+                                     + "but \(data.description) has \(data.featureCount)")
         }
         let requested = options.applyCommandLine(saved)
         saved.epochs = requested.epochs
@@ -56,10 +56,10 @@ struct ResumePlan {
                                                         lastBatch: requested.lastBatch)
         if checkpoint.stepInEpoch >= stepsPerEpoch {
             throw TrainingSetupError("checkpoint \(path) is \(checkpoint.stepInEpoch) steps into epoch \(checkpoint.epoch + 1), "
-                                     + "but an epoch of \(data.path) has \(stepsPerEpoch) steps")
+                                     + "but an epoch of \(data.description) has \(stepsPerEpoch) steps")
         }
         if checkpoint.dataFingerprint != fingerprint && !options.force {
-            throw TrainingSetupError("\(data.path) has fingerprint \(fingerprint) but checkpoint \(path) was trained on "
+            throw TrainingSetupError("\(data.description) has fingerprint \(fingerprint) but checkpoint \(path) was trained on "
                                      + "\(checkpoint.dataFingerprint); use the same data, or --force to continue on this file")
         }
         return requested

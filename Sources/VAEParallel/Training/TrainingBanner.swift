@@ -9,8 +9,10 @@ import VAEIO
 struct TrainingBanner {
     let configuration: TrainingConfiguration
     let ranks: Int
-    let trainFile: DataFile
-    let testFile: DataFile?
+    let trainFile: ShardSet
+    let testFile: ShardSet?
+    /// Where the training rows are held (`DataPlacement`): per node, per rank.
+    let memory: String
     let trainer: Trainer
     let runDirectory: String
 
@@ -26,9 +28,11 @@ struct TrainingBanner {
                 + "\(configuration.posterior.rawValue) posterior, \(configuration.likelihood.rawValue) likelihood"
                 + "\(architecture.learnedVarianceFloor.map { " (learned variance, floor \($0))" } ?? ""), "
                 + "estimator \(configuration.estimator.rawValue), L=\(configuration.samples)",
-            "  data     \(trainFile.path): \(trainFile.rowCount) x \(trainFile.featureCount) \(trainFile.featureType.rawValue)",
+            "  data     \(trainFile.description): \(trainFile.rowCount) x \(trainFile.featureCount) \(trainFile.featureType.rawValue), "
+                + shuffleDescription,
+            "  memory   \(memory)",
         ]
-        if let testFile { lines.append("  test     \(testFile.path): \(testFile.rowCount) rows") }
+        if let testFile { lines.append("  test     \(testFile.description): \(testFile.rowCount) rows") }
         lines.append("  training \(configuration.epochs) epochs, global batch \(configuration.globalBatch), "
                      + "\(configuration.optimizer.rawValue) lr \(learningRateDescription), seed \(configuration.seed)")
         if ranks > 1 { lines.append("  exchange \(trainer.exchangeSummary)") }
@@ -36,6 +40,13 @@ struct TrainingBanner {
         lines.append("  dormant  first-layer ReLU units \(trainer.dormantUnitsNote)")
         lines.append("  output   \(runDirectory)")
         return lines.joined(separator: "\n")
+    }
+
+    /// "rows shuffled", or "blocks of 83 rows shuffled, rows within windows of 65 blocks (5395 rows)".
+    private var shuffleDescription: String {
+        guard case .blocks(let blocks)? = configuration.epochOrdering else { return "rows shuffled (--shuffle rows)" }
+        return "blocks of \(blocks.blockRows) rows shuffled, rows within windows of \(blocks.windowBlocks) blocks "
+            + "(\(blocks.blockRows * blocks.windowBlocks) rows)"
     }
 
     /// "0.001", or "0.001 x linear(256/128) = 0.002 after a 5-epoch warm-up".

@@ -5,13 +5,16 @@ import VAEIO
 /// Where a training run reads and writes, beside the configuration that fixes its numbers.
 public struct TrainingOptions: Sendable {
     public var configuration: TrainingConfiguration
-    /// The training data file; nil means the default Fashion-MNIST (prepared on first use).
+    /// The training data: a file, a glob or a list file (`ShardSet.paths`); nil means the
+    /// default Fashion-MNIST (prepared on first use).
     public var dataPath: String?
-    /// Data evaluated after every epoch; nil means none (the default data's test split when dataPath is nil).
+    /// Data evaluated after every epoch, named as `dataPath`; nil means none (the default
+    /// data's test split when dataPath is nil).
     public var testDataPath: String?
     public var runDirectory: String
     public var readingMode: ReadingMode = .auto
-    /// Bytes of training data each rank may hold; nil = a share of physical memory.
+    /// Bytes of training data each node may hold, its ranks together (`DataPlacement`);
+    /// nil = a quarter of physical memory.
     public var memoryBudget: Int?
     /// Keep the newest K epoch checkpoints (the final one is always kept).
     public var keepCheckpoints: Int = 3

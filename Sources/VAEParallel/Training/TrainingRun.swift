@@ -43,15 +43,21 @@ public final class TrainingRun {
         if options.resume != nil, directory.newestCheckpoint() != nil {
             try communicator.rootOnly { lock = try directory.lock(forNewRun: false) }
         }
-        let (trainFile, testFile) = try openData()
-        let fingerprint = try communicator.agreed { try trainFile.fingerprint() }
+        let data = try openData()
+        let (trainFile, testFile, fingerprint) = (data.train, data.test, data.fingerprint)
         // A resumed run takes its configuration from the checkpoint: load it before anything uses the configuration.
         let resume = try options.resume.map {
             try ResumePlan.load($0, options: options, directory: directory, data: trainFile, fingerprint: fingerprint,
                                 communicator: communicator)
         }
         if let resume { configuration = resume.configuration }
-        let trainSource = try makeTrainSource(trainFile)
+        // A new block-shuffled run takes its blocks from the data's storage (a resumed one keeps its checkpoint's).
+        if configuration.shuffle == .blocks && configuration.blockShuffle == nil {
+            configuration.blockShuffle = trainFile.storageBlockShuffle
+        }
+        let placement = try DataPlacement.make(data: trainFile, mode: options.readingMode,
+                                               nodeBudget: options.memoryBudget ?? defaultMemoryBudget(),
+                                               bernoulli: configuration.likelihood == .bernoulli, communicator: communicator)
         // Before the trainer: its start-up checks run GEMMs on the engine. Timed at the
         // rows the first rank holds in its largest step.
         let stepRows = EpochSchedule.largestStep(rowCount: trainFile.rowCount, globalBatch: configuration.globalBatch)
@@ -60,7 +66,7 @@ public final class TrainingRun {
             rowsPerRank: EpochSchedule.rankRange(batchSize: stepRows, rank: 0, size: communicator.size).count,
             communicator: communicator).backend
         let testSource = try makeTestSource(testFile)
-        let trainer = try makeTrainer(trainSource)
+        let trainer = try makeTrainer(placement.source)
         if let resume { try communicator.agreed { try trainer.restore(from: resume.checkpoint) } }
         try communicator.rootOnly {
             if lock == nil { lock = try directory.lock(forNewRun: resume == nil) }
@@ -68,7 +74,8 @@ public final class TrainingRun {
             try directory.prepare(resumingAfterEpoch: resume?.checkpoint.epoch, configuration: configuration)
         }
         communicator.printOnRoot(TrainingBanner(configuration: configuration, ranks: communicator.size, trainFile: trainFile,
-                                                testFile: testFile, trainer: trainer, runDirectory: options.runDirectory).text,
+                                                testFile: testFile, memory: placement.description, trainer: trainer,
+                                                runDirectory: options.runDirectory).text,
                                  to: log)
         if let resume { communicator.printOnRoot(resume.note(ranks: communicator.size), to: log) }
 
@@ -133,7 +140,7 @@ public final class TrainingRun {
 
     /// Rank 0 checkpoints a mid-epoch step boundary; the run then ends with `stop` set.
     private func stopRun(at position: CheckpointPosition, trainer: Trainer, stepsPerEpoch: Int, fingerprint: String,
-                         data: DataFile) throws {
+                         data: ShardSet) throws {
         try communicator.rootOnly {
             try directory.write(checkpoint(of: trainer, at: position, fingerprint: fingerprint, data: data),
                                 at: position, keep: options.keepCheckpoints)
@@ -147,7 +154,7 @@ public final class TrainingRun {
     /// Mid-epoch, the epoch's progress goes with it, so a resumed epoch reports what an
     /// uninterrupted one would.
     private func checkpoint(of trainer: Trainer, at position: CheckpointPosition, fingerprint: String,
-                            data: DataFile) -> Checkpoint {
+                            data: ShardSet) -> Checkpoint {
         var state: [String: [Float]] = [:]
         for (stateName, buffer) in trainer.optimizer.state { state[stateName] = buffer.array }
         var checkpoint = Checkpoint(configuration: configuration, step: trainer.step, epoch: position.epoch,
@@ -165,8 +172,9 @@ public final class TrainingRun {
 
     // MARK: Set-up
 
-    /// Opens (and, for the default data, first prepares) the data files on every rank.
-    private func openData() throws -> (train: DataFile, test: DataFile?) {
+    /// Opens (and, for the default data, first prepares) the data on every rank, checked
+    /// to be the same everywhere (`TrainingData`).
+    private func openData() throws -> TrainingData {
         var trainPath = options.dataPath
         var testPath = options.testDataPath
         if trainPath == nil {
@@ -175,21 +183,16 @@ public final class TrainingRun {
             trainPath = paths.train
             if testPath == nil { testPath = paths.test }
         }
-        // Rank 0 alone reads the files whole for their checksums (one read of the data, not
-        // one per rank); the others open them only after that passed: HDF5 can hang on a
-        // damaged file (docs/faults.md).
-        try communicator.rootOnly { try ([trainPath!] + (testPath.map { [$0] } ?? [])).forEach(DataFile.verify) }
-        let train = try communicator.agreed { try DataFile.open(trainPath!, verifyingChecksum: false) }
-        let test = try communicator.agreed { try testPath.map { try DataFile.open($0, verifyingChecksum: false) } }
-        try communicator.agreed { try checkSetup(train: train, test: test) }
-        return (train, test)
+        let data = try TrainingData.open(train: trainPath!, test: testPath, communicator: communicator)
+        try communicator.agreed { try checkSetup(train: data.train, test: data.test) }
+        return data
     }
 
     /// The options against the data and the world size; the same verdict on every rank.
-    private func checkSetup(train: DataFile, test: DataFile?) throws {
+    private func checkSetup(train: ShardSet, test: ShardSet?) throws {
         if let test, test.featureCount != train.featureCount {
-            throw TrainingSetupError("test data \(test.path) has \(test.featureCount) features per row, "
-                                     + "but the training data \(train.path) has \(train.featureCount)")
+            throw TrainingSetupError("test data \(test.description) has \(test.featureCount) features per row, "
+                                     + "but the training data \(train.description) has \(train.featureCount)")
         }
         configuration.architecture.dataDimension = train.featureCount
         let problems = configuration.problems
@@ -199,19 +202,10 @@ public final class TrainingRun {
                                      + "the global batch must give every rank at least one row")
         }
         if configuration.lastBatch == .drop && train.rowCount < configuration.globalBatch {
-            throw TrainingSetupError("\(train.path) has \(train.rowCount) rows, fewer than one global batch of "
+            throw TrainingSetupError("\(train.description) has \(train.rowCount) rows, fewer than one global batch of "
                                      + "\(configuration.globalBatch) with --last-batch drop: no step would run")
         }
         try configuration.requireMemory(rowCount: train.rowCount, ranks: communicator.size)
-    }
-
-    /// This rank's training rows, in memory or streamed (`--reading`).
-    private func makeTrainSource(_ trainFile: DataFile) throws -> any MinibatchSource {
-        try communicator.agreed { () -> any MinibatchSource in
-            try makeMinibatchSource(dataFile: trainFile, mode: options.readingMode,
-                                    memoryBudget: options.memoryBudget ?? defaultMemoryBudget() / communicator.size,
-                                    bernoulli: configuration.likelihood == .bernoulli)
-        }
     }
 
     /// The trainer over this rank's rows, with the run's non-finite policy and stop requests.
@@ -229,10 +223,10 @@ public final class TrainingRun {
     ///
     /// Held in memory when the file fits a small budget (no decompression at every epoch
     /// end), else streamed.
-    private func makeTestSource(_ testFile: DataFile?) throws -> (any MinibatchSource)? {
+    private func makeTestSource(_ testFile: ShardSet?) throws -> (any MinibatchSource)? {
         try communicator.agreed { () -> (any MinibatchSource)? in
             try testFile.map {
-                try makeMinibatchSource(dataFile: $0, mode: .auto, memoryBudget: 256 << 20,
+                try makeMinibatchSource(data: $0, mode: .auto, memoryBudget: 256 << 20,
                                         bernoulli: configuration.likelihood == .bernoulli)
             }
         }

@@ -56,7 +56,10 @@ struct Train: ParsableCommand {
             // Every rank must write to the same run directory: rank 0 names it.
             let defaultDirectory = "runs/run-" + Self.timestamp()
             let runDirectory = try runOptions.out ?? communicator.broadcast(defaultDirectory, from: 0)
-            var options = TrainingOptions(configuration: applyOptions(to: .defaults()), runDirectory: runDirectory)
+            var configuration = applyOptions(to: .defaults())
+            // The command line's default order (a resumed run keeps its checkpoint's: nil there is rows).
+            if configuration.shuffle == nil { configuration.shuffle = .blocks }
+            var options = TrainingOptions(configuration: configuration, runDirectory: runDirectory)
             let command = self
             options.applyCommandLine = { command.applyOptions(to: $0) }
             data.apply(to: &options)
