@@ -15,6 +15,7 @@ packages=(
   # refuses `pip install` outside a virtual environment (PEP 668). They serve
   # /usr/bin/python3, which the tests pick even where a pyenv or venv python3 comes first.
   python3 python3-numpy python3-h5py python3-matplotlib python3-pil
+  python3-venv                     # scripts/test.sh's venv for TensorBoard's reader (pip only)
   file                             # the tests' independent look at the PNGs we write
 )
 

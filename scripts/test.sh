@@ -13,6 +13,16 @@ export VAE_DIST_TEST_PREREQUISITES=required
 echo "test: /usr/bin/python3 imports h5py, numpy, matplotlib and PIL"
 /usr/bin/python3 -c 'import h5py, numpy, matplotlib, PIL'
 
+# TensorBoard's event reader checks what `train --tensorboard` writes. It is on PyPI only, and
+# Debian's python3 takes pip packages only in a virtual environment: one in .build/python that
+# also sees the Debian packages above; the Python tests run it (VAE_DIST_PYTHON).
+echo "test: .build/python, a venv with the tensorboard package"
+if ! .build/python/bin/python3 -c 'import tensorboard, h5py' 2>/dev/null; then
+  /usr/bin/python3 -m venv --system-site-packages .build/python
+  .build/python/bin/python3 -m pip install --quiet --disable-pip-version-check tensorboard
+fi
+export VAE_DIST_PYTHON="$PWD/.build/python/bin/python3"
+
 echo "test: building"
 swift build --build-tests
 

@@ -71,7 +71,7 @@ public enum Prerequisites {
 
     private static func debianPackages(_ modules: [String]) -> String {
         let packages = ["h5py": "python3-h5py", "numpy": "python3-numpy", "matplotlib": "python3-matplotlib",
-                        "PIL": "python3-pil"]
+                        "PIL": "python3-pil", "tensorboard": "tensorboard (pip, into scripts/test.sh's venv .build/python)"]
         return modules.map { packages[$0] ?? "python3" }.joined(separator: ", ")
     }
 
