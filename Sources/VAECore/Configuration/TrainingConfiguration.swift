@@ -22,6 +22,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var learningRateScaling: LearningRateScaling?
     /// Linear warm-up, in epochs, from `learningRate` to the scaled rate; nil or 0 is off.
     public var learningRateWarmupEpochs: Double?
+    /// How the rate falls after the warm-up; nil (as in older configs) is constant.
+    public var learningRateSchedule: LearningRateSchedule?
     public var weightDecay: Float = 0
     public var momentum: Float = 0.9
     /// Global gradient-norm clip (0 = off).
@@ -43,6 +45,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// The data layout a block shuffle permutes: set from the training data when a run
     /// starts with `shuffle == .blocks`, then kept (in checkpoints too).
     public var blockShuffle: BlockShuffle?
+    /// The share of the training file's rows held out for validation (`--validation-fraction`,
+    /// `RandomStreams.validationRows`); nil (as in older configs) holds out none.
+    public var validationFraction: Double?
 
     public init(architecture: ModelArchitecture) { self.architecture = architecture }
 
@@ -80,8 +85,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
     /// The learning rate at optimizer step `step` (1-based).
     ///
-    /// The scaled rate, reached linearly from `learningRate` over the warm-up. A pure function
-    /// of the step, so a resumed run continues the schedule exactly.
+    /// The scaled rate, reached linearly from `learningRate` over the warm-up, then falling
+    /// as `learningRateSchedule` says over the run's `epochs`. A pure function of the step,
+    /// so a resumed run continues the schedule exactly.
     public func learningRate(step: Int, stepsPerEpoch: Int) -> Float {
         let ratio = Double(globalBatch) / Double(Self.learningRateReferenceBatch)
         let factor: Double
@@ -91,9 +97,20 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case .sqrt: factor = ratio.squareRoot()
         }
         let target = Double(learningRate) * factor
-        guard let warmup = learningRateWarmupEpochs, warmup > 0 else { return Float(target) }
-        let progress = min(1, Double(step) / (warmup * Double(stepsPerEpoch)))
-        return Float(Double(learningRate) + (target - Double(learningRate)) * progress)
+        let warmupSteps = (learningRateWarmupEpochs ?? 0) * Double(stepsPerEpoch)
+        if warmupSteps > 0, Double(step) < warmupSteps {
+            return Float(Double(learningRate) + (target - Double(learningRate)) * Double(step) / warmupSteps)
+        }
+        guard let schedule = learningRateSchedule else { return Float(target) }
+        return Float(schedule.rate(target, step: step, stepsPerEpoch: stepsPerEpoch, warmupSteps: warmupSteps,
+                                   totalSteps: epochs * stepsPerEpoch))
+    }
+
+    /// How many of a file's `rowCount` rows `validationFraction` holds out: round(F N), at
+    /// least 1 and leaving at least 1 to train on; 0 without a fraction.
+    public func validationRowCount(rowCount: Int) -> Int {
+        guard let fraction = validationFraction, rowCount >= 2 else { return 0 }
+        return min(max(1, Int((fraction * Double(rowCount)).rounded())), rowCount - 1)
     }
 
     /// The KL weight at optimizer step `step` (1-based): linear warm-up to `beta`.
@@ -122,6 +139,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         if !(beta >= 0) || !beta.isFinite { found.append("--beta must be a finite number >= 0 (got \(beta))") }
         if !(klWarmupEpochs >= 0) || !klWarmupEpochs.isFinite { found.append("--kl-warmup must be >= 0 epochs (got \(klWarmupEpochs))") }
         if !(learningRate > 0) || !learningRate.isFinite { found.append("--lr must be a positive number (got \(learningRate))") }
+        if let schedule = learningRateSchedule { found += schedule.problems(learningRate: learningRate) }
+        if let fraction = validationFraction, !(fraction > 0 && fraction < 1) {
+            found.append("--validation-fraction must be between 0 and 1, e.g. 0.1 (got \(fraction))")
+        }
         if !(weightDecay >= 0) || !weightDecay.isFinite { found.append("--weight-decay must be >= 0 (got \(weightDecay))") }
         if !(momentum >= 0 && momentum < 1) { found.append("--momentum must be in [0, 1) (got \(momentum))") }
         if !(clipNorm >= 0) || !clipNorm.isFinite { found.append("--clip must be >= 0, 0 meaning off (got \(clipNorm))") }

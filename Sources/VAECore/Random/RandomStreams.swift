@@ -10,6 +10,7 @@ public enum RandomPurpose: UInt32, Sendable {
     case epochShuffle = 3
     case evaluationNoise = 4
     case blockShuffle = 5
+    case validationSplit = 6
 }
 
 /// Every random number vae-dist uses, as pure functions of the run's seed and the indices that name the draw.
@@ -110,6 +111,22 @@ public struct RandomStreams: Sendable {
         let radius = (-2 * Foundation.log(u0)).squareRoot()
         let angle = 2 * Double.pi * u1
         return (Float(radius * Foundation.cos(angle)), Float(radius * Foundation.sin(angle)))
+    }
+
+    /// The `count` rows of `rowCount` held out for validation (`--validation-fraction`), in
+    /// row order: those with the smallest Philox keys (purpose 6), ties by row.
+    ///
+    /// A pure function of (seed, rowCount), never of the rank count or the epoch.
+    public func validationRows(rowCount: Int, count: Int) -> [Int] {
+        let c3 = purposeWord(.validationSplit, 0)
+        var keyed = [(key: UInt64, row: Int)]()
+        keyed.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            let words = philox.block(UInt32(truncatingIfNeeded: row), 0, 0, c3)
+            keyed.append((UInt64(words.1) << 32 | UInt64(words.0), row))
+        }
+        keyed.sort { $0.key != $1.key ? $0.key < $1.key : $0.row < $1.row }
+        return keyed.prefix(count).map(\.row).sorted()
     }
 
     /// The order in which epoch `epoch` visits `rowCount` rows: rows sorted by their Philox key, ties by row.

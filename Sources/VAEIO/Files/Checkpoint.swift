@@ -32,6 +32,9 @@ public struct Checkpoint {
     /// The training data's image shape (its `image_shape`), so that the picture commands
     /// can draw rows without the data file; nil when the data had none.
     public var imageShape: ImageShape?
+    /// The lowest validation -ELBO of the run so far and its epoch (`--validation-fraction`),
+    /// so a resumed run keeps `checkpoint-best.h5` and early stopping where they were.
+    public var bestValidation: (negativeELBO: Double, epoch: Int)?
 
     public init(configuration: TrainingConfiguration, step: Int, epoch: Int, worldSize: Int,
                 dataFingerprint: String, parameters: [Float], optimizerName: String,
@@ -83,6 +86,10 @@ public struct Checkpoint {
         try root.setAttribute("optimizer", optimizerName)
         try root.setJSONAttribute("config", configuration)
         if let imageShape { try root.setAttribute(ImageShape.attributeName, imageShape.dimensions) }
+        if let bestValidation {
+            try root.setAttribute("best_validation_neg_elbo", bestValidation.negativeELBO)
+            try root.setAttribute("best_validation_epoch", bestValidation.epoch)
+        }
         _ = try root.createGroup("model")
         for spec in layout.tensors {
             try root.writeDataset("model/\(spec.name)", Array(parameters[spec.offset..<spec.offset + spec.count]),
@@ -156,6 +163,9 @@ public struct Checkpoint {
             optimizerName: try required("optimizer", try root.stringAttribute("optimizer")),
             optimizerState: optimizerState)
         checkpoint.stepInEpoch = try root.intAttribute("step_in_epoch") ?? 0
+        if let best = try root.doubleAttribute("best_validation_neg_elbo") {
+            checkpoint.bestValidation = (best, try required("best_validation_epoch", try root.intAttribute("best_validation_epoch")))
+        }
         if let shape = try ImageShape.attribute(of: root) {
             guard shape.valueCount == configuration.architecture.dataDimension else {
                 throw DataError(file: path, object: "/", "attribute \(ImageShape.attributeName) \(shape) is not an image "

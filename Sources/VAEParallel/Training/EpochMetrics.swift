@@ -28,6 +28,12 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     ///
     /// They are left out of the layer's forward from the next epoch on.
     public var dormantUnits: Int? = nil
+    /// The learning rate of the epoch's last step (nil in files from before it was recorded).
+    public var learningRate: Double? = nil
+    /// When the epoch ended: UTC, ISO 8601 ("2026-12-05T15:40:44Z"), for lining up runs and logs.
+    public var time: String? = nil
+    /// -ELBO of the validation rows (`--validation-fraction`), nil without them.
+    public var validationNegativeELBO: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case epoch, epochs, step
@@ -38,12 +44,15 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         case etaSeconds = "eta_s", ranks
         case skippedSteps = "skipped_steps"
         case dormantUnits = "dormant_units"
+        case learningRate = "learning_rate", time
+        case validationNegativeELBO = "validation_neg_elbo"
     }
 
     /// The human-readable progress line.
     public var line: String {
         var text = "epoch \(epoch)/\(epochs)  train -ELBO \(fixed(trainNegativeELBO)) "
             + "(recon \(fixed(trainReconstruction)), KL \(fixed(trainKL)))"
+        if let validationNegativeELBO { text += "  validation -ELBO \(fixed(validationNegativeELBO))" }
         if let testNegativeELBO { text += "  test -ELBO \(fixed(testNegativeELBO))" }
         if let skippedSteps, skippedSteps > 0 { text += "  \(skippedSteps) non-finite step\(skippedSteps == 1 ? "" : "s") skipped" }
         text += "  \(Int(samplesPerSecond.rounded())) samples/s  elapsed \(clock(elapsedSeconds))  ETA \(clock(etaSeconds))"

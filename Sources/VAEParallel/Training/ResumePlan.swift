@@ -52,7 +52,8 @@ struct ResumePlan {
             throw TrainingSetupError("checkpoint \(path) already completed \(checkpoint.epoch) of \(requested.epochs) epochs; "
                                      + "ask for more with --epochs")
         }
-        let stepsPerEpoch = EpochSchedule.stepsPerEpoch(rowCount: data.rowCount, globalBatch: requested.globalBatch,
+        let trainingRows = data.rowCount - requested.validationRowCount(rowCount: data.rowCount)
+        let stepsPerEpoch = EpochSchedule.stepsPerEpoch(rowCount: trainingRows, globalBatch: requested.globalBatch,
                                                         lastBatch: requested.lastBatch)
         if checkpoint.stepInEpoch >= stepsPerEpoch {
             throw TrainingSetupError("checkpoint \(path) is \(checkpoint.stepInEpoch) steps into epoch \(checkpoint.epoch + 1), "

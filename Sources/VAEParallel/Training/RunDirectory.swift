@@ -63,7 +63,7 @@ struct RunDirectory {
     ///
     /// A new run refuses a directory that already holds one; a resumed run drops the
     /// metrics lines of epochs after its checkpoint (written before an interruption).
-    func prepare(resumingAfterEpoch resumedEpoch: Int?, configuration: TrainingConfiguration) throws {
+    func prepare(resumingAfterEpoch resumedEpoch: Int?, configuration: TrainingConfiguration, initFrom: String? = nil) throws {
         removeStaleTemporaryFiles()
         if let resumedEpoch {
             try truncateMetrics(afterEpoch: resumedEpoch)
@@ -75,7 +75,8 @@ struct RunDirectory {
         let configPath = file("config.json")
         do {
             // Atomic: a full disk leaves the old config.json, not a truncated one.
-            try writeFileAtomically(to: configPath, bytes: Array(encoder.encode(RunConfigFile(configuration: configuration))))
+            try writeFileAtomically(to: configPath, bytes: Array(encoder.encode(RunConfigFile(configuration: configuration,
+                                                                                           initFrom: initFrom))))
         } catch {
             throw TrainingSetupError("cannot write \(configPath): \(failureMessage(error))")
         }
@@ -132,6 +133,19 @@ struct RunDirectory {
     /// Where the checkpoint of a step boundary goes.
     func checkpointPath(_ position: CheckpointPosition) -> String {
         file(CheckpointLocation.checkpointName(position))
+    }
+
+    /// The checkpoint of the epoch with the lowest validation -ELBO (`ValidationWatch`).
+    static let bestCheckpointName = "checkpoint-best.h5"
+
+    /// Writes the best epoch's checkpoint (atomically: the previous best stays until it is whole).
+    func writeBest(_ checkpoint: Checkpoint) throws {
+        do {
+            try checkpoint.write(to: file(Self.bestCheckpointName))
+        } catch {
+            throw TrainingSetupError("cannot write \(Self.bestCheckpointName): \(failureMessage(error)); the previous one is "
+                                     + "untouched: free space or fix the directory, then continue with --resume latest")
+        }
     }
 
     /// The newest checkpoint in the directory, in training order; nil when there is none.

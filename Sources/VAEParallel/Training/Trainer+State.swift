@@ -48,6 +48,18 @@ extension Trainer {
         step = checkpoint.step
     }
 
+    /// Starts a new run from another run's weights (`--init-from`): the parameters are
+    /// replaced, the optimizer state stays fresh and the step count stays 0.
+    ///
+    /// As `restore`: no collective; the first step publishes them.
+    public func initializeParameters(from checkpoint: Checkpoint) throws {
+        guard checkpoint.parameters.count == parameters.count else {
+            throw TrainingSetupError("checkpoint holds \(checkpoint.parameters.count) parameters, the model has \(parameters.count)")
+        }
+        checkpoint.parameters.withUnsafeBufferPointer { exchange.store($0.baseAddress!, into: parameters) }
+        restoredStateUnpublished = true
+    }
+
     /// After `restore`: every rank's share is in place before anyone reads it.
     func publishRestoredState() throws {
         guard restoredStateUnpublished else { return }

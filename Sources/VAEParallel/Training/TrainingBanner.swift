@@ -15,6 +15,9 @@ struct TrainingBanner {
     let memory: String
     let trainer: Trainer
     let runDirectory: String
+    /// Rows held out of the training data for validation (`--validation-fraction`).
+    let validationRows: Int
+    let earlyStopping: Int?
 
     var text: String {
         let architecture = configuration.architecture
@@ -32,6 +35,11 @@ struct TrainingBanner {
                 + shuffleDescription,
             "  memory   \(memory)",
         ]
+        if validationRows > 0 {
+            lines.append("  validate \(validationRows) of its rows held out (--validation-fraction \(configuration.validationFraction ?? 0)), "
+                         + "best epoch kept as \(RunDirectory.bestCheckpointName)"
+                         + (earlyStopping.map { "; early stopping after \($0) epochs without a new best" } ?? ""))
+        }
         if let testFile { lines.append("  test     \(testFile.description): \(testFile.rowCount) rows") }
         lines.append("  training \(configuration.epochs) epochs, global batch \(configuration.globalBatch), "
                      + "\(configuration.optimizer.rawValue) lr \(learningRateDescription), seed \(configuration.seed)")
@@ -49,8 +57,20 @@ struct TrainingBanner {
             + "(\(blocks.blockRows * blocks.windowBlocks) rows)"
     }
 
-    /// "0.001", or "0.001 x linear(256/128) = 0.002 after a 5-epoch warm-up".
+    /// "0.001", or "0.001 x linear(256/128) = 0.002 after a 5-epoch warm-up", then the schedule.
     private var learningRateDescription: String {
+        var text = scaledLearningRateDescription
+        switch configuration.learningRateSchedule?.kind {
+        case .cosine?: text += ", cosine down to \(configuration.learningRateSchedule?.minimum ?? 0) at the last epoch"
+        case .step?:
+            let schedule = configuration.learningRateSchedule
+            text += ", x \(schedule?.stepFactor ?? 0.1) every \(schedule?.stepEpochs ?? 1) epochs"
+        case .constant?, nil: break
+        }
+        return text
+    }
+
+    private var scaledLearningRateDescription: String {
         let base = "\(configuration.learningRate)"
         guard let scaling = configuration.learningRateScaling, scaling != .none else { return base }
         let scaled = configuration.learningRate(step: Int.max / 2, stepsPerEpoch: 1)

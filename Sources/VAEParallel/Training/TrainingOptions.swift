@@ -21,6 +21,12 @@ public struct TrainingOptions: Sendable {
     public var checkpointEvery: Int = 1
     /// How rank 0 shows each epoch's progress (the command line chooses; none by default).
     public var progress: ProgressStyle = .off
+    /// Rank 0 writes TensorBoard event files into the run directory (`TensorBoardLog`).
+    public var tensorboard = false
+    /// With them, 64 decoded prior draws per epoch.
+    public var tensorboardImages = false
+    /// Stop after this many epochs without a lower validation -ELBO (`--early-stopping`).
+    public var earlyStoppingPatience: Int?
     /// Reduce the decoder's gradients while the encoder's are computed (see Trainer).
     public var overlapAllreduce = false
     /// How the ranks combine gradients (see Trainer and `GradientExchangeChoice`).
@@ -33,6 +39,9 @@ public struct TrainingOptions: Sendable {
     public var resume: String?
     /// Resume even when the data fingerprint differs from the checkpoint's.
     public var force = false
+    /// A new run starts from this checkpoint's weights with a fresh optimizer (`--init-from`);
+    /// ignored when resuming, whose own checkpoint holds newer weights.
+    public var initFrom: String?
     /// What a step with a NaN or infinite loss or gradient does.
     public var nonFinitePolicy: NonFinitePolicy = .stop
     /// Asked once per step on every rank (the CLI: "did a stop signal arrive?").

@@ -11,6 +11,8 @@ struct DataOptions: ParsableArguments {
     var testData: String?
     @Option(help: "Epoch order: blocks (storage blocks shuffled, rows shuffled within windows of 4 MiB of blocks: streams at in-memory speed) or rows (every row shuffled) (default blocks).")
     var shuffle: ShuffleMode?
+    @Option(help: "Hold out this share of the training rows for validation (a fixed split of the seed), evaluated after each epoch; the best epoch is kept as checkpoint-best.h5 (default none).")
+    var validationFraction: Double?
     @Option(help: "GLOBAL batch: rows per optimizer step summed over all ranks (default 128).")
     var batch: Int?
     @Option(help: "Short last batch of an epoch: partial (train on it) or drop (default partial).")
@@ -29,6 +31,7 @@ struct DataOptions: ParsableArguments {
     /// Sets the batch options the user gave in `configuration`.
     func apply(to configuration: inout TrainingConfiguration) {
         if let batch { configuration.globalBatch = batch }
+        if let validationFraction { configuration.validationFraction = validationFraction }
         if let lastBatch { configuration.lastBatch = lastBatch }
         if let shuffle { configuration.shuffle = shuffle }
     }

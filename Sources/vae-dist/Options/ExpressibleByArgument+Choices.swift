@@ -11,6 +11,7 @@ extension OptimizerKind: ExpressibleByArgument {}
 extension ParameterInitialization: ExpressibleByArgument {}
 extension LastBatchPolicy: ExpressibleByArgument {}
 extension LearningRateScaling: ExpressibleByArgument {}
+extension LearningRateSchedule.Kind: ExpressibleByArgument {}
 extension PosteriorKind: ExpressibleByArgument {}
 extension NonFinitePolicy: ExpressibleByArgument {}
 extension GradientExchangeChoice: ExpressibleByArgument {}

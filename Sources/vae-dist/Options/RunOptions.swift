@@ -18,10 +18,20 @@ struct RunOptions: ParsableArguments {
     var resume: String?
     @Flag(help: "Resume even if the data file's fingerprint differs from the checkpoint's.")
     var force = false
+    @Option(help: ArgumentHelp("Start a new run from this checkpoint's (or run directory's newest) weights with a fresh optimizer; the model must have the same shape. Ignored when resuming.",
+                               valueName: "path|run-dir"))
+    var initFrom: String?
     @Option(help: "Write a checkpoint every N epochs (and always at the end).")
     var checkpointEvery: Int = 1
     @Option(help: "Keep the newest K epoch checkpoints.")
     var keepCheckpoints: Int = 3
+    @Option(help: ArgumentHelp("Stop after PATIENCE epochs without a lower validation -ELBO (needs --validation-fraction); the best epoch is checkpoint-best.h5.",
+                               valueName: "PATIENCE"))
+    var earlyStopping: Int?
+    @Flag(help: "Write TensorBoard event files into the run directory (tensorboard --logdir RUN_DIR): per-step -ELBO and learning rate, per-epoch losses, KL, learning rate, samples/s.")
+    var tensorboard = false
+    @Flag(help: "With --tensorboard: also 64 decoded prior draws per epoch, as an image.")
+    var tensorboardImages = false
     @Option(help: "A step whose loss or gradient is NaN or Inf: stop (with the step and layer) or skip it (counted in metrics.jsonl).")
     var onNonfinite: NonFinitePolicy = .stop
     @Option(help: "How ranks combine gradients: shared-memory (ranks of one node sum each other's gradients in place and each updates 1/n of the parameters), allreduce (MPI_Allreduce, any number of nodes), or auto: shared-memory when every rank is on this node.")
@@ -37,6 +47,7 @@ struct RunOptions: ParsableArguments {
             throw ValidationError("--resume latest needs --out RUN_DIR: the run directory to continue")
         }
         guard checkpointEvery >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        if let earlyStopping, earlyStopping < 1 { throw ValidationError("--early-stopping must be at least 1 epoch, got \(earlyStopping)") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1, got \(keepCheckpoints)") }
         if overlapAllreduce && gradientExchange == .sharedMemory {
             throw ValidationError("--overlap-allreduce overlaps the MPI allreduce: use it with --gradient-exchange allreduce or auto, not shared-memory")
@@ -53,6 +64,10 @@ struct RunOptions: ParsableArguments {
     func apply(to options: inout TrainingOptions) {
         options.resume = resume
         options.force = force
+        options.initFrom = initFrom
+        options.earlyStoppingPatience = earlyStopping
+        options.tensorboard = tensorboard || tensorboardImages
+        options.tensorboardImages = tensorboardImages
         options.checkpointEvery = checkpointEvery
         options.keepCheckpoints = keepCheckpoints
         options.overlapAllreduce = overlapAllreduce
