@@ -88,4 +88,23 @@ final class GEMMCommandLineTests: XCTestCase {
         XCTAssertEqual(try finalParameters(scratch + "/split").parameters.map(\.bitPattern),
                        try finalParameters(scratch + "/whole").parameters.map(\.bitPattern))
     }
+
+    /// A bf16 run's checkpoint evaluates in either precision (its parameters are float32):
+    /// both give a finite -ELBO, a little apart.
+    func testABFloat16CheckpointEvaluatesInEitherPrecision() throws {
+        guard OneDNNGEMM.hasBFloat16Instructions else { throw XCTSkip("no AVX512_BF16 here") }
+        XCTAssertEqual(try train(epochs: 2, out: "bf16", ["--precision", "bf16"]).status, 0)
+        func evaluate(_ precision: String) throws -> Double {
+            let result = try runProcess(try vaeDistBinary(), ["eval", "--checkpoint", scratch + "/bf16", "--data", data,
+                                                              "--json", "--importance", "0", "--precision", precision],
+                                        environment: childEnvironment(), timeout: 60)
+            XCTAssertEqual(result.status, 0, result.standardError)
+            let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+            return try XCTUnwrap((report["negative_elbo_B"] as? [String: Any])?["mean"] as? Double, result.standardOutput)
+        }
+        let (fp32, bf16) = (try evaluate("fp32"), try evaluate("bf16"))
+        XCTAssertTrue(fp32.isFinite && bf16.isFinite)
+        XCTAssertNotEqual(fp32, bf16)
+        XCTAssertEqual(fp32, bf16, accuracy: 1e-2 * abs(fp32), "bf16 moves the loss by far less than 1%")
+    }
 }

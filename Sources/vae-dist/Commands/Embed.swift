@@ -28,6 +28,8 @@ struct Embed: ParsableCommand {
     var compressionLevel: Int = 4
     @OptionGroup(title: "Progress")
     var progress: ProgressOptions
+    @OptionGroup(title: "GEMM")
+    var gemmOptions: GEMMOptions
 
     func validate() throws {
         try validateOutputFile(out, option: "--out", example: "runs/x/embeddings.h5")
@@ -40,6 +42,7 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         try withCommunicator { communicator in
+            try gemmOptions.install(communicator: communicator)
             var options = EmbeddingOptions(checkpoint: trained.checkpoint)
             options.dataPath = data
             options.outputPath = out

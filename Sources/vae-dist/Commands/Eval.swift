@@ -43,6 +43,8 @@ struct Eval: ParsableCommand {
     var json = false
     @OptionGroup(title: "Progress")
     var progress: ProgressOptions
+    @OptionGroup(title: "GEMM")
+    var gemmOptions: GEMMOptions
 
     func validate() throws {
         guard samples >= 1, samples < 1 << 24 else { throw ValidationError("--samples must be in 1...16777215, got \(samples)") }
@@ -61,6 +63,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try withCommunicator { communicator in
+            try gemmOptions.install(communicator: communicator)
             var options = EvaluationOptions(checkpoint: trained.checkpoint)
             options.dataPath = data
             options.samples = samples
