@@ -36,9 +36,13 @@ def main(raw, runs, output):
             for key, engine in ENGINES.items():
                 report = load(f"{setting}_{key}_{round_number}")
                 rate = report["training"]["samples_per_second"]["median"]
+                # The run's own ceiling when it measured one (moments before training), else this run's.
+                fraction = report["training"].get("fraction_of_ceiling")
                 ceiling = ceilings.get(engine, {}).get("samples_per_second")
+                if fraction is None and ceiling:
+                    fraction = rate / ceiling
                 busy = [r.get("cpu_per_wall_second") or 0 for r in report["per_rank"]]
-                row[key] = {"samples_per_second": rate, "fraction_of_ceiling": rate / ceiling if ceiling else None,
+                row[key] = {"samples_per_second": rate, "fraction_of_ceiling": fraction,
                             "last_over_first": report["training"]["last_over_first"], "cpu_per_wall": busy,
                             # On a shared machine a rank also waits for a CPU: samples per second of
                             # its CPU time is the steadier figure (one thread per rank here).
