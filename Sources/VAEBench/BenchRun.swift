@@ -137,11 +137,9 @@ public enum BenchRun {
             meanAllreduceMilliseconds: Spread(epochs.map(\.meanAllreduceSeconds)).median * 1e3,
             allreduceShare: ownShare)
 
-        let shape = ([architecture.dataDimension] + architecture.hiddenSizes + [architecture.latentDimension])
-            .map(String.init).joined(separator: "-")
         return BenchReport(
             machine: .current(), ranks: communicator.size,
-            model: .init(architecture: "\(shape) \(architecture.activation.rawValue)", parameters: trainer.layout.totalCount,
+            model: .init(architecture: architecture.summary, parameters: trainer.layout.totalCount,
                          samplesPerDatapoint: configuration.samples, flopsPerSample: flopsPerSample),
             globalBatch: configuration.globalBatch, rowsPerRank: rowsPerRank,
             data: .init(source: options.data ?? "synthetic", rows: source.rowCount, features: source.featureCount),

@@ -134,6 +134,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         if architecture.hiddenSizes.contains(where: { $0 < 1 }) {
             found.append("--hidden sizes must be at least 1 (got \(architecture.hiddenSizes.map(String.init).joined(separator: ",")))")
         }
+        if let convolution = architecture.convolution {
+            found += convolution.problems(dataDimension: architecture.dataDimension)
+        }
         if samples < 1 { found.append("--samples must be at least 1 (got \(samples))") }
         if samples >= 1 << 24 { found.append("--samples must be below 16777216 (got \(samples))") }
         if !(beta >= 0) || !beta.isFinite { found.append("--beta must be a finite number >= 0 (got \(beta))") }

@@ -50,12 +50,8 @@ public struct Dense: Sendable, Equatable {
         sgemm(transposeA: true, transposeB: false, m: outputUnits.count, n: inFeatures, k: rows,
               a: outputGradient + first, lda: outFeatures, b: input, ldb: inFeatures,
               beta: 0, c: gradients + weightOffset + first * inFeatures, ldc: inFeatures)
-        let biasGradient = gradients + biasOffset
-        for unit in outputUnits { biasGradient[unit] = 0 }
-        for row in 0..<rows {
-            let gradientRow = outputGradient + row * outFeatures
-            for unit in outputUnits { biasGradient[unit] += gradientRow[unit] }
-        }
+        biasGradient(outputGradient, pixels: rows, channels: outFeatures, units: outputUnits,
+                     into: gradients + biasOffset)
     }
 
     /// Both backwards: the weight backward of every unit, then the data backward.

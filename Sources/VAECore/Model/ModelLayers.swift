@@ -9,9 +9,25 @@ public struct ModelLayers: Sendable {
     public let decoder: [any Layer]
     public let layout: ParameterLayout
 
-    /// The MLP of `architecture`: D -> h_1 .. h_k -> 2Z, then Z -> h_k .. h_1 -> D.
+    /// The layers of `architecture`: its MLP, or its convolutions when it has them.
     public init(_ architecture: ModelArchitecture) {
         var layout = ParameterLayout()
+        let (encoder, decoder) = if let convolution = architecture.convolution {
+            Self.convolutional(convolution, architecture: architecture, layout: &layout)
+        } else {
+            Self.perceptron(architecture, layout: &layout)
+        }
+        if architecture.learnedVarianceFloor != nil {
+            layout.append(ModelArchitecture.outputLogVarianceName, shape: [architecture.dataDimension])
+        }
+        self.encoder = encoder
+        self.decoder = Self.narrowingFirst(decoder)
+        self.layout = layout
+    }
+
+    /// The MLP: D -> h_1 .. h_k -> 2Z, then Z -> h_k .. h_1 -> D.
+    private static func perceptron(_ architecture: ModelArchitecture, layout: inout ParameterLayout)
+        -> (encoder: [any Layer], decoder: [any Layer]) {
         let activation = architecture.activation
         var encoder: [any Layer] = []
         var width = architecture.dataDimension
@@ -30,12 +46,7 @@ public struct ModelLayers: Sendable {
             width = hidden
         }
         decoder.append(layout.appendDense("decoder.out", inFeatures: width, outFeatures: architecture.dataDimension))
-        if architecture.learnedVarianceFloor != nil {
-            layout.append(ModelArchitecture.outputLogVarianceName, shape: [architecture.dataDimension])
-        }
-        self.encoder = encoder
-        self.decoder = Self.narrowingFirst(decoder)
-        self.layout = layout
+        return (encoder, decoder)
     }
 
     /// The decoder with its first layer as a `NarrowInputDense`.

@@ -1,6 +1,6 @@
 /// How the initial parameters are drawn; both are pure functions of the seed.
 public enum ParameterInitialization: String, CaseIterable, Codable, Sendable {
-    /// PyTorch's nn.Linear default: W and b uniform in +-1/sqrt(fan_in).
+    /// PyTorch's nn.Linear and nn.Conv*d default: W and b uniform in +-1/sqrt(fan_in).
     case pytorch
     /// Glorot/Xavier uniform weights, +-sqrt(6/(fan_in+fan_out)); zero biases.
     case glorot
@@ -8,12 +8,15 @@ public enum ParameterInitialization: String, CaseIterable, Codable, Sendable {
     /// Fills `parameters` (laid out by `layout`) from the init stream of `seed`.
     public func initialize(_ parameters: UnsafeMutablePointer<Float>, layout: ParameterLayout, seed: UInt64) {
         let streams = RandomStreams(seed: seed)
-        // A bias takes its fan-in from the weight of its layer, the tensor named alike.
+        // A bias takes its fan-in from the weight of its layer, the tensor named alike. As in
+        // PyTorch, dimension 1 is the fan-in and 0 the fan-out, times the kernel's taps: a
+        // ConvTranspose2d weight [in, out, k, k] has fan-in out k^2.
         func fans(ofWeightFor spec: TensorSpec) -> (fanIn: Int, fanOut: Int) {
             let weightName = spec.name.hasSuffix(".bias")
                 ? String(spec.name.dropLast(".bias".count)) + ".weight" : spec.name
             let weight = layout.tensor(named: weightName)!
-            return (weight.shape[1], weight.shape[0])
+            let taps = weight.shape.dropFirst(2).reduce(1, *)
+            return (weight.shape[1] * taps, weight.shape[0] * taps)
         }
         for (tensorIndex, spec) in layout.tensors.enumerated() {
             // The learned per-pixel log-variance starts at 0 (variance floor + 1) under every scheme.

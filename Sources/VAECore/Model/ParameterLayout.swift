@@ -1,6 +1,7 @@
 /// One named tensor inside a flat buffer, row-major, starting at `offset` floats.
 ///
-/// `shape` is PyTorch's: [out, in] for a Dense weight, [n] for a bias.
+/// `shape` is PyTorch's: [out, in] for a Dense weight, [out, in, k, k] for a Conv2d's,
+/// [in, out, k, k] for a ConvTranspose2d's, [n] for a bias.
 public struct TensorSpec: Sendable, Equatable {
     public let name: String
     public let shape: [Int]

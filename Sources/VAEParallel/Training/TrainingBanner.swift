@@ -21,13 +21,11 @@ struct TrainingBanner {
 
     var text: String {
         let architecture = configuration.architecture
-        let shape = ([architecture.dataDimension] + architecture.hiddenSizes + [architecture.latentDimension])
-            .map(String.init).joined(separator: "-")
         let threads = BLASLibrary.threadCount
         var lines = [
             "vae-dist train: \(ranks) rank\(ranks == 1 ? "" : "s"), BLAS kernel \(BLASLibrary.coreName)"
                 + " x \(threads) thread\(threads == 1 ? "" : "s") per rank",
-            "  model    \(shape) \(architecture.activation.rawValue), \(trainer.layout.totalCount) parameters, "
+            "  model    \(architecture.summary), \(trainer.layout.totalCount) parameters, "
                 + "\(configuration.posterior.rawValue) posterior, \(configuration.likelihood.rawValue) likelihood"
                 + "\(architecture.learnedVarianceFloor.map { " (learned variance, floor \($0))" } ?? ""), "
                 + "estimator \(configuration.estimator.rawValue), L=\(configuration.samples)",

@@ -246,7 +246,8 @@ public final class TrainingRun {
             throw TrainingSetupError("test data \(test.description) has \(test.featureCount) features per row, "
                                      + "but the training data \(train.description) has \(train.featureCount)")
         }
-        configuration.architecture.dataDimension = train.featureCount
+        configuration.architecture.fit(dataDimension: train.featureCount,
+                                       imageShape: train.imageShape.map { [$0.channels, $0.height, $0.width] })
         let problems = configuration.problems
         if !problems.isEmpty { throw TrainingSetupError(problems.joined(separator: "; ")) }
         if configuration.globalBatch < communicator.size {

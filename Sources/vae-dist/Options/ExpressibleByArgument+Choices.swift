@@ -5,6 +5,7 @@ import VAEParallel
 
 // The library's closed choices, parsed from their raw values on the command line.
 extension Activation: ExpressibleByArgument {}
+extension ArchitectureKind: ExpressibleByArgument {}
 extension LikelihoodKind: ExpressibleByArgument {}
 extension Estimator: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}

@@ -6,10 +6,18 @@ import VAECore
 /// Each option is optional so that `--resume` can tell the options a user gave from
 /// the defaults; the defaults are in the help text.
 struct ModelOptions: ParsableArguments {
+    @Option(help: "Model: mlp (dense layers, --hidden) or conv (convolutions of the data's image_shape, --channels) (default mlp).")
+    var architecture: ArchitectureKind?
     @Option(help: "Latent dimension Z (default 20).")
     var latent: Int?
-    @Option(help: "Hidden layer sizes, comma-separated; the decoder mirrors them (default 400; e.g. 512,256).")
+    @Option(help: "mlp: hidden layer sizes, comma-separated; the decoder mirrors them (default 400; e.g. 512,256).")
     var hidden: String?
+    @Option(help: "conv: output channels of the encoder's convolutions, comma-separated; the decoder mirrors them (default 32,64).")
+    var channels: String?
+    @Option(help: "conv: kernel size k of every convolution, padding (k - 1) / 2 (default 3).")
+    var kernel: Int?
+    @Option(help: "conv: stride of every convolution (default 2: each halves the image).")
+    var stride: Int?
     @Option(help: "Hidden activation: \(Activation.allCases.map(\.rawValue).joined(separator: ", ")) (default relu).")
     var activation: Activation?
     @Option(help: "Likelihood: bernoulli (data in [0, 1]) or gaussian (fixed or learned variance; any range) (default bernoulli).")
@@ -37,11 +45,23 @@ struct ModelOptions: ParsableArguments {
         if let hidden, hiddenSizes == nil {
             throw ValidationError("--hidden must be comma-separated positive sizes like 400 or 512,256, got '\(hidden)'")
         }
+        if let channels, convolutionChannels == nil {
+            throw ValidationError("--channels must be comma-separated positive counts like 32,64, got '\(channels)'")
+        }
+        if architecture != .conv && (channels != nil || kernel != nil || stride != nil) {
+            throw ValidationError("--channels, --kernel and --stride shape the convolutions of --architecture conv")
+        }
+        if architecture == .conv && hidden != nil {
+            throw ValidationError("--hidden sizes the dense layers of --architecture mlp; conv takes --channels")
+        }
     }
 
-    private var hiddenSizes: [Int]? {
-        guard let hidden else { return nil }
-        let sizes = hidden.split(separator: ",", omittingEmptySubsequences: false)
+    private var hiddenSizes: [Int]? { hidden.flatMap(Self.positiveCounts) }
+    private var convolutionChannels: [Int]? { channels.flatMap(Self.positiveCounts) }
+
+    /// "512,256" as [512, 256]; nil unless every entry is a positive integer.
+    private static func positiveCounts(_ text: String) -> [Int]? {
+        let sizes = text.split(separator: ",", omittingEmptySubsequences: false)
             .map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
         return sizes.map { $0! }
@@ -49,6 +69,22 @@ struct ModelOptions: ParsableArguments {
 
     /// Sets every option the user gave in `configuration`.
     func apply(to configuration: inout TrainingConfiguration) {
+        switch architecture {
+        case .conv?:
+            var shape = configuration.architecture.convolution ?? ConvolutionalShape()
+            if let convolutionChannels { shape.channels = convolutionChannels }
+            if let kernel { shape.kernel = kernel }
+            if let stride { shape.stride = stride }
+            configuration.architecture.convolution = shape
+            configuration.architecture.hiddenSizes = []
+        case .mlp?:
+            if configuration.architecture.convolution != nil {
+                configuration.architecture.convolution = nil
+                configuration.architecture.hiddenSizes = TrainingConfiguration.defaults().architecture.hiddenSizes
+            }
+        case nil:
+            break
+        }
         if let latent { configuration.architecture.latentDimension = latent }
         if let hiddenSizes { configuration.architecture.hiddenSizes = hiddenSizes }
         if let activation { configuration.architecture.activation = activation }

@@ -9,9 +9,9 @@ public protocol Likelihood: Sendable {
     /// Whether data must lie in [0, 1] (checked when data is opened).
     var requiresUnitInterval: Bool { get }
 
-    /// Sum over `count` pixels of -log p(x|y), and `gradientScale` times its derivative w.r.t.
+    /// Sum over `count` pixels of -log p(x|y), and its gradient, in one fused pass.
     ///
-    /// each y written to `gradient` — one fused pass.
+    /// `gradientScale` times the derivative w.r.t. each y is written to `gradient`.
     func negativeLogLikelihood(
         data: UnsafePointer<Float>, output: UnsafePointer<Float>, count: Int,
         gradientScale: Float, gradient: UnsafeMutablePointer<Float>
