@@ -2,8 +2,10 @@
 """Load a vae-dist checkpoint with h5py + numpy and run its encoder (and decoder).
 
 The checkpoint stores the model as a PyTorch-style state_dict under /model
-(weights [out, in], a layer computes y = x W^T + b) and the training config as
-JSON in the root attribute `config` (docs/algorithm.md, "Parameters").
+(Linear weights [out, in], a layer computes y = x W^T + b; Conv2d weights
+[out, in, k, k], ConvTranspose2d [in, out, k, k]) and the training config as
+JSON in the root attribute `config` (docs/algorithm.md, "Parameters" and "The
+convolutional model"). Both the MLP and the convolutional model run here.
 
     python3 scripts/load_checkpoint.py CHECKPOINT DATA [--rows 0:10] [--compare EMBEDDINGS.h5]
 
@@ -40,9 +42,38 @@ ACTIVATIONS = {
 }
 
 
+def conv2d(x, weight, bias, stride, padding):
+    """PyTorch's Conv2d: x [rows, C, H, W], weight [O, C, k, k] -> [rows, O, H', W'],
+    as a sum over the kernel's taps of strided slices of the padded image."""
+    k = weight.shape[2]
+    height, width = x.shape[2:]
+    out_h, out_w = (height + 2 * padding - k) // stride + 1, (width + 2 * padding - k) // stride + 1
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    y = np.zeros((x.shape[0], weight.shape[0], out_h, out_w), dtype=x.dtype) + bias[None, :, None, None]
+    for ky in range(k):
+        for kx in range(k):
+            window = padded[:, :, ky:ky + stride * (out_h - 1) + 1:stride, kx:kx + stride * (out_w - 1) + 1:stride]
+            y += np.einsum("rchw,oc->rohw", window, weight[:, :, ky, kx])
+    return y
+
+
+def conv_transpose2d(x, weight, bias, stride, padding, size):
+    """PyTorch's ConvTranspose2d with the output padding that gives `size` (H', W'):
+    x [rows, C, H, W], weight [C, O, k, k] -> [rows, O, H', W']."""
+    k = weight.shape[2]
+    height, width = x.shape[2:]
+    full = np.zeros((x.shape[0], weight.shape[1], max((height - 1) * stride + k, padding + size[0]),
+                     max((width - 1) * stride + k, padding + size[1])), dtype=x.dtype)
+    for ky in range(k):
+        for kx in range(k):
+            full[:, :, ky:ky + stride * (height - 1) + 1:stride, kx:kx + stride * (width - 1) + 1:stride] += \
+                np.einsum("rchw,co->rohw", x, weight[:, :, ky, kx])
+    return full[:, :, padding:padding + size[0], padding:padding + size[1]] + bias[None, :, None, None]
+
+
 class Checkpoint:
-    """The MLP VAE of a checkpoint. Computes in float64 by default: the float32
-    weights are used exactly, and only vae-dist's float32 rounding differs."""
+    """The VAE of a checkpoint, an MLP or convolutional. Computes in float64 by default:
+    the float32 weights are used exactly, and only vae-dist's float32 rounding differs."""
 
     def __init__(self, path, config, state_dict, dtype=np.float64):
         self.path = path
@@ -57,25 +88,62 @@ class Checkpoint:
         if name not in ACTIVATIONS:
             raise ValueError(f"{path}: config activation '{name}' is not one of {sorted(ACTIVATIONS)}")
         self.activation = ACTIVATIONS[name]
+        # The convolutional model (--architecture conv): its image [C, H, W] and convolutions.
+        self.convolution = architecture.get("convolution")
+        if self.convolution is not None:
+            self.image = tuple(self.convolution["imageShape"])
+            kernel, stride = self.convolution["kernel"], self.convolution["stride"]
+            self.stride, self.padding = stride, (kernel - 1) // 2
+            self.sizes = [self.image[1:]]  # each convolution's input size, then the last grid
+            for _ in self.convolution["channels"]:
+                h, w = self.sizes[-1]
+                self.sizes.append(((h + 2 * self.padding - kernel) // stride + 1,
+                                   (w + 2 * self.padding - kernel) // stride + 1))
 
     def _dense(self, x, layer):
         weight = self.state_dict[layer + ".weight"].astype(self.dtype)  # [out, in]
         bias = self.state_dict[layer + ".bias"].astype(self.dtype)      # [out]
         return x @ weight.T + bias
 
+    def _tensor(self, name):
+        return self.state_dict[name].astype(self.dtype)
+
     def encode(self, x):
         """x [rows, D] -> (mu, logvar), each [rows, Z]: the posterior q(z|x) = N(mu, exp(logvar))."""
         a = np.asarray(x, dtype=self.dtype)
-        for i in range(1, len(self.hidden_sizes) + 1):
-            a = self.activation(self._dense(a, f"encoder.fc{i}"))
+        if self.convolution is not None:
+            a = a.reshape(a.shape[0], *self.image)  # rows are channels first, [C, H, W]
+            for i in range(1, len(self.convolution["channels"]) + 1):
+                a = self.activation(conv2d(a, self._tensor(f"encoder.conv{i}.weight"),
+                                           self._tensor(f"encoder.conv{i}.bias"), self.stride, self.padding))
+            a = a.reshape(a.shape[0], -1)  # PyTorch's flatten
+        else:
+            for i in range(1, len(self.hidden_sizes) + 1):
+                a = self.activation(self._dense(a, f"encoder.fc{i}"))
         return self._dense(a, "encoder.mu"), self._dense(a, "encoder.logvar")
 
     def decode(self, z):
         """z [rows, Z] -> the decoder's output [rows, D]: Bernoulli logits or Gaussian means."""
         a = np.asarray(z, dtype=self.dtype)
+        if self.convolution is not None:
+            channels = self.convolution["channels"]
+            a = self.activation(self._dense(a, "decoder.fc")).reshape(a.shape[0], channels[-1], *self.sizes[-1])
+            for i in range(1, len(channels) + 1):
+                a = conv_transpose2d(a, self._tensor(f"decoder.deconv{i}.weight"), self._tensor(f"decoder.deconv{i}.bias"),
+                                     self.stride, self.padding, self.sizes[-1 - i])
+                if i < len(channels):
+                    a = self.activation(a)
+            return a.reshape(a.shape[0], -1)
         for i in range(1, len(self.hidden_sizes) + 1):
             a = self.activation(self._dense(a, f"decoder.fc{i}"))
         return self._dense(a, "decoder.out")
+
+    @property
+    def summary(self):
+        if self.convolution is not None:
+            return (f"conv {'x'.join(map(str, self.image))} {','.join(map(str, self.convolution['channels']))} "
+                    f"k{self.convolution['kernel']} s{self.stride} -> {self.latent_dimension}")
+        return "-".join(map(str, [self.data_dimension, *self.hidden_sizes, self.latent_dimension]))
 
     def pixel_means(self, z):
         """The means of p(x|z): sigmoid of the logits (Bernoulli) or the Gaussian means."""
@@ -163,8 +231,7 @@ def main(argv=None):
         print(json.dumps({"checkpoint": model.path, "rows": rows, "mu": mu.tolist(), "logvar": logvar.tolist()}))
     else:
         np.set_printoptions(precision=5, suppress=True, linewidth=120)
-        print(f"{model.path}: encoder of {d}-{'-'.join(map(str, model.hidden_sizes))}-{model.latent_dimension} "
-              f"{model.config['architecture']['activation']}")
+        print(f"{model.path}: encoder of {model.summary} {model.config['architecture']['activation']}")
         for row, m, v in zip(rows, mu, logvar):
             print(f"row {row}: mu {m}  logvar {v}")
 

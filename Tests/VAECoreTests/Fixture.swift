@@ -40,10 +40,16 @@ struct Fixture {
     func float(_ key: String) -> Float { Float(config[key] as! Double) }
     func string(_ key: String) -> String { config[key] as! String }
 
+    /// Cases with "conv_channels" are convolutional models of their "image" [C, H, W].
     var architecture: ModelArchitecture {
-        ModelArchitecture(dataDimension: int("data_dim"), hiddenSizes: config["hidden"] as! [Int],
-                          latentDimension: int("latent"), activation: Activation(rawValue: string("activation"))!,
-                          learnedVarianceFloor: (config["variance_floor"] as? Double).map(Float.init))
+        let convolution = (config["conv_channels"] as? [Int]).map {
+            ConvolutionalShape(channels: $0, kernel: int("kernel"), stride: int("stride"),
+                               imageShape: config["image"] as? [Int])
+        }
+        return ModelArchitecture(dataDimension: int("data_dim"), hiddenSizes: config["hidden"] as! [Int],
+                                 latentDimension: int("latent"), activation: Activation(rawValue: string("activation"))!,
+                                 learnedVarianceFloor: (config["variance_floor"] as? Double).map(Float.init),
+                                 convolution: convolution)
     }
 
     /// Cases written before the families existed carry no "posterior": they are Gaussian.

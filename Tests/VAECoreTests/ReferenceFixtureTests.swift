@@ -13,7 +13,8 @@ import XCTest
 final class ReferenceFixtureTests: XCTestCase {
     static let modelCases = ["bernoulli_B_L1_relu", "bernoulli_A_L3_tanh", "gaussian_B_L2_softplus", "bernoulli_A_L1_sigmoid",
                              "laplace_B_L2_tanh", "logistic_A_L1_softplus", "gumbel_B_L2_tanh", "gumbel_A_L3_sigmoid",
-                             "cauchy_A_L2_tanh", "gaussian_learnedvar_A_L2_softplus", "laplace_learnedvar_B_L1_tanh"]
+                             "cauchy_A_L2_tanh", "gaussian_learnedvar_A_L2_softplus", "laplace_learnedvar_B_L1_tanh",
+                             "conv_bernoulli_B_L1_relu", "conv_rgb_A_L2_tanh"]
 
     func testInitialParametersMatchReference() throws {
         for name in Self.modelCases {

@@ -117,6 +117,28 @@ final class BadInputSweepTests: XCTestCase {
         ])
     }
 
+    func testBadConvolutionalModels() throws {
+        try writeDataFile(scratch + "/images.h5", features: syntheticFeatures(rows: 9, features: 64, seed: 44), rows: 9)
+        let images = ["train", "--data", scratch + "/images.h5", "--out", scratch + "/new", "--no-progress"]
+        try check([
+            BadInput(name: "conv on rows that are no image", arguments: ["train", "--data", data, "--out", scratch + "/new",
+                                                                         "--architecture", "conv"],
+                     expected: ["--architecture conv needs images", "10 values per row"]),
+            BadInput(name: "an image too small for the convolutions",
+                     arguments: images + ["--architecture", "conv", "--channels", "8,8,8,8", "--kernel", "4"],
+                     expected: ["1x8x8 image is too small for 4 convolutions", "8x8 -> 4x4 -> 2x2 -> 1x1 -> nothing"]),
+            BadInput(name: "channels for the MLP", arguments: images + ["--channels", "16"], expected: ["--channels", "--architecture conv"]),
+            BadInput(name: "hidden sizes for conv", arguments: images + ["--architecture", "conv", "--hidden", "5"],
+                     expected: ["--hidden", "--architecture mlp"]),
+            BadInput(name: "channels with a hole", arguments: images + ["--architecture", "conv", "--channels", "8,,4"],
+                     expected: ["--channels", "8,,4"]),
+            BadInput(name: "zero stride", arguments: images + ["--architecture", "conv", "--stride", "0"],
+                     expected: ["--stride must be at least 1"]),
+            BadInput(name: "unknown architecture", arguments: images + ["--architecture", "transformer"],
+                     expected: ["transformer", "--architecture"]),
+        ])
+    }
+
     func testBadDataFiles() throws {
         func dataFile(_ name: String, _ body: (HDF5Group) throws -> Void) throws -> String {
             let path = scratch + "/" + name

@@ -8,8 +8,11 @@ import VAETestSupport
 /// The command line matching `configuration` (the model and optimisation options the tests vary).
 func trainArguments(_ configuration: TrainingConfiguration, data: String, out: String) -> [String] {
     let architecture = configuration.architecture
-    return ["train", "--data", data, "--out", out, "--no-progress",
-            "--hidden", architecture.hiddenSizes.map(String.init).joined(separator: ","),
+    let model = architecture.convolution.map {
+        ["--architecture", "conv", "--channels", $0.channels.map(String.init).joined(separator: ","),
+         "--kernel", String($0.kernel), "--stride", String($0.stride)]
+    } ?? ["--hidden", architecture.hiddenSizes.map(String.init).joined(separator: ",")]
+    return ["train", "--data", data, "--out", out, "--no-progress"] + model + [
             "--latent", String(architecture.latentDimension), "--activation", architecture.activation.rawValue,
             "--batch", String(configuration.globalBatch), "--epochs", String(configuration.epochs),
             "--lr", String(configuration.learningRate), "--kl-warmup", String(configuration.klWarmupEpochs),
@@ -104,6 +107,15 @@ func smallConfiguration(epochs: Int = 2) -> TrainingConfiguration {
 func metricsLineCount(_ runDirectory: String) -> Int {
     let text = (try? String(contentsOfFile: runDirectory + "/metrics.jsonl", encoding: .utf8)) ?? ""
     return text.split(separator: "\n").count
+}
+
+/// The small convolutional model of the conv tests: 37 rows of 1x8x8 images, two stride-2
+/// convolutions of 3 and 4 channels (8x8 -> 4x4 -> 2x2), latent 2, global batch 8.
+func smallConvolutionalConfiguration(epochs: Int = 2) -> TrainingConfiguration {
+    var configuration = smallConfiguration(epochs: epochs)
+    configuration.architecture = ModelArchitecture(dataDimension: 64, hiddenSizes: [], latentDimension: 2, activation: .relu,
+                                                   convolution: ConvolutionalShape(channels: [3, 4], kernel: 3, stride: 2))
+    return configuration
 }
 
 /// A small model over `features` values per row, trained for 2 epochs on synthetic [0, 1] data.

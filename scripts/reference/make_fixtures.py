@@ -104,13 +104,30 @@ MODEL_CASES = [
          likelihood="bernoulli", estimator="A", samples=3, beta=0.7, seed=77, epoch=0, init="glorot",
          batch_rows=[8, 1, 1000, 42], precision="bf16", data_index=1,
          description="bernoulli_A_L3_tanh with --precision bf16."),
+    # The convolutional model (docs/algorithm.md, "The convolutional model").
+    dict(COMMON, case="conv_bernoulli_B_L1_relu", data_dim=36, hidden=[], latent=3, activation="relu",
+         likelihood="bernoulli", estimator="B", samples=1, seed=1717, epoch=1, init="pytorch",
+         conv_channels=[3, 4], kernel=3, stride=2, image=[1, 6, 6], batch_rows=[5, 2, 901, 64],
+         # Some pre-activations sit within 2e-3 of ReLU's kink: the difference steps stay 10x
+         # closer, and the round-off that brings to the smallest gradients (~1e-10 absolute)
+         # is measured against a floor of 1e-4 instead of 1e-8.
+         fd_step=1e-4, fd_floor=1e-4,
+         description="Convolutional VAE on 1x6x6 images: Conv(1->3, k3 s2 p1) -> 3x3, Conv(3->4) -> 2x2, "
+                     "dense heads; decoder Linear(3 -> 16), ConvTranspose(4->3, output padding 0) -> 3x3, "
+                     "ConvTranspose(3->1, output padding 1) -> 6x6. ReLU, Bernoulli, estimator B, L=1."),
+    dict(COMMON, case="conv_rgb_A_L2_tanh", data_dim=90, hidden=[], latent=2, activation="tanh",
+         likelihood="gaussian", gaussian_variance=0.5, estimator="A", samples=2, beta=0.9, seed=1818, epoch=0,
+         init="glorot", conv_channels=[2, 3], kernel=4, stride=2, image=[3, 6, 5], batch_rows=[7, 3, 12],
+         description="Convolutional VAE on 3-channel 6x5 images (channels first in a row), kernel 4 (padding 1), "
+                     "stride 2: 6x5 -> 3x2 -> 1x1; the transposed convolutions take output padding (0, 1) and "
+                     "(1, 0). Tanh, Gaussian likelihood (variance 0.5), estimator A, L=2, Glorot init."),
 ]
 CONFIG_KEYS = ["data_dim", "hidden", "latent", "activation", "likelihood", "gaussian_variance",
                "estimator", "samples", "beta", "seed", "epoch", "init", "batch_rows", "lr_adam",
                "lr_adagrad", "lr_sgd", "momentum", "weight_decay", "clip"]
 BIG_SEED = 0x123456789  # > 2^32 so k1 != 0, < 2^53 so any JSON parser keeps it exact
 # Keys written only by the cases that set them, so the older manifests stay byte-identical.
-OPTIONAL_CONFIG_KEYS = ["posterior", "variance_floor", "precision"]
+OPTIONAL_CONFIG_KEYS = ["posterior", "variance_floor", "precision", "conv_channels", "kernel", "stride", "image"]
 
 
 def model_config(c):
@@ -118,7 +135,10 @@ def model_config(c):
                            activation=c["activation"], likelihood=c["likelihood"],
                            gaussian_variance=c["gaussian_variance"], estimator=c["estimator"],
                            samples=c["samples"], posterior=c.get("posterior", "gaussian"),
-                           variance_floor=c.get("variance_floor"), precision=c.get("precision", "fp32"))
+                           variance_floor=c.get("variance_floor"), precision=c.get("precision", "fp32"),
+                           conv=tuple(c["conv_channels"]) if "conv_channels" in c else None,
+                           kernel=c.get("kernel", 3), stride=c.get("stride", 2),
+                           image=tuple(c["image"]) if "image" in c else None)
 
 
 def unit_uint8(u8):
@@ -150,7 +170,8 @@ def build_model_case(c, index):
     eps = ref.training_noise(c["seed"], c["epoch"], c["batch_rows"], cfg.samples, cfg.latent, cfg.posterior)
     r = ref.loss_and_grad(params, cfg, x, eps, c["beta"])
     if cfg.precision == "fp32":
-        check(c["case"], *ref.self_check(params, cfg, x, eps, c["beta"], h=c.get("fd_step", 1e-3)))
+        check(c["case"], *ref.self_check(params, cfg, x, eps, c["beta"], h=c.get("fd_step", 1e-3),
+                                         floor=c.get("fd_floor", 1e-8)))
     g = ref.flatten(r["grads"])
     nonzero = np.abs(g[g != 0])
     print(f"    loss {r['loss']:.6f}  |g| {np.linalg.norm(g):.4f}  min nonzero |g_i| {nonzero.min():.2e}")

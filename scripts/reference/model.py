@@ -7,6 +7,7 @@ gives the flat buffer the optimizers and the allreduce see.
 from dataclasses import dataclass
 import numpy as np
 
+import conv_model
 from philox import init_uniforms
 
 LOG_2PI = np.log(2.0 * np.pi)
@@ -53,10 +54,19 @@ class ModelConfig:
     posterior: str = "gaussian"
     variance_floor: float = None  # set: Gaussian variance learned per pixel, floor + exp(decoder.logvar)
     precision: str = "fp32"  # "bf16": matrix-product factors rounded to bfloat16 (`_matmul`)
+    conv: tuple = None  # set: the convolutional model (conv_model.py, fp32 only), these output channels
+    kernel: int = 3
+    stride: int = 2
+    image: tuple = None  # [C, H, W] of a data row, channels first
 
 
 def layout(cfg):
     """[(name, shape, fan_in, fan_out, is_bias)] in the buffer order."""
+    if cfg.conv is not None:
+        out = conv_model.layout(cfg)
+        if cfg.variance_floor is not None:
+            out.append(("decoder.logvar", (cfg.data_dim,), None, None, True))
+        return out
     out = []
 
     def dense(prefix, n_in, n_out):
@@ -196,22 +206,31 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
     """
     x = np.asarray(x, dtype=np.float64)
     eps = np.asarray(eps, dtype=np.float64)
-    B, L, Z, k = x.shape[0], cfg.samples, cfg.latent, len(cfg.hidden)
+    B, L, Z, k = x.shape[0], cfg.samples, cfg.latent, len(cfg.hidden or ())
+    assert cfg.conv is None or cfg.precision == "fp32", "the convolutional model is computed in fp32 here"
     assert eps.shape == (B, L, Z)
 
     # Encoder; the fused head is one [2Z, h_k] GEMM, split into mu and logvar.
     p = cfg.precision
-    h, enc_cache = _mlp_forward(params, "encoder", k, x, cfg.activation, p)
-    w_head = np.concatenate([params["encoder.mu.weight"], params["encoder.logvar.weight"]])
-    b_head = np.concatenate([params["encoder.mu.bias"], params["encoder.logvar.bias"]])
-    head = _matmul(h, w_head.T, p) + b_head
+    act = lambda v: _act(cfg.activation, v)  # noqa: E731
+    act_grad = lambda v, a: _act_grad(cfg.activation, v, a)  # noqa: E731
+    if cfg.conv is not None:
+        head, enc_cache = conv_model.encode(params, cfg, x, act, act_grad)
+    else:
+        h, enc_cache = _mlp_forward(params, "encoder", k, x, cfg.activation, p)
+        w_head = np.concatenate([params["encoder.mu.weight"], params["encoder.logvar.weight"]])
+        b_head = np.concatenate([params["encoder.mu.bias"], params["encoder.logvar.bias"]])
+        head = _matmul(h, w_head.T, p) + b_head
     mu, logvar = head[:, :Z], head[:, Z:]
     sigma = np.exp(0.5 * logvar)
     z = mu[:, None, :] + sigma[:, None, :] * eps  # [B, L, Z]
 
     # Decoder on all B*L samples at once.
-    g, dec_cache = _mlp_forward(params, "decoder", k, z.reshape(B * L, Z), cfg.activation, p)
-    y = _matmul(g, params["decoder.out.weight"].T, p) + params["decoder.out.bias"]  # [B*L, D]
+    if cfg.conv is not None:
+        y, dec_cache = conv_model.decode(params, cfg, z.reshape(B * L, Z), act, act_grad)
+    else:
+        g, dec_cache = _mlp_forward(params, "decoder", k, z.reshape(B * L, Z), cfg.activation, p)
+        y = _matmul(g, params["decoder.out.weight"].T, p) + params["decoder.out.bias"]  # [B*L, D]
     xr = np.repeat(x, L, axis=0)  # row b*L + l is datapoint b
     if cfg.likelihood == "bernoulli":
         nll = (np.maximum(y, 0.0) - xr * y + np.log1p(np.exp(-np.abs(y)))).sum(axis=1)
@@ -267,10 +286,13 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
         grads["decoder.logvar"] = (w * (0.5 / s2 - (xr - y) ** 2 / (2.0 * s2 ** 2)) * ev).sum(axis=0)
     else:
         dy = w * (y - xr) / cfg.gaussian_variance
-    grads["decoder.out.weight"] = _matmul(dy.T, g, p)
-    grads["decoder.out.bias"] = dy.sum(axis=0)
-    dg = _matmul(dy, params["decoder.out.weight"], p)
-    dz = _mlp_backward(params, grads, "decoder", dec_cache, dg, cfg.activation, p).reshape(B, L, Z)
+    if cfg.conv is not None:
+        dz = conv_model.decode_backward(params, grads, cfg, dec_cache, dy, act, act_grad).reshape(B, L, Z)
+    else:
+        grads["decoder.out.weight"] = _matmul(dy.T, g, p)
+        grads["decoder.out.bias"] = dy.sum(axis=0)
+        dg = _matmul(dy, params["decoder.out.weight"], p)
+        dz = _mlp_backward(params, grads, "decoder", dec_cache, dg, cfg.activation, p).reshape(B, L, Z)
 
     if cfg.estimator == "A" and family is not None:
         # Through z: d log f(e)/dz = f'(e)/s, d(-log p)/dz = z.
@@ -298,12 +320,15 @@ def loss_and_grad(params, cfg, x, eps, beta, want_grad=True):
         dlogvar += (beta / n) * 0.5 * (np.exp(logvar) - 1.0)
 
     dhead = np.concatenate([dmu, dlogvar], axis=1)  # [B, 2Z]
-    dw_head = _matmul(dhead.T, h, p)
-    grads["encoder.mu.weight"], grads["encoder.logvar.weight"] = dw_head[:Z], dw_head[Z:]
-    db_head = dhead.sum(axis=0)
-    grads["encoder.mu.bias"], grads["encoder.logvar.bias"] = db_head[:Z], db_head[Z:]
-    dh = _matmul(dhead, w_head, p)
-    _mlp_backward(params, grads, "encoder", enc_cache, dh, cfg.activation, p)
+    if cfg.conv is not None:
+        conv_model.encode_backward(params, grads, cfg, enc_cache, dhead, act, act_grad)
+    else:
+        dw_head = _matmul(dhead.T, h, p)
+        grads["encoder.mu.weight"], grads["encoder.logvar.weight"] = dw_head[:Z], dw_head[Z:]
+        db_head = dhead.sum(axis=0)
+        grads["encoder.mu.bias"], grads["encoder.logvar.bias"] = db_head[:Z], db_head[Z:]
+        dh = _matmul(dhead, w_head, p)
+        _mlp_backward(params, grads, "encoder", enc_cache, dh, cfg.activation, p)
 
     result["grads"] = {name: grads[name] / (B / n) for name in params}  # layout order
     return result

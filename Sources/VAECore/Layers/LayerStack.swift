@@ -61,6 +61,17 @@ public final class LayerStack: LayerStackRunner {
         workspace = FloatBuffer(count: layers.map { $0.workspaceCount(rows: maxRows) }.max()!)
     }
 
+    /// Floats a stack of `layers` holds per row: outputs, gradients and workspace (its
+    /// per-row part and its fixed part together, an upper bound).
+    public static func floatsPerRow(_ layers: [any Layer]) -> Int {
+        var floats = layers.map { $0.workspaceCount(rows: 1) }.max() ?? 0
+        for (index, layer) in layers.enumerated() {
+            if index == 0 || !layer.worksInPlace { floats += layer.outputWidth }
+            if index + 1 < layers.count && !layers[index + 1].worksInPlace { floats += layer.outputWidth }
+        }
+        return floats
+    }
+
     public var inputWidth: Int { layers[0].inputWidth }
     public var outputWidth: Int { layers[layers.count - 1].outputWidth }
     public var output: UnsafeMutablePointer<Float> { outputs[outputs.count - 1].pointer }

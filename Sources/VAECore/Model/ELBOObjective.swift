@@ -124,6 +124,13 @@ public final class ELBOObjective {
         return terms
     }
 
+    /// Bytes the objective holds per decoder row (one draw of a datapoint): the decoder's
+    /// buffers, the sample's z, noise and dL/dz, and the draw's importance weight.
+    public static func bytesPerDraw(_ architecture: ModelArchitecture) -> Int {
+        let floats = LayerStack.floatsPerRow(ModelLayers(architecture).decoder) + 3 * architecture.latentDimension
+        return floats * MemoryLayout<Float>.size + MemoryLayout<Double>.size
+    }
+
     /// Where the decoder's gradients live in the flat buffer: the tail of the layout.
     ///
     /// They are final once `decoderGradientsReady` is called (the encoder's come after).

@@ -125,6 +125,10 @@ public struct Checkpoint {
             return value
         }
         let configuration = try required("config", try root.jsonAttribute("config", as: TrainingConfiguration.self))
+        if let convolution = configuration.architecture.convolution,
+           let problem = convolution.problems(dataDimension: configuration.architecture.dataDimension).first {
+            throw DataError(file: path, "the checkpoint's config describes no model: \(problem)")
+        }
         let layout = configuration.architecture.parameterLayout
         func readFlat(_ group: String) throws -> [Float] {
             var flat = [Float](repeating: 0, count: layout.totalCount)

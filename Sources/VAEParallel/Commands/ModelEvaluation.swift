@@ -141,12 +141,9 @@ public final class ModelEvaluation {
         self.communicator = communicator
     }
 
-    /// Floats the objective holds for `draws` decoder rows (the K draws of one row).
+    /// Bytes the objective holds for `draws` decoder rows (the K draws of one row).
     static func workspaceBytes(architecture: ModelArchitecture, draws: Int) -> Int {
-        let z = architecture.latentDimension
-        let widest = architecture.hiddenSizes.max() ?? 0
-        let perDraw = 4 * z + architecture.hiddenSizes.reduce(0, +) + architecture.dataDimension + 2 * widest
-        return draws * (perDraw * MemoryLayout<Float>.size + MemoryLayout<Double>.size)
+        draws * ELBOObjective.bytesPerDraw(architecture)
     }
 
     public func run() throws -> EvaluationReport {
