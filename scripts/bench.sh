@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One run on one machine: vae-dist's training step against the machine's SGEMM ceiling,
 # 1 rank vs 2 BLAS threads vs `mpirun -n 2`, and the JAX and PyTorch references on the
-# same model, batch and threads. Prints a table and writes bench/results.json.
+# same model, batch and threads; then the convolutional model against PyTorch's. Prints
+# a table and writes bench/results.json.
 #
 #   scripts/bench.sh            # the full run: Fashion-MNIST, 10/5 epochs, a few minutes
 #   scripts/bench.sh --quick    # a smoke test in about a minute (synthetic data, short runs)
@@ -183,6 +184,25 @@ for round in 1 2 3; do
     vae_dist_bench "pair${round}_vae_r1t1" "${one_thread[@]}" -- "${pair[@]}"
     reference_bench "pair${round}_jax_t1_scan" bench_jax.py --threads 1 --scan "${pair_reference[@]}"
     reference_bench "pair${round}_torch_t1_ftz" bench_torch.py --threads 1 --ftz "${pair_reference[@]}"
+done
+
+# The convolutional model (docs/performance.md, "The convolutional model"): one rank
+# against PyTorch's conv VAE of the same shape in alternating rounds (its convolutions
+# are oneDNN's), two ranks against one, and the allocations of a steady-state step.
+if [ "$quick" = 1 ]; then
+    conv=(--architecture conv --quick)
+    conv_reference=(--epochs 1 --steps-limit 20)
+else
+    conv=(--architecture conv --data fashion-mnist --epochs 3)
+    conv_reference=(--epochs 1)
+fi
+vae_dist_bench conv_r1t1 "${one_thread[@]}" -- "${conv[@]}"
+counted conv_r1t1 "${one_thread_counting[@]}" -- --architecture conv
+vae_dist_bench conv_r2t1 "${two_ranks[@]}" -- "${conv[@]}" --ceiling-seconds 0
+counted conv_r2t1 "${two_ranks_counting[@]}" -- --architecture conv
+for round in 1 2 3; do
+    vae_dist_bench "conv_pair${round}_vae_r1t1" "${one_thread[@]}" -- "${conv[@]}" --ceiling-seconds 0
+    reference_bench "conv_pair${round}_torch_t1_ftz" bench_torch_conv.py --threads 1 --ftz "${conv_reference[@]}"
 done
 
 # GEMM backends and bf16 (issue 22): its own runs, alternating, and its own summary.

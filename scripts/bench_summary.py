@@ -114,6 +114,18 @@ def main():
         ("exchange share of step, mpirun -n 2, batch 128", (vae.get("r2t1_b128") or {}).get("allreduce_share"), 0.05),
         ("allocations per steady-state step, 1 rank", vae["r1t1_b128"]["allocations_per_step"], 0),
     ]
+    # The convolutional model (issue 17): against PyTorch's conv VAE in alternating rounds.
+    def conv_paired():
+        ratios = sorted(x for x in (ratio(median(vae, f"conv_pair{r}_vae_r1t1"), median(refs, f"conv_pair{r}_torch_t1_ftz"))
+                                    for r in (1, 2, 3)) if x is not None)
+        return ratios[len(ratios) // 2] if ratios else None
+    conv_one = median(vae, "conv_r1t1")
+    targets += [
+        ("conv: 1 rank 1 thread / PyTorch conv 1 thread FTZ, median of 3 rounds", conv_paired(), 1.5),
+        ("conv: mpirun -n 2 / 1 rank, batch 128", ratio(median(vae, "conv_r2t1"), conv_one), 1.8),
+        ("allocations per steady-state step, conv 1 rank", (vae.get("conv_r1t1") or {}).get("allocations_per_step"), 0),
+        ("allocations per steady-state step, conv 2 ranks", (vae.get("conv_r2t1") or {}).get("allocations_per_step"), 0),
+    ]
     extra = {
         "1 process 2 threads / 1 thread, batch 128": ratio(median(vae, "r1t2_b128"), one),
         "1 rank 1 thread / PyTorch 1 thread default": ratio(one, median(refs, "torch_t1")),
@@ -126,6 +138,9 @@ def main():
         "epoch last / epoch 1 without FTZ": (vae.get("r1t1_b128_noftz") or {}).get("last_over_first"),
         "1 rank 1 thread, dormant units skipped / computed": ratio(one, median(vae, "r1t1_b128_dense")),
         "1 rank 1 thread with every unit computed / JAX best 1 thread": ratio(median(vae, "r1t1_b128_dense"), jax_best_1),
+        "conv: 1 rank 1 thread, fraction of the SGEMM ceiling of its GEMMs":
+            (vae.get("conv_r1t1") or {}).get("fraction_of_ceiling"),
+        "conv: SGEMM ceiling of its GEMMs, GFLOP/s": ((parts.get("conv_r1t1") or {}).get("ceiling") or {}).get("gflops"),
     }
 
     print()

@@ -4,6 +4,13 @@
 
 #pragma STDC FP_CONTRACT OFF
 
+#if defined(__x86_64__) && defined(__clang__)
+#define VAE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VAE_CLONES
+#endif
+
+VAE_CLONES
 void vae_im2col(const float *restrict image, size_t rows, size_t ih, size_t iw, size_t c, size_t gh, size_t gw,
                 size_t k, size_t stride, size_t pad, float *restrict cols) {
     const size_t width = k * k * c;
@@ -34,6 +41,7 @@ void vae_im2col(const float *restrict image, size_t rows, size_t ih, size_t iw, 
     }
 }
 
+VAE_CLONES
 void vae_col2im(const float *restrict cols, size_t rows, size_t ih, size_t iw, size_t c, size_t gh, size_t gw,
                 size_t k, size_t stride, size_t pad, float *restrict image) {
     const size_t width = k * k * c;
@@ -58,12 +66,14 @@ void vae_col2im(const float *restrict cols, size_t rows, size_t ih, size_t iw, s
     }
 }
 
+// Writes contiguously and reads with a stride: AVX-512 and AVX2 gather the reads.
+VAE_CLONES
 void vae_transpose_rows(const float *restrict src, size_t rows, size_t a, size_t b, float *restrict dst) {
     for (size_t row = 0; row < rows; row++) {
         const float *from = src + row * a * b;
         float *to = dst + row * a * b;
-        for (size_t i = 0; i < a; i++) {
-            for (size_t j = 0; j < b; j++) to[j * a + i] = from[i * b + j];
+        for (size_t j = 0; j < b; j++) {
+            for (size_t i = 0; i < a; i++) to[j * a + i] = from[i * b + j];
         }
     }
 }

@@ -36,9 +36,9 @@ public enum BenchRun {
         if options.flushToZero { FloatingPointEnvironment.enableFlushToZero() }
         let counter = AllocationCounter.find()
         if options.data == "fashion-mnist" { try prepareDefaultData(communicator: communicator) }
-        let source = try communicator.agreed { try makeSource(options, communicator: communicator) }
+        let (source, imageShape) = try communicator.agreed { try makeSource(options, communicator: communicator) }
         var configuration = options.configuration
-        configuration.architecture.dataDimension = source.featureCount
+        configuration.architecture.fit(dataDimension: source.featureCount, imageShape: imageShape)
         let problems = configuration.problems
         if !problems.isEmpty { throw BenchSetupError(problems.joined(separator: "; ")) }
         guard configuration.globalBatch >= communicator.size else {
@@ -159,20 +159,23 @@ public enum BenchRun {
         return engines
     }
 
-    private static func makeSource(_ options: BenchOptions, communicator: any Communicator) throws -> any MinibatchSource {
+    /// The rows to train on, and their image [C, H, W] when the data file records one.
+    private static func makeSource(_ options: BenchOptions, communicator: any Communicator) throws
+        -> (any MinibatchSource, [Int]?) {
         guard var path = options.data else {
             let features = options.configuration.architecture.dataDimension
             try NodeMemory.require(MemoryEstimate.product(options.syntheticRows, features),
                                    for: "--rows \(options.syntheticRows) synthetic rows of \(features) bytes")
-            return SyntheticMinibatchSource(rows: options.syntheticRows,
-                                            features: options.configuration.architecture.dataDimension,
-                                            seed: options.configuration.seed)
+            return (SyntheticMinibatchSource(rows: options.syntheticRows,
+                                             features: options.configuration.architecture.dataDimension,
+                                             seed: options.configuration.seed), nil)
         }
         if path == "fashion-mnist" {
             path = DefaultData.paths(dataDirectory: DefaultData.dataDirectory()).train
         }
         let file = try DataFile.open(path)
-        return try InMemoryMinibatchSource(dataFile: file, bernoulli: options.configuration.likelihood == .bernoulli)
+        return (try InMemoryMinibatchSource(dataFile: file, bernoulli: options.configuration.likelihood == .bernoulli),
+                file.imageShape.map { [$0.channels, $0.height, $0.width] })
     }
 
     /// Prepares the default data on rank 0 when missing (the other ranks wait for it).

@@ -87,4 +87,48 @@ final class ConvolutionalTrainingTests: XCTestCase {
         // embed encodes rows in chunks of its own size: the same sums, whatever the GEMM's blocking.
         for (a, b) in zip(stored[(2 * position)..<(2 * position + 2)], mu) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b))) }
     }
+
+    /// 3-channel 32x32 images from numpy ([N, H, W, 3]): prepared, trained on by three
+    /// stride-2 convolutions (32 -> 16 -> 8 -> 4), reconstructed in colour.
+    func testThreeChannelImagesFromNPYTrainEndToEnd() throws {
+        let npy = scratch + "/rgb.npy"
+        var state: UInt64 = 3
+        var pixels: [UInt8] = []
+        for _ in 0..<24 {
+            // Each image a colour gradient with noise, so the model has something to learn.
+            for y in 0..<32 {
+                for x in 0..<32 {
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    let noise = Int(state >> 60)
+                    pixels += [UInt8(min(255, x * 8 + noise)), UInt8(min(255, y * 8 + noise)), UInt8(128 + noise)]
+                }
+            }
+        }
+        try Data(npyFile(uint8: pixels, shape: [24, 32, 32, 3])).write(to: URL(fileURLWithPath: npy))
+        let prepared = scratch + "/rgb.h5"
+        _ = try DataPreparation.prepareNPY(npy, output: prepared)
+        var configuration = smallConvolutionalConfiguration(epochs: 3)
+        configuration.architecture.convolution?.channels = [4, 6, 8]
+        let run = scratch + "/rgb-run"
+        let trained = try runProcess(try vaeDistBinary(), trainArguments(configuration, data: prepared, out: run),
+                                     environment: childEnvironment(), timeout: 120)
+        XCTAssertEqual(trained.status, 0, trained.standardError)
+        XCTAssertTrue(trained.standardOutput.contains("conv 3x32x32 4,6,8 k3 s2 -> 2 relu"), trained.standardOutput)
+        let metrics = try readMetrics(run)
+        XCTAssertEqual(metrics.count, 3)
+        XCTAssertLessThan(metrics[2].trainNegativeELBO, metrics[0].trainNegativeELBO, "it learns")
+        let checkpoint = try finalParameters(run)
+        let layout = checkpoint.configuration.architecture.parameterLayout
+        XCTAssertEqual(checkpoint.configuration.architecture.convolution?.imageShape, [3, 32, 32])
+        XCTAssertEqual(layout.tensor(named: "encoder.conv1.weight")?.shape, [4, 3, 3, 3])
+        XCTAssertEqual(layout.tensor(named: "encoder.mu.weight")?.shape, [2, 8 * 4 * 4])
+        XCTAssertEqual(layout.tensor(named: "decoder.deconv3.weight")?.shape, [4, 3, 3, 3])
+        let out = scratch + "/rgb.png"
+        let drawn = try runProcess(try vaeDistBinary(), ["reconstruct", "--checkpoint", run, "--data", prepared, "--count", "2",
+                                                         "--out", out], environment: childEnvironment(), timeout: 60)
+        XCTAssertEqual(drawn.status, 0, drawn.standardError)
+        XCTAssertTrue(drawn.standardOutput.contains("32x32 RGB tiles"), drawn.standardOutput)
+        let png = try decodePNG(out, pixels: false)
+        XCTAssertEqual([png.color_type, png.channels], [2, 3])
+    }
 }

@@ -52,6 +52,24 @@ final class PythonScriptTests: XCTestCase {
         }
     }
 
+    /// The convolutional model's encoder in NumPy (conv2d by strided slices) against vae-dist's embeddings.
+    func testPythonConvolutionalEncoderMatchesTheSwiftEmbeddings() throws {
+        try requirePython(["h5py", "numpy"], for: "scripts/load_checkpoint.py on a conv checkpoint")
+        let directory = try makeScratchDirectory(self)
+        let data = directory + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 37, features: 64, seed: 12), rows: 37)
+        _ = try trainInProcess(smallConvolutionalConfiguration(), data: data, out: directory + "/run")
+        let embedded = try runProcess(try vaeDistBinary(), ["embed", "--checkpoint", directory + "/run", "--data", data],
+                                      environment: childEnvironment(), timeout: 60)
+        XCTAssertEqual(embedded.status, 0, embedded.standardError)
+        // float32 in Swift, float64 in NumPy, sums of at most 64 terms: 1e-5 catches any wrong layer or layout.
+        let result = try runPython([repositoryRoot + "/scripts/load_checkpoint.py", directory + "/run", data, "--rows", "all",
+                                    "--compare", directory + "/run/embeddings.h5", "--tolerance", "1e-5"])
+        XCTAssertEqual(result.status, 0, result.standardError)
+        XCTAssertTrue(result.standardError.contains("37 rows match"), result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("encoder of conv 1x8x8 3,4 k3 s2 -> 2 relu"), result.standardOutput)
+    }
+
     func testCompareAcceptsTheSwiftEmbeddingsAndRejectsAlteredOnes() throws {
         let purpose = "load_checkpoint.py --compare"
         let directory = try makeScratchDirectory(self)

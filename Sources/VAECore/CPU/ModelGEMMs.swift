@@ -54,6 +54,8 @@ public enum ModelGEMMs {
 
     /// Every GEMM of one step on `rows` datapoints with `samples` draws each, in call order.
     public static func step(_ architecture: ModelArchitecture, rows: Int, samples: Int = 1) -> [GEMMShape] {
+        // A convolutional model's GEMMs are read from its layers.
+        if architecture.convolution != nil { return LayerGEMMs.step(architecture, rows: rows, samples: samples) }
         let all = layers(architecture, rows: rows, samples: samples)
         var shapes = all.map {
             GEMMShape(name: "\($0.name) forward", transposeA: false, transposeB: true,

@@ -13,7 +13,7 @@ extension Trainer {
         configuration: TrainingConfiguration, trainingRows: Int
     ) throws -> (DormantUnits?, String) {
         guard choice == .skip else { return (nil, "computed (--dormant-units compute)") }
-        guard let tracker = objective.makeDormantUnits() else { return (nil, "not tracked (the encoder is not ReLU)") }
+        guard let tracker = objective.makeDormantUnits() else { return (nil, "not tracked (the encoder is not a ReLU MLP)") }
         let (rank, size) = (communicator.rank, communicator.size)
         let batch = EpochSchedule.largestStep(rowCount: trainingRows, globalBatch: configuration.globalBatch)
         let lastBatch = configuration.lastBatch == .partial ? trainingRows % batch : 0

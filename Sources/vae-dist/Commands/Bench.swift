@@ -19,6 +19,8 @@ struct Bench: ParsableCommand {
             allocations in steady-state steps. scripts/bench.sh runs the whole comparison.
             """)
 
+    @OptionGroup(title: "Model (as in train; default the 784-400-20 MLP)")
+    var model: ModelOptions
     @Option(help: "GLOBAL batch: rows per optimizer step over all ranks.")
     var batch: Int = 128
     @Option(help: "Timed repetitions, one epoch each.")
@@ -69,6 +71,7 @@ struct Bench: ParsableCommand {
             BLASThreadChoice.applied = .init(threads: threads, reason: "--threads \(threads)")
         }
         var options = BenchOptions()
+        model.apply(to: &options.configuration)
         options.configuration.globalBatch = batch
         options.configuration.seed = seed
         options.data = data
