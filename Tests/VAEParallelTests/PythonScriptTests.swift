@@ -70,6 +70,31 @@ final class PythonScriptTests: XCTestCase {
         XCTAssertTrue(result.standardOutput.contains("encoder of conv 1x8x8 3,4 k3 s2 -> 2 relu"), result.standardOutput)
     }
 
+    /// A checkpoint of the default conv model is a PyTorch state_dict: the PyTorch module of
+    /// scripts/reference/bench_torch_conv.py loads it strictly and encodes as vae-dist does.
+    func testPyTorchLoadsAConvolutionalCheckpoint() throws {
+        try requirePython(["torch", "h5py", "numpy"], for: "loading a conv checkpoint into PyTorch")
+        let directory = try makeScratchDirectory(self)
+        let data = directory + "/data.h5"
+        try writeDataFile(data, features: syntheticFeatures(rows: 24, features: 784, seed: 13), rows: 24)
+        var configuration = TrainingConfiguration.defaults()
+        configuration.architecture.hiddenSizes = []
+        configuration.architecture.convolution = ConvolutionalShape()  // the default 32,64 k3 s2 on 1x28x28
+        configuration.globalBatch = 8
+        configuration.epochs = 1
+        _ = try trainInProcess(configuration, data: data, out: directory + "/run")
+        let embedded = try runProcess(try vaeDistBinary(), ["embed", "--checkpoint", directory + "/run", "--data", data],
+                                      environment: childEnvironment(), timeout: 60)
+        XCTAssertEqual(embedded.status, 0, embedded.standardError)
+        let checkpoint = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: directory + "/run")
+            .first { $0.hasPrefix("checkpoint-epoch-") })
+        // float32 in both, sums of up to 3136 terms in other orders: 1e-5 of 1 + |value|.
+        let result = try runPython([repositoryRoot + "/scripts/reference/torch_load_checkpoint.py",
+                                    directory + "/run/" + checkpoint, data, directory + "/run/embeddings.h5"])
+        XCTAssertEqual(result.status, 0, result.standardOutput + result.standardError)
+        XCTAssertTrue(result.standardOutput.contains("24 rows match"), result.standardOutput)
+    }
+
     func testCompareAcceptsTheSwiftEmbeddingsAndRejectsAlteredOnes() throws {
         let purpose = "load_checkpoint.py --compare"
         let directory = try makeScratchDirectory(self)
