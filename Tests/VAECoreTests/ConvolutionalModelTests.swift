@@ -28,6 +28,24 @@ final class ConvolutionalModelTests: XCTestCase {
         XCTAssertEqual(architecture.summary, "conv 1x28x28 32,64 k3 s2 -> 20 relu")
     }
 
+    /// The memory estimate counts the conv model's parameters exactly, and its workspace as at
+    /// least what the objective allocates; absurd channel counts give nil, not a trap.
+    func testTheMemoryEstimateCoversTheConvolutionalModel() {
+        var architecture = ModelArchitecture(dataDimension: 90, hiddenSizes: [], latentDimension: 3, activation: .relu,
+                                             convolution: ConvolutionalShape(channels: [4, 5], kernel: 4, stride: 2))
+        architecture.fit(dataDimension: 90, imageShape: [3, 6, 5])
+        for floor: Float? in [nil, 1e-4] {
+            architecture.learnedVarianceFloor = floor
+            XCTAssertEqual(architecture.checkedParameterCount, ModelLayers(architecture).layout.totalCount)
+        }
+        let layers = ModelLayers(architecture)
+        let allocated = LayerStack.floatCount(layers.encoder, rows: 8) + LayerStack.floatCount(layers.decoder, rows: 16)
+        XCTAssertGreaterThanOrEqual(ELBOObjective.workspaceFloats(architecture: architecture, samples: 2, maxRows: 8) ?? 0,
+                                    allocated)
+        architecture.convolution?.channels = [1 << 40, 1 << 40]
+        XCTAssertNil(architecture.checkedParameterCount)
+    }
+
     func testPyTorchInitUsesTheKernelsFanIn() {
         var architecture = ModelArchitecture(dataDimension: 784, hiddenSizes: [], latentDimension: 20,
                                              activation: .relu, convolution: ConvolutionalShape())

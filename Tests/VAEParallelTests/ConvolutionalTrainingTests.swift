@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import VAECore
 import VAEIO
+import VAETestSupport
 @testable import VAEParallel
 
 /// The convolutional model through the whole program: N ranks train the one-rank model,
@@ -104,7 +105,7 @@ final class ConvolutionalTrainingTests: XCTestCase {
                 }
             }
         }
-        try Data(npyFile(uint8: pixels, shape: [24, 32, 32, 3])).write(to: URL(fileURLWithPath: npy))
+        try Data(npyBytes(descr: "|u1", shape: [24, 32, 32, 3], payload: pixels)).write(to: URL(fileURLWithPath: npy))
         let prepared = scratch + "/rgb.h5"
         _ = try DataPreparation.prepareNPY(npy, output: prepared)
         var configuration = smallConvolutionalConfiguration(epochs: 3)

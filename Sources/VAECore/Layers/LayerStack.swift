@@ -61,13 +61,12 @@ public final class LayerStack: LayerStackRunner {
         workspace = FloatBuffer(count: layers.map { $0.workspaceCount(rows: maxRows) }.max()!)
     }
 
-    /// Floats a stack of `layers` holds per row: outputs, gradients and workspace (its
-    /// per-row part and its fixed part together, an upper bound).
-    public static func floatsPerRow(_ layers: [any Layer]) -> Int {
-        var floats = layers.map { $0.workspaceCount(rows: 1) }.max() ?? 0
+    /// Floats a stack of `layers` allocates for `rows` rows: outputs, gradients, workspace.
+    public static func floatCount(_ layers: [any Layer], rows: Int) -> Int {
+        var floats = layers.map { $0.workspaceCount(rows: rows) }.max() ?? 0
         for (index, layer) in layers.enumerated() {
-            if index == 0 || !layer.worksInPlace { floats += layer.outputWidth }
-            if index + 1 < layers.count && !layers[index + 1].worksInPlace { floats += layer.outputWidth }
+            if index == 0 || !layer.worksInPlace { floats += rows * layer.outputWidth }
+            if index + 1 < layers.count && !layers[index + 1].worksInPlace { floats += rows * layer.outputWidth }
         }
         return floats
     }

@@ -54,6 +54,10 @@ extension ModelArchitecture {
     /// The number of parameters `ModelLayers` lays out, nil when it overflows an Int
     /// (where laying them out would trap).
     public var checkedParameterCount: Int? {
+        if let convolution {
+            return MemoryEstimate.sum([convolution.checkedParameterCount(latentDimension: latentDimension),
+                                       learnedVarianceFloor == nil ? 0 : dataDimension])
+        }
         let layers = denseShapes.map { shape in
             MemoryEstimate.product(shape.inFeatures, shape.outFeatures).flatMap { MemoryEstimate.sum([$0, shape.outFeatures]) }
         }
@@ -73,6 +77,10 @@ extension ELBOObjective {
         let (z, d) = (architecture.latentDimension, architecture.dataDimension)
         let hidden = architecture.hiddenSizes
         guard let draws = MemoryEstimate.product(maxRows, samples) else { return nil }
+        if let convolution = architecture.convolution {
+            return MemoryEstimate.sum([convolution.checkedWorkspaceFloats(rows: maxRows, draws: draws, latentDimension: z),
+                                       MemoryEstimate.product(draws, z, 4), 2 * d])
+        }
         let widest = (hidden + [2 * z, d]).max()!
         let encoderWidths = MemoryEstimate.sum(hidden.map { $0 } + [2 * z])
         let decoderWidths = MemoryEstimate.sum(hidden.map { $0 } + [d])

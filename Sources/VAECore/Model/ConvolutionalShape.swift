@@ -24,6 +24,9 @@ public struct ConvolutionalShape: Codable, Sendable, Equatable {
 
     public var padding: Int { (kernel - 1) / 2 }
 
+    /// The largest kernel and stride accepted.
+    public static let sizeLimit = 1 << 20
+
     /// One encoder convolution: its geometry and channels (the decoder runs it transposed).
     public struct Stage: Sendable, Equatable {
         public let geometry: ConvolutionGeometry
@@ -34,7 +37,8 @@ public struct ConvolutionalShape: Codable, Sendable, Equatable {
     /// The encoder's convolutions over the image; nil while the image is unknown or too
     /// small for them (`problems` says which).
     public var stages: [Stage]? {
-        guard let imageShape, imageShape.count == 3, imageShape.allSatisfy({ $0 >= 1 }) else { return nil }
+        guard let imageShape, imageShape.count == 3, imageShape.allSatisfy({ (1...Self.sizeLimit).contains($0) }),
+              (1...Self.sizeLimit).contains(kernel), (1...Self.sizeLimit).contains(stride) else { return nil }
         var (channels, height, width) = (imageShape[0], imageShape[1], imageShape[2])
         var stages: [Stage] = []
         for out in self.channels {
@@ -54,8 +58,9 @@ public struct ConvolutionalShape: Codable, Sendable, Equatable {
             found.append("--channels must be comma-separated positive counts like 32,64 (got "
                          + "\(channels.map(String.init).joined(separator: ",")))")
         }
-        if kernel < 1 { found.append("--kernel must be at least 1 (got \(kernel))") }
-        if stride < 1 { found.append("--stride must be at least 1 (got \(stride))") }
+        // Bounded so that the image sizes computed from them cannot overflow an Int.
+        if !(1...Self.sizeLimit).contains(kernel) { found.append("--kernel must be 1...\(Self.sizeLimit) (got \(kernel))") }
+        if !(1...Self.sizeLimit).contains(stride) { found.append("--stride must be 1...\(Self.sizeLimit) (got \(stride))") }
         guard found.isEmpty, dataDimension > 1 else { return found }
         guard let imageShape else {
             return ["--architecture conv needs images: the data has no image_shape attribute and its "

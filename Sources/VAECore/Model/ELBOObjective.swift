@@ -124,11 +124,12 @@ public final class ELBOObjective {
         return terms
     }
 
-    /// Bytes the objective holds per decoder row (one draw of a datapoint): the decoder's
-    /// buffers, the sample's z, noise and dL/dz, and the draw's importance weight.
-    public static func bytesPerDraw(_ architecture: ModelArchitecture) -> Int {
-        let floats = LayerStack.floatsPerRow(ModelLayers(architecture).decoder) + 3 * architecture.latentDimension
-        return floats * MemoryLayout<Float>.size + MemoryLayout<Double>.size
+    /// Bytes the objective holds for `draws` decoder rows (the draws of a datapoint): the
+    /// decoder's buffers, the sample's z, noise and dL/dz, and the importance weights.
+    public static func decoderBytes(_ architecture: ModelArchitecture, draws: Int) -> Int {
+        let floats = LayerStack.floatCount(ModelLayers(architecture).decoder, rows: draws)
+            + 3 * architecture.latentDimension * draws
+        return floats * MemoryLayout<Float>.size + draws * MemoryLayout<Double>.size
     }
 
     /// Where the decoder's gradients live in the flat buffer: the tail of the layout.

@@ -143,7 +143,7 @@ public final class ModelEvaluation {
 
     /// Bytes the objective holds for `draws` decoder rows (the K draws of one row).
     static func workspaceBytes(architecture: ModelArchitecture, draws: Int) -> Int {
-        draws * ELBOObjective.bytesPerDraw(architecture)
+        ELBOObjective.decoderBytes(architecture, draws: draws)
     }
 
     public func run() throws -> EvaluationReport {

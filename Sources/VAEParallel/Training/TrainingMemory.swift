@@ -9,8 +9,10 @@ extension TrainingConfiguration {
     public func requireMemory(rowCount: Int, ranks: Int) throws {
         let stepRows = EpochSchedule.largestStep(rowCount: rowCount, globalBatch: globalBatch)
         let rowsPerRank = EpochSchedule.rankRange(batchSize: stepRows, rank: ranks - 1, size: ranks).count
-        let shape = ([architecture.dataDimension] + architecture.hiddenSizes + [architecture.latentDimension])
-            .map(String.init).joined(separator: "-")
+        let shape = architecture.convolution == nil
+            ? ([architecture.dataDimension] + architecture.hiddenSizes + [architecture.latentDimension])
+                .map(String.init).joined(separator: "-")
+            : architecture.summary
         let parameters = architecture.checkedParameterCount.map { "\($0) parameters" } ?? "more parameters than an Int counts"
         try NodeMemory.require(
             trainingBytes(rowsPerRank: rowsPerRank),
