@@ -127,15 +127,16 @@ final class BadInputSweepTests: XCTestCase {
             BadInput(name: "an image too small for the convolutions",
                      arguments: images + ["--architecture", "conv", "--channels", "8,8,8,8", "--kernel", "4"],
                      expected: ["1x8x8 image is too small for 4 convolutions", "8x8 -> 4x4 -> 2x2 -> 1x1 -> nothing"]),
-            BadInput(name: "channels for the MLP", arguments: images + ["--channels", "16"], expected: ["--channels", "--architecture conv"]),
+            BadInput(name: "channels for the MLP", arguments: images + ["--channels", "16"], expected: ["--channels", "--architecture conv"],
+                     status: 64),
             BadInput(name: "hidden sizes for conv", arguments: images + ["--architecture", "conv", "--hidden", "5"],
-                     expected: ["--hidden", "--architecture mlp"]),
+                     expected: ["--hidden", "--architecture mlp"], status: 64),
             BadInput(name: "channels with a hole", arguments: images + ["--architecture", "conv", "--channels", "8,,4"],
-                     expected: ["--channels", "8,,4"]),
+                     expected: ["--channels", "8,,4"], status: 64),
             BadInput(name: "zero stride", arguments: images + ["--architecture", "conv", "--stride", "0"],
-                     expected: ["--stride must be at least 1"]),
+                     expected: ["--stride must be 1...1048576 (got 0)"], status: 64),
             BadInput(name: "unknown architecture", arguments: images + ["--architecture", "transformer"],
-                     expected: ["transformer", "--architecture"]),
+                     expected: ["transformer", "--architecture"], status: 64),
         ])
     }
 
