@@ -205,6 +205,15 @@ for round in 1 2 3; do
     reference_bench "conv_pair${round}_torch_t1_ftz" bench_torch_conv.py --threads 1 --ftz "${conv_reference[@]}"
 done
 
+# What the same-bits guarantee costs (docs/performance.md): the reproducible step, the
+# default, against the fast one (--no-reproducible), alternating, at one rank and at two.
+for round in 1 2 3; do
+    vae_dist_bench "cost${round}_fast_r1t1" "${one_thread[@]}" -- "${pair[@]}" --no-reproducible
+    vae_dist_bench "cost${round}_same_r1t1" "${one_thread[@]}" -- "${pair[@]}"
+    vae_dist_bench "cost${round}_fast_r2t1" "${two_ranks[@]}" -- "${pair[@]}" --no-reproducible
+    vae_dist_bench "cost${round}_same_r2t1" "${two_ranks[@]}" -- "${pair[@]}"
+done
+
 # GEMM backends and bf16 (issue 22): its own runs, alternating, and its own summary.
 scripts/bench-gemm.sh "$vae_dist" $([ "$quick" = 1 ] && echo --quick)
 

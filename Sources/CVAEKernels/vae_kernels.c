@@ -217,6 +217,11 @@ double vae_sum_slots(float *const *slots, size_t slot_count, size_t own, size_t 
 VAE_CLONES
 size_t vae_nonzero_columns(const float *restrict values, size_t rows, size_t cols, size_t multiple,
                            int32_t *restrict flags, int32_t *restrict indices) {
+    vae_column_flags(values, rows, cols, flags);
+    return vae_indices_of_flags(flags, cols, multiple, indices);
+}
+
+void vae_column_flags(const float *restrict values, size_t rows, size_t cols, int32_t *restrict flags) {
     // != 0 rather than > 0: a NaN unit stays in the list, so a diverged layer still
     // poisons the next one (and the loss) as the dense product would.
     memset(flags, 0, cols * sizeof *flags);
@@ -224,8 +229,11 @@ size_t vae_nonzero_columns(const float *restrict values, size_t rows, size_t col
         const float *row = values + r * cols;
         for (size_t j = 0; j < cols; j++) flags[j] |= row[j] != 0.0f;
     }
+}
+
+size_t vae_indices_of_flags(int32_t *restrict flags, size_t cols, size_t multiple, int32_t *restrict indices) {
     size_t active = 0;
-    for (size_t j = 0; j < cols; j++) active += (size_t)flags[j];
+    for (size_t j = 0; j < cols; j++) active += (size_t)(flags[j] != 0);
     // Round up with the first zero columns: a zero column adds exact zeros wherever it goes.
     size_t padded = (active + multiple - 1) / multiple * multiple;
     size_t extra = (padded < cols ? padded : cols) - active;
@@ -238,7 +246,7 @@ size_t vae_nonzero_columns(const float *restrict values, size_t rows, size_t col
     size_t count = 0;
     for (size_t j = 0; j < cols; j++) {
         indices[count] = (int32_t)j;
-        count += (size_t)flags[j];
+        count += (size_t)(flags[j] != 0);
     }
     return count;
 }

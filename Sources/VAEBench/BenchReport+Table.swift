@@ -61,6 +61,7 @@ extension BenchReport {
                 lines.append("  train -ELBO    " + epochs.map { fixed($0.trainNegativeELBO, 2) }.joined(separator: " "))
                 lines.append("  dormant units  " + epochs.map { $0.dormantUnits.map(String.init) ?? "-" }.joined(separator: " ")
                              + " (\(dormantUnits))")
+                if let reproducibility { lines.append("  bits           \(reproducibility)") }
             }
         }
         if let difference = gradientDifference {

@@ -34,6 +34,8 @@ public struct BenchReport: Codable, Sendable {
     public var gradientExchange: String?
     /// Whether the first layer's dormant units were skipped, or why not (the counts are per epoch).
     public var dormantUnits: String
+    /// Which step ran: the reproducible one (rows, then units) or the fast one, and why.
+    public var reproducibility: String?
     public var perRank: [RankFacts]
     /// Steady-state allocation counting: "counted" with the malloc_count shim, else why not.
     public var allocations: AllocationSummary

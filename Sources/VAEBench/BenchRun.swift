@@ -24,6 +24,7 @@ public struct BenchOptions: Sendable {
     public var dormantUnits: DormantUnitsChoice = .skip
     /// The GEMM backend; the precision is `configuration.precision`.
     public var gemm: GEMMBackendRequest = .auto
+    public var reproducible: ReproducibilityChoice = .auto
 
     public init() {}
 }
@@ -53,8 +54,11 @@ public enum BenchRun {
 
         // 1. The engine of the run (as `train` chooses it), then the ceiling of every engine
         //    that runs here, every rank at once: what the node's cores give the step's GEMMs.
-        configuration.gemm = try GEMMSetup.install(request: options.gemm, configuration: configuration,
+        let gemm = Trainer.gemmRequest(options.gemm, configuration: configuration,
+                                       reproducible: options.reproducible, trained: nil)
+        configuration.gemm = try GEMMSetup.install(request: gemm.request, configuration: configuration,
                                                    rowsPerRank: rowsPerRank, communicator: communicator).backend
+        if let reason = gemm.reason { GEMMRuntime.use(GEMMRuntime.engine, reason: reason) }
         var ceilings: [BenchReport.CeilingSummary] = []
         if options.ceilingSecondsPerRound > 0 {
             let shapes = ModelGEMMs.step(architecture, rows: rowsPerRank, samples: configuration.samples)
@@ -74,7 +78,7 @@ public enum BenchRun {
         let (trainer, epochs) = try TrainingBenchmark.run(
             configuration: configuration, communicator: communicator, source: source, epochs: options.epochs,
             counter: counter, traceAllocations: options.traceAllocations, gradientExchange: options.gradientExchange,
-            dormantUnits: options.dormantUnits)
+            dormantUnits: options.dormantUnits, reproducible: options.reproducible)
         let cpuPerWall = (processCPUSeconds() - cpuStart) / (monotonicSeconds() - wallStart)
         let flushToZeroActive = FloatingPointEnvironment.flushToZeroEnabled
         // What bf16 does to one step's gradient, at the initial and the trained parameters (rank 0's rows).
@@ -148,7 +152,7 @@ public enum BenchRun {
             ceiling: ceiling, ceilings: ceilings, training: training, gradientDifference: gradientDifference,
             allreduce: allreduce,
             gradientExchange: communicator.size > 1 ? trainer.gradientExchange.rawValue : nil,
-            dormantUnits: trainer.dormantUnitsNote,
+            dormantUnits: trainer.dormantUnitsNote, reproducibility: trainer.reproducibilityNote,
             perRank: perRank, allocations: allocations)
     }
 

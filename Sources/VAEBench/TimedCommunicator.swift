@@ -45,6 +45,17 @@ public final class TimedCommunicator: Communicator {
         try base.gatherv(local, to: root)
     }
 
+    /// Timed with the allreduces: both are a step's exchange.
+    public func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>,
+                          displacements: UnsafePointer<Int32>) throws {
+        let start = monotonicSeconds()
+        defer {
+            allreduceSeconds += monotonicSeconds() - start
+            allreduceCalls += 1
+        }
+        try base.allgather(buffer, counts: counts, displacements: displacements)
+    }
+
     /// Times starting the non-blocking allreduce here and its waits in the returned wrapper.
     ///
     /// With `--overlap-allreduce`, what a step loses is the time it waits.

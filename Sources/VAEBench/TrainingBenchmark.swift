@@ -12,11 +12,13 @@ public enum TrainingBenchmark {
     public static func run(
         configuration: TrainingConfiguration, communicator: any Communicator, source: any MinibatchSource,
         epochs: Int, counter: AllocationCounter?, traceAllocations: Int = 0,
-        gradientExchange: GradientExchangeChoice = .auto, dormantUnits: DormantUnitsChoice = .skip
+        gradientExchange: GradientExchangeChoice = .auto, dormantUnits: DormantUnitsChoice = .skip,
+        reproducible: ReproducibilityChoice = .auto
     ) throws -> (trainer: Trainer, epochs: [EpochMeasurement]) {
         let timed = TimedCommunicator(communicator)
         let trainer = try Trainer(configuration: configuration, communicator: timed, trainData: source,
-                                  gradientExchange: gradientExchange, dormantUnits: dormantUnits)
+                                  gradientExchange: gradientExchange, dormantUnits: dormantUnits,
+                                  reproducible: reproducible)
         let steps = trainer.stepsPerEpoch(rowCount: source.rowCount)
         // The allreduce path's time is in the communicator, the shared-memory path's in the trainer.
         let marks = StepMarks(steps: steps, exchangeSeconds: { [timed, trainer] in timed.allreduceSeconds + trainer.exchangeSeconds },

@@ -152,7 +152,8 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(try evaluate(run, importance: 10, rows: 1000).rows, 37)
     }
 
-    func testOneAndThreeRanksAgreeToSummationOrder() throws {
+    /// Rank 0 adds every row's values in row order: the same numbers for any number of ranks.
+    func testOneAndThreeRanksGiveTheSameNumbers() throws {
         let run = try TrainedRun.make(self)
         var reports: [EvaluationReport] = []
         for ranks in [1, 3] {
@@ -174,9 +175,9 @@ final class EvaluationTests: XCTestCase {
             ]
             for (got, expected) in pairs {
                 let got = try XCTUnwrap(got), expected = try XCTUnwrap(expected)
-                // Per-row values are identical; only the Double sums' order differs (~1e-16 relative each).
-                XCTAssertEqual(got.mean, expected.mean, accuracy: 1e-12 * abs(expected.mean))
-                XCTAssertEqual(got.standardError, expected.standardError, accuracy: 1e-9 * expected.standardError)
+                XCTAssertEqual(got.mean.bitPattern, expected.mean.bitPattern, "mean \(got.mean) vs \(expected.mean)")
+                XCTAssertEqual(got.standardError.bitPattern, expected.standardError.bitPattern,
+                               "standard error \(got.standardError) vs \(expected.standardError)")
             }
         }
     }

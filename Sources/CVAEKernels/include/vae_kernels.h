@@ -66,6 +66,11 @@ void vae_log1p_unit(const float *x, float *y, size_t n);
 // make the count a multiple of `multiple` (or cols); returns the count. flags: scratch [cols].
 size_t vae_nonzero_columns(const float *values, size_t rows, size_t cols, size_t multiple, int32_t *flags,
                            int32_t *indices);
+// The two halves of vae_nonzero_columns, for a decision over several ranks' rows: flags[j] = 1
+// when column j of values [rows, cols] has a nonzero entry (0 otherwise); then, from flags
+// combined over the ranks (OR), the padded ascending indices and their count (flags padded too).
+void vae_column_flags(const float *values, size_t rows, size_t cols, int32_t *flags);
+size_t vae_indices_of_flags(int32_t *flags, size_t cols, size_t multiple, int32_t *indices);
 
 // dst [n_rows, n_cols] = src [., src_cols] at rows `rows` and columns `cols`; a NULL
 // index list means "the first n_rows rows" / "the first n_cols columns".

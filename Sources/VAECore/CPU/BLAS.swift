@@ -19,6 +19,22 @@ func sgemm(
         if beta == 0 { for row in 0..<m { (c + row * ldc).update(repeating: 0, count: n) } }
         return
     }
+    if ReproducibleGEMM.isEnabled {
+        ReproducibleGEMM.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        return
+    }
+    backendSGEMM(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                 a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// The engine's GEMM itself, as the call gives it: what `sgemm` and `ReproducibleGEMM` run on.
+@inline(__always)
+func backendSGEMM(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
     GEMMRuntime.engine.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                                 a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
 }

@@ -34,8 +34,13 @@ final class Reconstruction {
     ///
     /// The decoder's output [rows x L, D] (row-major by datapoint, then draw) is overwritten
     /// by 1/L times its gradient. With `logWeights` [rows, L], writes log p(x|z_l) into it.
+    /// With `perRow` [rows], writes each row's term there too. With `logVarianceTerms`
+    /// [rows x L, D], a learned variance's gradient terms go there per (row, draw) instead of
+    /// into the batch's sum (a data-parallel step adds them over every rank's rows in order).
     func negativeLogLikelihood(batch: UnsafePointer<Float>, rows: Int, decoderOutput: UnsafeMutablePointer<Float>,
-                               parameters: UnsafePointer<Float>, logWeights: UnsafeMutablePointer<Double>?) -> Double {
+                               parameters: UnsafePointer<Float>, logWeights: UnsafeMutablePointer<Double>?,
+                               perRow: UnsafeMutablePointer<Double>? = nil,
+                               logVarianceTerms: UnsafeMutablePointer<Float>? = nil) -> Double {
         let d = pixels
         let inverseDraws = 1 / Float(samples)
         var normalizer = 0.0
@@ -49,12 +54,14 @@ final class Reconstruction {
             var rowReconstruction = 0.0
             for draw in 0..<samples {
                 let outputRow = decoderOutput + (row * samples + draw) * d
+                let terms = logVarianceTerms.map { $0 + (row * samples + draw) * d }
+                terms?.update(repeating: 0, count: d)
                 let nll = if let learnedVariance {
                     learnedVariance.negativeLogLikelihood(
                         data: batch + row * d, output: outputRow, count: d,
                         inverseVariance: inverseVariance.pointer, normalizer: normalizer,
                         gradientScale: inverseDraws, gradient: outputRow,
-                        logVarianceAccumulator: logVarianceAccumulator.pointer)
+                        logVarianceAccumulator: terms ?? logVarianceAccumulator.pointer)
                 } else {
                     likelihood.negativeLogLikelihood(data: batch + row * d, output: outputRow, count: d,
                                                      gradientScale: inverseDraws, gradient: outputRow)
@@ -63,6 +70,7 @@ final class Reconstruction {
                 logWeights?[row * samples + draw] = -nll
             }
             total += rowReconstruction / Double(samples)
+            perRow?[row] = rowReconstruction / Double(samples)
         }
         return total
     }
@@ -76,4 +84,30 @@ final class Reconstruction {
             logVariance: parameters + logVarianceOffset, inverseVariance: inverseVariance.pointer,
             accumulator: logVarianceAccumulator.pointer, count: pixels, gradient: gradients + logVarianceOffset)
     }
+
+    /// d(loss)/d(decoder.logvar) of `pixels` into `gradients`, from per-(row, draw) terms.
+    ///
+    /// `terms` [rows, D] were written by `negativeLogLikelihood(logVarianceTerms:)` on every
+    /// rank; they are added in row order, as one process accumulates them. Only the entries
+    /// `pixels` (a rank's share of the tensor) are written.
+    func logVarianceGradient(terms: UnsafePointer<Float>, rows: Int, pixels range: Range<Int>,
+                             parameters: UnsafePointer<Float>, gradients: UnsafeMutablePointer<Float>) {
+        guard let learnedVariance, !range.isEmpty else { return }
+        _ = learnedVariance.prepare(logVariance: parameters + logVarianceOffset, count: pixels,
+                                    inverseVariance: inverseVariance.pointer)
+        let sums = logVarianceAccumulator.pointer
+        sums.update(repeating: 0, count: pixels)
+        for row in 0..<rows {
+            let rowTerms = terms + row * pixels
+            for d in range { sums[d] += rowTerms[d] }
+        }
+        let first = range.lowerBound
+        learnedVariance.logVarianceGradient(
+            logVariance: parameters + logVarianceOffset + first, inverseVariance: inverseVariance.pointer + first,
+            accumulator: sums + first, count: range.count, gradient: gradients + logVarianceOffset + first)
+    }
+
+    /// Where the learned log-variance tensor sits in the flat buffers (0 without one).
+    var logVarianceTensorOffset: Int { logVarianceOffset }
+    var learnsVariance: Bool { learnedVariance != nil }
 }

@@ -45,9 +45,11 @@ final class ReparameterizedSample {
     /// The KL term summed over the rows: analytic (estimator B) or Monte Carlo (A).
     ///
     /// A's is (1/L) sum_l log q(z_l|x) - log p(z_l). With `logWeights` [rows, L], subtracts
-    /// each draw's log q - log p from it (the importance weights of evaluation).
-    func kl(head: UnsafePointer<Float>, rows: Int, logWeights: UnsafeMutablePointer<Double>?) -> Double {
-        loops.kl(head, rows, logWeights)
+    /// each draw's log q - log p from it (the importance weights of evaluation). With
+    /// `perRow` [rows], writes each row's term there too (the sum adds them in row order).
+    func kl(head: UnsafePointer<Float>, rows: Int, logWeights: UnsafeMutablePointer<Double>?,
+            perRow: UnsafeMutablePointer<Double>? = nil) -> Double {
+        loops.kl(head, rows, logWeights, perRow)
     }
 
     /// dL/d(loc, rawScale) into `headGradient`, from dL/dz in `latentGradient`.
@@ -69,12 +71,12 @@ final class ReparameterizedSample {
     /// `FamilyLoops` of one family behind closures, as AnySequence erases its base.
     private struct Loops {
         let draw: (UnsafePointer<Float>, UnsafeBufferPointer<Int>, Int, RandomStreams, RandomPurpose, Int) -> Void
-        let kl: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Double>?) -> Double
+        let kl: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<Double>?) -> Double
         let backward: (UnsafePointer<Float>, Int, Float) -> Void
 
         init<Family>(_ loops: FamilyLoops<Family>) {
             draw = { loops.draw(head: $0, rowIndices: $1, rows: $2, streams: $3, purpose: $4, epoch: $5) }
-            kl = { loops.kl(head: $0, rows: $1, logWeights: $2) }
+            kl = { loops.kl(head: $0, rows: $1, logWeights: $2, perRow: $3) }
             backward = { loops.backward(head: $0, rows: $1, beta: $2) }
         }
     }
@@ -112,19 +114,23 @@ final class ReparameterizedSample {
             }
         }
 
-        func kl(head: UnsafePointer<Float>, rows: Int, logWeights: UnsafeMutablePointer<Double>?) -> Double {
+        func kl(head: UnsafePointer<Float>, rows: Int, logWeights: UnsafeMutablePointer<Double>?,
+                perRow: UnsafeMutablePointer<Double>?) -> Double {
             var total = 0.0
             for row in 0..<rows {
                 let loc = head + row * 2 * z
+                let rowKL: Double
                 if estimatorA {
                     var sum = 0.0
                     for draw in 0..<draws { sum += logRatio(row: row, draw: draw, loc: loc) }
-                    total += sum / Double(draws)
+                    rowKL = sum / Double(draws)
                 } else {
                     var kl: Float = 0
                     for j in 0..<z { kl += posterior.klToStandardNormal(loc: loc[j], rawScale: loc[z + j]).value }
-                    total += Double(kl)
+                    rowKL = Double(kl)
                 }
+                total += rowKL
+                perRow?[row] = rowKL
                 if let logWeights {
                     for draw in 0..<draws { logWeights[row * draws + draw] -= logRatio(row: row, draw: draw, loc: loc) }
                 }

@@ -44,6 +44,24 @@ public final class ActiveUnits {
         count = vae_nonzero_columns(output, rows, capacity, Self.granule, flags, indices)
     }
 
+    /// Whether each unit is nonzero on some row of `output` [rows, capacity], in `flags`.
+    ///
+    /// One rank's half of a decision over a global batch: the ranks combine their flags
+    /// (OR) and each `adopt`s the result, so every rank compacts its rows by the units
+    /// one process would find on all of them.
+    public func findFlags(in output: UnsafePointer<Float>, rows: Int) {
+        vae_column_flags(output, rows, capacity, flags)
+    }
+
+    /// [capacity] flags: this rank's from `findFlags`, to be combined by the caller.
+    public var localFlags: UnsafeMutablePointer<Int32> { flags }
+
+    /// The active units from `combined` [capacity] flags (nonzero: active), padded as `find` pads.
+    public func adopt(flags combined: UnsafePointer<Int32>) {
+        if combined != UnsafePointer(flags) { flags.update(from: combined, count: capacity) }
+        count = vae_indices_of_flags(flags, capacity, Self.granule, indices)
+    }
+
     /// compact [rows, count] = the active columns of `full` [rows, capacity].
     public func gatherColumns(of full: UnsafePointer<Float>, rows: Int, into compact: UnsafeMutablePointer<Float>) {
         vae_gather_block(full, capacity, nil, rows, indices, count, compact)

@@ -82,4 +82,25 @@ extension Dense {
                   beta: 0, c: inputGradient, ldc: activeIn)
         }
     }
+
+    /// `backwardData` with the input and/or the output restricted to active units.
+    ///
+    /// dX [rows, nIn] = dY [rows, nOut] W[active out, active in], the block of W gathered
+    /// into `weightScratch`; nil units mean the full width. Both nil: the dense `backwardData`.
+    public func backwardData(
+        outputGradient: UnsafePointer<Float>, outputUnits: ActiveUnits?, rows: Int, parameters: UnsafePointer<Float>,
+        inputUnits: ActiveUnits?, weightScratch: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>
+    ) {
+        guard inputUnits != nil || outputUnits != nil else {
+            backwardData(outputGradient: outputGradient, rows: rows, parameters: parameters, inputGradient: inputGradient)
+            return
+        }
+        let activeIn = inputUnits?.count ?? inFeatures
+        let activeOut = outputUnits?.count ?? outFeatures
+        vae_gather_block(parameters + weightOffset, inFeatures, outputUnits.map { UnsafePointer($0.indices) }, activeOut,
+                         inputUnits.map { UnsafePointer($0.indices) }, activeIn, weightScratch)
+        sgemm(transposeA: false, transposeB: false, m: rows, n: activeIn, k: activeOut,
+              a: outputGradient, lda: activeOut, b: weightScratch, ldb: activeIn,
+              beta: 0, c: inputGradient, ldc: activeIn)
+    }
 }

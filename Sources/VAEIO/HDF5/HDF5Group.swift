@@ -117,6 +117,11 @@ public final class HDF5Group: HDF5Object {
             H5Pcreate(vae_h5p_dataset_create())
         }
         defer { HDF5Library.close(createList, with: H5Pclose) }
+        // No modification times in the object header: the same contents make the same
+        // bytes, whenever and by however many ranks they were written (`cmp` passes).
+        try HDF5Library.call(file: file.path, object: datasetPath, "turn off time tracking") {
+            H5Pset_obj_track_times(createList, false)
+        }
         let needsChunks = extendibleRows || gzipLevel != nil || shuffle
         if let chunkShape = chunks ?? (needsChunks ? Self.rowChunks(shape: shape, elementSize: MemoryLayout<T>.size) : nil) {
             guard chunkShape.count == shape.count, chunkShape.allSatisfy({ $0 > 0 }) else {

@@ -79,6 +79,9 @@ public final class EmbeddingExport {
         let outputPath = options.outputPath
             ?? (model.location.runDirectory as NSString).appendingPathComponent("embeddings.h5")
         let configuration = model.configuration
+        // The same bits at any BLAS thread count (a micro-batch's GEMMs may run threaded).
+        _ = try ReproducibleGEMM.enableIfReproducible(for: configuration.architecture, rows: options.microBatch, draws: 1,
+                                                      communicator: communicator)
         let source = try communicator.agreed {
             try StreamingMinibatchSource(dataFile: model.data, memoryBudget: options.readerMemoryBudget,
                                          bernoulli: configuration.likelihood == .bernoulli)

@@ -178,10 +178,15 @@ public final class ModelEvaluation {
         }
         let fingerprint = try communicator.rootOnly { try model.data.fingerprint() } ?? ""
         let seed = options.seed ?? configuration.seed
+        // The same numbers at any BLAS thread count (the K draws make a large decoder GEMM).
+        _ = try ReproducibleGEMM.enableIfReproducible(for: architecture, rows: 1, draws: max(samples, importance),
+                                                      communicator: communicator)
 
         // Per row: -ELBO A, -ELBO B, reconstruction, KL, -log p(x); sums, then sums of
-        // squares, then the rows of the -ELBO pass and of the importance pass.
+        // squares, then the rows of the -ELBO pass and of the importance pass. Each pass's
+        // per-row values are added on rank 0 in row order: the same sums for any ranks.
         var sums = [Double](repeating: 0, count: 2 * RowValues.count + 2)
+        var (elboRows, importanceRowValues) = ([Double](), [Double]())
         var localFailure: String?
         do {
             let evaluator = RowEvaluator(model: model, samples: samples, importanceSamples: importance,
@@ -189,12 +194,12 @@ public final class ModelEvaluation {
             // Two passes, each split evenly over the ranks: the -ELBO of every row is cheap,
             // the K draws of the importance pass are not, and cover only the first rows.
             try evaluatePass(rows: rows, title: "eval -ELBO (L=\(samples))", source: source, model: model,
-                             countSlot: 2 * RowValues.count, into: &sums) { row, features in
+                             into: &elboRows) { row, features in
                 evaluator.evaluateELBO(row: row, features: features)
             }
             if importance > 0 {
                 try evaluatePass(rows: importanceRows, title: "eval IWAE (K=\(importance))", source: source, model: model,
-                                 countSlot: 2 * RowValues.count + 1, into: &sums) { row, features in
+                                 into: &importanceRowValues) { row, features in
                     evaluator.evaluateImportance(row: row, features: features)
                 }
             }
@@ -202,7 +207,9 @@ public final class ModelEvaluation {
             localFailure = failureMessage(error)
         }
         try communicator.agreeOnFailure(localFailure)
-        try sums.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        try addInRowOrder(elboRows, countSlot: 2 * RowValues.count, into: &sums)
+        try addInRowOrder(importanceRowValues, countSlot: 2 * RowValues.count + 1, into: &sums)
+        try sums.withUnsafeMutableBufferPointer { try communicator.broadcast($0, from: 0) }
         let total = Int(sums[2 * RowValues.count]), importanceTotal = Int(sums[2 * RowValues.count + 1])
         guard total == rows, importanceTotal == importanceRows else {
             throw ModelInputError("internal error: \(total) and \(importanceTotal) rows evaluated, expected \(rows) and \(importanceRows)")
@@ -223,11 +230,25 @@ public final class ModelEvaluation {
             seconds: Date().timeIntervalSince(start))
     }
 
-    /// Evaluates this rank's contiguous share of rows `0..<rows` with `evaluate`, adding each
-    /// row's values and their squares to `sums` and the rows to `sums[countSlot]`; rank 0
-    /// shows the pass's progress (its share, times the ranks, for the job's).
+    /// Rank 0 adds every rank's per-row values (`RowValues.count` a row) to `sums` in row
+    /// order, their squares after them, and the rows to `sums[countSlot]`.
+    ///
+    /// The ranks' shares are contiguous and in rank order, so the gathered values are in row order.
+    private func addInRowOrder(_ values: [Double], countSlot: Int, into sums: inout [Double]) throws {
+        guard let gathered = try values.withUnsafeBufferPointer({ try communicator.gatherv($0, to: 0) }) else { return }
+        for (index, value) in gathered.values.enumerated() {
+            let slot = index % RowValues.count
+            sums[slot] += value
+            sums[RowValues.count + slot] += value * value
+        }
+        sums[countSlot] += Double(gathered.values.count / RowValues.count)
+    }
+
+    /// Evaluates this rank's contiguous share of rows `0..<rows` with `evaluate`, appending
+    /// each row's values to `values`; rank 0 shows the pass's progress (its share, times
+    /// the ranks, for the job's).
     private func evaluatePass(rows: Int, title: String, source: any MinibatchSource, model: CheckpointedModel,
-                              countSlot: Int, into sums: inout [Double],
+                              into values: inout [Double],
                               _ evaluate: (Int, UnsafePointer<Float>) -> RowValues) throws {
         let dimension = model.configuration.architecture.dataDimension
         let share = EpochSchedule.rankRange(batchSize: rows, rank: communicator.rank, size: communicator.size)
@@ -248,20 +269,18 @@ public final class ModelEvaluation {
                 throw TrainingDataError.unexpectedBatch(expected: rowIndices.count, got: count)
             }
             for (position, row) in rowIndices.enumerated() {
-                let values = evaluate(row, batch.pointer + position * dimension)
-                for (slot, value) in values.array.enumerated() {
+                let rowValues = evaluate(row, batch.pointer + position * dimension)
+                for value in rowValues.array {
                     guard value.isFinite else {
                         throw DataError(file: model.data.path, object: DataFile.featuresPath, row: row,
                                         "the model gives a non-finite estimate (\(value)) for this row")
                     }
-                    sums[slot] += value
-                    sums[RowValues.count + slot] += value * value
+                    values.append(value)
                 }
                 done += 1
                 let jobRows = min(rows, done * communicator.size)
                 progress.update(done: jobRows, items: jobRows)
             }
-            sums[countSlot] += Double(count)
         }
     }
 }

@@ -37,6 +37,14 @@ public protocol Communicator: AnyObject {
         _ local: UnsafeBufferPointer<Element>, to root: Int
     ) throws -> Gathered<Element>?
 
+    /// Every rank's block of `buffer`, in place: rank i's `counts[i]` floats at
+    /// `displacements[i]` are copied into every other rank's buffer (MPI_Allgatherv).
+    ///
+    /// Each rank writes its own block first; `counts` and `displacements` [size] are the
+    /// same on every rank.
+    func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>,
+                   displacements: UnsafePointer<Int32>) throws
+
     /// Starts an in-place sum allreduce of `buffer` and returns at once.
     ///
     /// The buffer must stay untouched until `wait()` on the result returns. Lets a rank

@@ -134,6 +134,15 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    public func allgather(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>,
+                          displacements: UnsafePointer<Int32>) throws {
+        try checkUsable()
+        try MPICommunicator.check(
+            MPI_Allgatherv(UnsafeRawPointer(vae_mpi_in_place()), 0, vae_mpi_float(), buffer, counts, displacements,
+                           vae_mpi_float(), world),
+            "MPI_Allgatherv")
+    }
+
     public func barrier() throws {
         try checkUsable()
         try MPICommunicator.check(MPI_Barrier(world), "MPI_Barrier")

@@ -54,18 +54,42 @@ final class MPINodeGroup: NodeGroup {
             try MPICommunicator.check(MPI_Comm_free(&node), "MPI_Comm_free")
             return nil
         }
+        // The column's job ranks in node order, for the rows allgathered across the nodes.
+        var columnRanks = [Int64]()
+        if smallest == largest {
+            columnRanks = [Int64](repeating: 0, count: nodeCount)
+            try columnRanks.withUnsafeMutableBytes { ranks in
+                try MPICommunicator.check(
+                    MPI_Allgather(&own, 1, vae_mpi_int64(), ranks.baseAddress, 1, vae_mpi_int64(), column),
+                    "MPI_Allgather")
+            }
+        }
         return MPINodeGroup(nodeRank: Int(nodeRank), nodeSize: Int(nodeSize), nodeCount: nodeCount,
                             nodeWorldRanks: worldRanks.map { Int($0) }, node: node,
-                            column: smallest == largest ? column : nil)
+                            column: smallest == largest ? column : nil, columnWorldRanks: columnRanks.map { Int($0) })
     }
 
-    private init(nodeRank: Int, nodeSize: Int, nodeCount: Int, nodeWorldRanks: [Int], node: MPI_Comm?, column: MPI_Comm?) {
+    /// The job ranks of this rank's column, in node order (empty without columns).
+    let columnWorldRanks: [Int]
+
+    private init(nodeRank: Int, nodeSize: Int, nodeCount: Int, nodeWorldRanks: [Int], node: MPI_Comm?, column: MPI_Comm?,
+                 columnWorldRanks: [Int]) {
         self.nodeRank = nodeRank
         self.nodeSize = nodeSize
         self.nodeCount = nodeCount
         self.nodeWorldRanks = nodeWorldRanks
         nodeCommunicator = node
         columnCommunicator = column
+        self.columnWorldRanks = columnWorldRanks
+    }
+
+    func allgatherAcrossNodes(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>,
+                              displacements: UnsafePointer<Int32>) throws {
+        guard nodeCount > 1 else { return }
+        try MPICommunicator.check(
+            MPI_Allgatherv(UnsafeRawPointer(vae_mpi_in_place()), 0, vae_mpi_float(), buffer, counts, displacements,
+                           vae_mpi_float(), columnCommunicator),
+            "MPI_Allgatherv")
     }
 
     /// Open MPI 4.1 backs shared windows with files in /dev/shm (a tmpfs).

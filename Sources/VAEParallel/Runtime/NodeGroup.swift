@@ -32,6 +32,15 @@ public protocol NodeGroup: AnyObject {
     /// Collective over the whole job, the same count for every rank of a column.
     /// Nothing to do, and no call into MPI, with one node. Only for groups of equal nodes.
     func allreduceAcrossNodes(_ buffer: UnsafeMutableBufferPointer<Float>) throws
+
+    /// The world ranks of this rank's column (the ranks with its node rank), in node order.
+    var columnWorldRanks: [Int] { get }
+
+    /// Every column member's block of `buffer`, in place, on every member (MPI_Allgatherv
+    /// over the column): member i's `counts[i]` floats at `displacements[i]`. Nothing to do,
+    /// and no call into MPI, with one node.
+    func allgatherAcrossNodes(_ buffer: UnsafeMutablePointer<Float>, counts: UnsafePointer<Int32>,
+                              displacements: UnsafePointer<Int32>) throws
 }
 
 extension NodeGroup {

@@ -97,12 +97,17 @@ struct ResumePlan {
     }
 
     /// The banner's resume line for a job of `ranks` ranks.
-    func note(ranks: Int) -> String {
+    ///
+    /// A reproducible run continues with an uninterrupted run's bits whatever the ranks; the
+    /// fast step only up to the order of its sums.
+    func note(ranks: Int, reproducible: Bool) -> String {
         var note = "  resume   from epoch \(checkpoint.epoch), step \(checkpoint.step)"
         if checkpoint.stepInEpoch > 0 { note += " (\(checkpoint.stepInEpoch) steps into epoch \(checkpoint.epoch + 1))" }
         if checkpoint.worldSize != ranks {
-            note += "; saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"), now \(ranks): "
-                + "results differ from an uninterrupted run only by floating-point summation order"
+            note += "; saved by \(checkpoint.worldSize) rank\(checkpoint.worldSize == 1 ? "" : "s"), now \(ranks)"
+            if !reproducible {
+                note += ": results differ from an uninterrupted run only by floating-point summation order"
+            }
         }
         return note
     }

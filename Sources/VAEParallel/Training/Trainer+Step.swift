@@ -16,13 +16,15 @@ struct StepPosition {
 
 // The phases of one training step, in the order `trainEpoch` calls them.
 extension Trainer {
-    /// This rank's rows of one step.
+    /// This rank's rows of one step: forward and backward.
     ///
-    /// Forward and backward into the exchange's local gradient, with the loss sums and
-    /// this rank's stop request in its tail.
-    ///
-    /// Returns this rank's failure (reading the data), for the exchange to agree on.
-    func computeLocalGradient(_ position: StepPosition) -> String? {
+    /// The fast step sums its rows' gradient into the exchange's local gradient, with the
+    /// loss sums and this rank's stop request in its tail; the reproducible step computes
+    /// its rows' per-row tensors into the shared rows (`computeLocalRows`). Returns this
+    /// rank's failure (reading the data), for the exchange to agree on; throws only what
+    /// every rank throws (an agreed failure inside the reproducible forward).
+    func computeLocalGradient(_ position: StepPosition) throws -> String? {
+        if let split, let rowExchange { return try computeLocalRows(position, split: split, exchange: rowExchange) }
         let fused = exchange.localGradient
         let tail = layout.totalCount
         fused[tail + FusedTail.stop] = stopRequested() ? 1 : 0
@@ -58,6 +60,36 @@ extension Trainer {
         return nil
     }
 
+    /// The reproducible step's rows half.
+    ///
+    /// This rank's data rows go straight into the shared rows block at their positions in
+    /// the global batch, then `SplitStep.computeRows` fills the rest of its rows there.
+    private func computeLocalRows(_ position: StepPosition, split: SplitStep,
+                                  exchange: RowSharingExchange) throws -> String? {
+        let beta = configuration.klWeight(step: step + 1, stepsPerEpoch: position.schedule.stepCount)
+        exchange.beginStep(globalRows: position.globalRows, beta: beta, stopRequested: stopRequested())
+        let rows = position.schedule.rows(step: position.stepInEpoch, rank: communicator.rank, size: communicator.size)
+        let first = EpochSchedule.rankRange(batchSize: position.globalRows, rank: communicator.rank,
+                                            size: communicator.size).lowerBound
+        do {
+            let count = rows.isEmpty ? 0 : try trainData.nextBatch(into: split.dataRows(from: first))
+            guard count == rows.count else {
+                throw TrainingDataError.unexpectedBatch(expected: rows.count, got: count)
+            }
+        } catch {
+            return failureMessage(error)
+        }
+        for (i, row) in rows.enumerated() { rowIndices[i] = row }
+        try rowIndices.withUnsafeBufferPointer { indices in
+            try split.computeRows(count: rows.count, first: first, rowIndices: indices, streams: streams,
+                                  epoch: position.schedule.epoch, beta: beta, parameters: parameters.pointer,
+                                  dormantUnits: dormantUnits) { units, layer in
+                try exchange.agree(units, layer: layer)
+            }
+        }
+        return nil
+    }
+
     private func writeLossSums(_ terms: LossTerms) {
         let tail = exchange.localGradient.pointer + layout.totalCount
         tail[FusedTail.loss] = Float(terms.loss)
@@ -80,7 +112,7 @@ extension Trainer {
     func skipsNonFiniteStep(_ reduced: ReducedStep, at position: StepPosition) throws -> Bool {
         guard !reduced.isFinite else { return false }
         if nonFinitePolicy == .stop {
-            throw nonFiniteTraining(step: step + 1, loss: reduced.loss, at: position)
+            throw try nonFiniteTraining(step: step + 1, loss: reduced.loss, at: position)
         }
         return true
     }
@@ -108,7 +140,7 @@ extension Trainer {
         optimizer.learningRate = configuration.learningRate(step: step + 1, stepsPerEpoch: position.schedule.stepCount)
         let verdict = try exchange.update(optimizer: optimizer, gradientScale: gradientScale)
         if !verdict.gradientFinite {
-            throw nonFiniteTraining(step: step, loss: reduced.loss, at: position)
+            throw try nonFiniteTraining(step: step, loss: reduced.loss, at: position)
         }
         return verdict
     }
@@ -127,7 +159,9 @@ extension Trainer {
     /// The divergence error of `--on-nonfinite stop` at optimizer step `step` (1-based).
     ///
     /// It names the first tensor with a non-finite gradient.
-    private func nonFiniteTraining(step: Int, loss: Double, at position: StepPosition) -> NonFiniteTraining {
+    private func nonFiniteTraining(step: Int, loss: Double, at position: StepPosition) throws -> NonFiniteTraining {
+        // The reproducible step's gradient is spread over its owners: gather the rows' sums first.
+        try rowExchange?.prepareDiagnosis()
         var what = "the loss is \(loss)"
         if let tensor = firstNonFiniteGradient() { what += ", first non-finite gradient in \(tensor)" }
         return NonFiniteTraining(step: step, position: position.description, what: what)

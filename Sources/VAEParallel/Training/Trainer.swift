@@ -51,16 +51,26 @@ public final class Trainer {
     /// Whether dormant units are skipped, or why not (for the banner).
     public let dormantUnitsNote: String
 
+    /// Whether a run with any number of ranks gives this run's bits, and how, or why not (for the banner).
+    public let reproducibilityNote: String
+    public var isReproducible: Bool { split != nil }
+
     let exchange: any GradientExchange
+    /// The reproducible step's model and exchange (rows, then units); nil in the fast step.
+    let split: SplitStep?
+    let rowExchange: RowSharingExchange?
     let trainData: any MinibatchSource
     let batch: FloatBuffer            // [rows per rank at most, D]
     var rowIndices: [Int]
+    /// The reproducible step's evaluation: fixed chunks of a global batch (made on first use).
+    var evaluationObjective: ELBOObjective?
     /// Each rank stored its share of restored parameters and state; publish before reading them.
     var restoredStateUnpublished = false
 
     public init(configuration: TrainingConfiguration, communicator: any Communicator,
                 trainData: any MinibatchSource, overlapAllreduce: Bool = false,
-                gradientExchange: GradientExchangeChoice = .auto, dormantUnits: DormantUnitsChoice = .skip) throws {
+                gradientExchange: GradientExchangeChoice = .auto, dormantUnits: DormantUnitsChoice = .skip,
+                reproducible: ReproducibilityChoice = .auto) throws {
         self.configuration = configuration
         self.communicator = communicator
         self.trainData = trainData
@@ -74,13 +84,31 @@ public final class Trainer {
         layout = objective.layout
         batch = FloatBuffer(count: rows * configuration.architecture.dataDimension)
         rowIndices = [Int](repeating: 0, count: rows)
+        do {
+            (split, rowExchange) = try Self.makeReproducibleStep(
+                choice: reproducible, configuration: configuration, communicator: communicator,
+                gradientExchange: gradientExchange, overlapAllreduce: overlapAllreduce, stepRows: stepRows,
+                maxRows: rows) ?? (nil, nil)
+            reproducibilityNote = split != nil ? "the same bits for any number of ranks (rows, then units)"
+                : "off (--no-reproducible): the last bits depend on the number of ranks"
+        } catch let unavailable as ReproducibilityUnavailable {
+            if reproducible == .on { throw TrainingSetupError("--reproducible: \(unavailable)") }
+            (split, rowExchange) = (nil, nil)
+            reproducibilityNote = "off: \(unavailable); the last bits depend on the number of ranks"
+        }
+        // After the choice: the dormant units' check runs the GEMMs the step will.
         (self.dormantUnits, dormantUnitsNote) = try Self.makeDormantUnits(
             choice: dormantUnits, objective: objective, communicator: communicator, configuration: configuration,
             trainingRows: trainData.rowCount)
-        exchange = try gradientExchange.makeExchange(
-            communicator: communicator, configuration: configuration, layout: layout,
-            decoderStart: objective.decoderGradientRange.lowerBound, overlapAllreduce: overlapAllreduce)
-        self.gradientExchange = exchange is SharedMemoryExchange ? .sharedMemory : .allreduce
+        if let rowExchange {
+            exchange = rowExchange
+            self.gradientExchange = rowExchange.group is SoloNodeGroup ? .allreduce : .sharedMemory
+        } else {
+            exchange = try gradientExchange.makeExchange(
+                communicator: communicator, configuration: configuration, layout: layout,
+                decoderStart: objective.decoderGradientRange.lowerBound, overlapAllreduce: overlapAllreduce)
+            self.gradientExchange = exchange is SharedMemoryExchange ? .sharedMemory : .allreduce
+        }
         optimizer = exchange.makeOptimizer(configuration)
 
         let initial = FloatBuffer(count: layout.totalCount)
@@ -116,7 +144,7 @@ public final class Trainer {
             let position = StepPosition(schedule: schedule, stepInEpoch: stepInEpoch)
             // This rank's rows: forward and backward into the local gradient (a failure is
             // carried into the exchange, which every rank still joins).
-            if localFailure == nil { localFailure = computeLocalGradient(position) }
+            if localFailure == nil { localFailure = try computeLocalGradient(position) }
             // Reduce: every rank gets the same loss sums, stop requests and gradient.
             let reduced = try exchange.reduce(localFailure: localFailure,
                                               needsSumOfSquares: needsSumOfSquaresBeforeUpdate)

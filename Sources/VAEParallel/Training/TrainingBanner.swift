@@ -43,6 +43,7 @@ struct TrainingBanner {
                      + "\(configuration.optimizer.rawValue) lr \(learningRateDescription), seed \(configuration.seed)")
         if ranks > 1 { lines.append("  exchange \(trainer.exchangeSummary)") }
         lines.append("  gemm     \(GEMMRuntime.engine.name) (\(GEMMRuntime.reason ?? "default"))")
+        lines.append("  bits     \(trainer.reproducibilityNote)")
         lines.append("  dormant  first-layer ReLU units \(trainer.dormantUnitsNote)")
         lines.append("  output   \(runDirectory)")
         return lines.joined(separator: "\n")

@@ -31,6 +31,8 @@ public struct TrainingOptions: Sendable {
     public var overlapAllreduce = false
     /// How the ranks combine gradients (see Trainer and `GradientExchangeChoice`).
     public var gradientExchange: GradientExchangeChoice = .auto
+    /// Whether any number of ranks gives one process's bits (see `ReproducibilityChoice`).
+    public var reproducible: ReproducibilityChoice = .auto
     /// Whether the first encoder layer's dormant units are skipped (see `DormantUnits`).
     public var dormantUnits: DormantUnitsChoice = .skip
     /// The GEMM backend (`GEMMSetup`): auto measures, or keeps a resumed run's.

@@ -71,10 +71,13 @@ public final class TrainingRun {
         // Before the trainer: its start-up checks run GEMMs on the engine. Timed at the
         // rows the first rank holds in its largest step.
         let stepRows = EpochSchedule.largestStep(rowCount: trainSource.rowCount, globalBatch: configuration.globalBatch)
+        let gemm = Trainer.gemmRequest(options.gemm, configuration: configuration,
+                                       reproducible: options.reproducible, trained: configuration.gemm)
         configuration.gemm = try GEMMSetup.install(
-            request: options.gemm, configuration: configuration,
+            request: gemm.request, configuration: configuration,
             rowsPerRank: EpochSchedule.rankRange(batchSize: stepRows, rank: 0, size: communicator.size).count,
             communicator: communicator).backend
+        if let reason = gemm.reason { GEMMRuntime.use(GEMMRuntime.engine, reason: reason) }
         let testSource = try makeTestSource(testFile)
         let trainer = try makeTrainer(trainSource)
         if let resume { try communicator.agreed { try trainer.restore(from: resume.checkpoint) } }
@@ -96,7 +99,9 @@ public final class TrainingRun {
                                                 validationRows: validationSource?.rowCount ?? 0,
                                                 earlyStopping: options.earlyStoppingPatience).text,
                                  to: log)
-        if let resume { communicator.printOnRoot(resume.note(ranks: communicator.size), to: log) }
+        if let resume {
+            communicator.printOnRoot(resume.note(ranks: communicator.size, reproducible: trainer.isReproducible), to: log)
+        }
         if let initialWeights {
             communicator.printOnRoot("  init     weights of \(initialWeights.path) (epoch \(initialWeights.checkpoint.epoch), "
                                      + "step \(initialWeights.checkpoint.step)); a fresh optimizer, from step 0", to: log)
@@ -328,7 +333,7 @@ public final class TrainingRun {
     private func makeTrainer(_ trainSource: any MinibatchSource) throws -> Trainer {
         let trainer = try Trainer(configuration: configuration, communicator: communicator, trainData: trainSource,
                                   overlapAllreduce: options.overlapAllreduce, gradientExchange: options.gradientExchange,
-                                  dormantUnits: options.dormantUnits)
+                                  dormantUnits: options.dormantUnits, reproducible: options.reproducible)
         trainer.nonFinitePolicy = options.nonFinitePolicy
         trainer.stopRequested = options.stopRequested
         self.trainer = trainer

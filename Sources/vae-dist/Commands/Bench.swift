@@ -49,6 +49,8 @@ struct Bench: ParsableCommand {
     var gradientExchange: GradientExchangeChoice = .auto
     @Option(help: "First-layer units provably off on every training row: skip (leave them out of the forward, the same results) or compute (as in train).")
     var dormantUnits: DormantUnitsChoice = .skip
+    @Flag(inversion: .prefixedNo, help: "The reproducible step (as in train; default: on when the BLAS kernel passes the start-up check); --no-reproducible times the fast step.")
+    var reproducible: Bool?
 
     @OptionGroup(title: "GEMM")
     var gemmOptions: GEMMOptions
@@ -85,6 +87,7 @@ struct Bench: ParsableCommand {
         options.dormantUnits = dormantUnits
         options.gemm = gemmOptions.gemm
         gemmOptions.apply(to: &options.configuration)
+        options.reproducible = reproducible.map { $0 ? .on : .off } ?? .auto
         try withCommunicator { communicator in
             guard let report = try BenchRun.run(options, communicator: communicator) else { return }
             Console.print(json ? try report.json() : report.table)

@@ -18,8 +18,8 @@ struct Eval: ParsableCommand {
             Each number is the mean over its rows; its std. error is the standard deviation of the per-row \
             estimates divided by sqrt(rows): the Monte Carlo uncertainty from the draws and the finite set of \
             rows, not the remaining bias of the bound. The noise is the evaluation stream keyed by (seed, row, \
-            draw): the numbers are reproducible and do not depend on the number of ranks beyond the \
-            summation order.
+            draw), and rank 0 adds the rows' values in row order: the numbers are the same, bit for bit, \
+            for any number of ranks.
             """)
 
     @OptionGroup var trained: CheckpointOption

@@ -34,9 +34,11 @@ struct RunOptions: ParsableArguments {
     var tensorboardImages = false
     @Option(help: "A step whose loss or gradient is NaN or Inf: stop (with the step and layer) or skip it (counted in metrics.jsonl).")
     var onNonfinite: NonFinitePolicy = .stop
-    @Option(help: "How ranks combine gradients: shared-memory (ranks of one node sum each other's gradients in place and each updates 1/n of the parameters), allreduce (MPI_Allreduce, any number of nodes), or auto: shared-memory when every rank is on this node.")
+    @Option(help: "How ranks share a step: shared-memory (the ranks of a node share their rows, or in the fast step sum their gradients, in one shared window, each updating 1/n of the parameters), allreduce (MPI only, any number of nodes: the rows allgathered and every rank computing every weight gradient, or in the fast step one MPI_Allreduce of the gradient), or auto: shared-memory when every node holds two or more ranks.")
     var gradientExchange: GradientExchangeChoice = .auto
-    @Flag(help: "With the allreduce exchange: reduce the decoder's gradients while the encoder's are computed (non-blocking, two buckets); results are unchanged.")
+    @Flag(inversion: .prefixedNo, help: "Give the same bits for any number of ranks: each rank computes its rows, the ranks share them, and each computes the weight gradients of its share of the parameters over all rows (docs/parallel.md). Default: on when the BLAS kernel passes the start-up check (the banner says); --no-reproducible sums each rank's gradient instead (the last bits then depend on the number of ranks).")
+    var reproducible: Bool?
+    @Flag(help: "With --no-reproducible and the allreduce exchange: reduce the decoder's gradients while the encoder's are computed (non-blocking, two buckets); results are unchanged.")
     var overlapAllreduce = false
     @Option(help: "ReLU units of the first encoder layer that are provably off on every training row (dead units whose weights stopped changing): skip leaves them out of that layer's forward with the same results; compute computes them anyway.")
     var dormantUnits: DormantUnitsChoice = .skip
@@ -51,6 +53,9 @@ struct RunOptions: ParsableArguments {
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1, got \(keepCheckpoints)") }
         if overlapAllreduce && gradientExchange == .sharedMemory {
             throw ValidationError("--overlap-allreduce overlaps the MPI allreduce: use it with --gradient-exchange allreduce or auto, not shared-memory")
+        }
+        if overlapAllreduce && reproducible != false {
+            throw ValidationError("--overlap-allreduce overlaps the gradient allreduce of the fast step; the reproducible step (the default) shares rows and has none: add --no-reproducible")
         }
     }
 
@@ -73,6 +78,7 @@ struct RunOptions: ParsableArguments {
         options.overlapAllreduce = overlapAllreduce
         options.gradientExchange = gradientExchange
         options.dormantUnits = dormantUnits
+        options.reproducible = reproducible.map { $0 ? .on : .off } ?? .auto
         options.nonFinitePolicy = onNonfinite
     }
 }
